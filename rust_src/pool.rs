@@ -1,0 +1,86 @@
+//! A rayon thread pool owned by the current process and rebuilt after `fork`.
+//!
+//! rayon's global pool hangs in a child forked after the parent used it: the child
+//! inherits the pool's bookkeeping but not its threads, so the first job waits for
+//! workers that do not exist. gunicorn forks its workers from a master that may have
+//! run a kernel already (`--preload`), so the pool records the process id it was
+//! built in and any other process builds its own.
+
+use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
+use std::sync::{Arc, Mutex};
+
+/// Environment variable that caps the pool's thread count.
+pub const THREADS_ENV: &str = "RUSTPATH_THREADS";
+
+struct OwnedPool {
+    pid: u32,
+    pool: Arc<ThreadPool>,
+}
+
+static POOL: Mutex<Option<OwnedPool>> = Mutex::new(None);
+
+/// Threads in the process pool: `RUSTPATH_THREADS` if set to a positive integer,
+/// otherwise the parallelism available to this process (which honours CPU quotas).
+pub fn default_threads() -> usize {
+    std::env::var(THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The pool of this process, built on first use and again in every forked child.
+pub fn process_pool() -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
+    let pid = std::process::id();
+    // A panic while the lock was held cannot leave the Option half-written.
+    let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(owned) = slot.as_ref().filter(|owned| owned.pid == pid) {
+        return Ok(Arc::clone(&owned.pool));
+    }
+    if let Some(inherited) = slot.take() {
+        // Built by the parent: its threads do not exist here and dropping it would
+        // signal them through locks the fork may have copied mid-use. Leak it.
+        std::mem::forget(inherited);
+    }
+    let pool = Arc::new(build(default_threads())?);
+    *slot = Some(OwnedPool {
+        pid,
+        pool: Arc::clone(&pool),
+    });
+    Ok(pool)
+}
+
+/// A pool of exactly `threads` threads: the process pool when the size matches,
+/// otherwise a private one that lives as long as the caller keeps it.
+pub fn pool_with(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
+    if threads == default_threads() {
+        process_pool()
+    } else {
+        build(threads).map(Arc::new)
+    }
+}
+
+fn build(threads: usize) -> Result<ThreadPool, ThreadPoolBuildError> {
+    ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("rustpath-{i}"))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_pool_is_reused_within_a_process() {
+        let a = process_pool().unwrap();
+        let b = process_pool().unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn pool_with_builds_the_requested_size() {
+        let pool = pool_with(3).unwrap();
+        assert_eq!(pool.current_num_threads(), 3);
+    }
+}
