@@ -1,0 +1,92 @@
+"""Locating a hot route's Rust implementation, lazily.
+
+A target is given as a callable or as a ``"module:attr"`` string. Strings are
+imported on first use, so an app whose native module is missing or broken still
+starts; the import outcome (success or the reason for failure) is cached for the
+life of the process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("flask_rustpath")
+
+
+class TargetUnavailable(Exception):
+    """The Rust implementation could not be imported; ``reason`` says why."""
+
+    def __init__(self, spec: str, reason: str) -> None:
+        super().__init__(f"Rust implementation {spec!r} is unavailable: {reason}")
+        self.spec = spec
+        self.reason = reason
+
+
+class RustTarget:
+    """Where a hot route's Rust implementation lives, imported on first use."""
+
+    def __init__(self, target: str | Callable[..., Any]) -> None:
+        self._lock = threading.Lock()
+        self._function: Callable[..., Any] | None = None
+        self._failure: TargetUnavailable | None = None
+        if callable(target):
+            self.spec = f"{target.__module__}:{getattr(target, '__qualname__', target)}"
+            self._function = target
+        elif isinstance(target, str):
+            module, sep, attr = target.partition(":")
+            if not (sep and module and attr):
+                raise ValueError(
+                    f"rust target must look like 'package.module:function', got {target!r}"
+                )
+            self.spec = target
+        else:
+            raise TypeError(
+                f"rust target must be a callable or a 'module:attr' string, got {target!r}"
+            )
+
+    def __repr__(self) -> str:
+        return f"RustTarget({self.spec!r})"
+
+    def resolve(self) -> Callable[..., Any]:
+        """The implementation, imported on first call; raises :class:`TargetUnavailable`."""
+        function = self._function
+        if function is not None:
+            return function
+        with self._lock:
+            if self._function is None and self._failure is None:
+                self._import()
+            if self._failure is not None:
+                raise self._failure
+            assert self._function is not None
+            return self._function
+
+    @property
+    def available(self) -> bool:
+        """Whether the implementation imports (attempting the import if not yet tried)."""
+        try:
+            self.resolve()
+        except TargetUnavailable:
+            return False
+        return True
+
+    def _import(self) -> None:
+        module_name, _, attr_path = self.spec.partition(":")
+        try:
+            found: Any = importlib.import_module(module_name)
+            for attr in attr_path.split("."):
+                found = getattr(found, attr)
+        except Exception as exc:  # any import-time failure must leave the app serving
+            self._fail(f"{type(exc).__name__}: {exc}")
+            return
+        if not callable(found):
+            self._fail(f"{attr_path!r} in {module_name!r} is not callable")
+            return
+        self._function = found
+
+    def _fail(self, reason: str) -> None:
+        self._failure = TargetUnavailable(self.spec, reason)
+        log.warning("%s; its hot routes fall back to Python.", self._failure)
