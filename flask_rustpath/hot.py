@@ -1,0 +1,155 @@
+"""Hot routes: a URL rule with a Python implementation and a Rust one.
+
+A :class:`HotRoute` is only a declaration; registering it on an app (see
+:mod:`flask_rustpath.state`) adds its three URLs. :class:`HotRoutes` collects
+declarations made with the :meth:`HotRoutes.hot` decorator, which is the one way
+routes are declared, the built-in ones included.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from werkzeug.routing import Map, Rule
+
+from .config import SIDES
+from .targets import RustTarget
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, eq=False)
+class HotRoute:
+    """One hot route: served at ``/python<rule>``, ``/rust<rule>`` and ``<rule>``."""
+
+    rule: str
+    python: Callable[..., Any]
+    rust: RustTarget
+    name: str
+    backend: str | None = None
+    limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    examples: tuple[Mapping[str, Any], ...] = ()
+    methods: tuple[str, ...] = ("GET",)
+
+    @property
+    def arguments(self) -> frozenset[str]:
+        """Names of the rule's variables, e.g. ``{"n"}`` for ``/sum_of_primes/<int:n>``."""
+        return rule_arguments(self.rule)
+
+
+def rule_arguments(rule: str) -> frozenset[str]:
+    compiled = Rule(rule)
+    Map([compiled])  # binding compiles the rule and fills in its arguments
+    return frozenset(compiled.arguments)
+
+
+def make_hot_route(
+    function: Callable[..., Any],
+    rule: str,
+    *,
+    rust: str | Callable[..., Any],
+    name: str | None = None,
+    backend: str | None = None,
+    limits: Mapping[str, Mapping[str, float]] | None = None,
+    examples: Sequence[Mapping[str, Any]] = (),
+    methods: Sequence[str] = ("GET",),
+) -> HotRoute:
+    """Check a declaration and build its :class:`HotRoute`; errors surface at import time."""
+    if not rule.startswith("/"):
+        raise ValueError(f"hot route rule must start with '/', got {rule!r}")
+    if backend is not None and backend not in SIDES:
+        raise ValueError(f"backend must be one of {SIDES} or None, got {backend!r}")
+    limits = dict(limits or {})
+    unknown = set(limits) - set(SIDES)
+    if unknown:
+        raise ValueError(f"limits are keyed by side {SIDES}; unknown keys {sorted(unknown)}")
+    arguments = rule_arguments(rule)
+    try:
+        inspect.signature(function).bind(**dict.fromkeys(arguments))
+    except TypeError as exc:
+        raise TypeError(
+            f"{function.__qualname__} cannot be called with the variables of {rule!r} "
+            f"({', '.join(sorted(arguments)) or 'none'}): {exc}"
+        ) from None
+    for side, bounds in limits.items():
+        stray = set(bounds) - arguments
+        if stray:
+            raise ValueError(f"{side} limits name {sorted(stray)}, which {rule!r} does not have")
+    return HotRoute(
+        rule=rule,
+        python=function,
+        rust=RustTarget(rust),
+        name=name or function.__name__,
+        backend=backend,
+        limits=limits,
+        examples=tuple(examples),
+        methods=tuple(m.upper() for m in methods),
+    )
+
+
+class HotRoutes:
+    """An ordered collection of hot route declarations, by name."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, HotRoute] = {}
+
+    def hot(
+        self,
+        rule: str,
+        *,
+        rust: str | Callable[..., Any],
+        name: str | None = None,
+        backend: str | None = None,
+        limits: Mapping[str, Mapping[str, float]] | None = None,
+        examples: Sequence[Mapping[str, Any]] = (),
+        methods: Sequence[str] = ("GET",),
+    ) -> Callable[[F], F]:
+        """Declare the decorated view as the Python side of a hot route.
+
+        Args:
+            rule: the URL rule, with Flask converters (``/sum_of_primes/<int:n>``).
+            rust: the Rust implementation, a callable or a ``"module:attr"`` string
+                imported on first use; it is called with the same keyword arguments.
+            name: route name (default: the function's name); endpoints are
+                ``rustpath.<name>``, ``rustpath.python_<name>``, ``rustpath.rust_<name>``.
+            backend: ``"rust"`` or ``"python"`` for the plain rule, overriding
+                ``RUSTPATH_BACKEND``.
+            limits: upper bounds per side and argument, e.g.
+                ``{"python": {"n": 10**6}, "rust": {"n": 10**10}}``; above them the
+                route answers 422.
+            examples: sample arguments, used for links on index pages.
+            methods: HTTP methods the three URLs accept.
+
+        The function is returned unchanged: it stays callable as plain Python.
+        """
+
+        def decorator(function: F) -> F:
+            self.add(
+                make_hot_route(
+                    function,
+                    rule,
+                    rust=rust,
+                    name=name,
+                    backend=backend,
+                    limits=limits,
+                    examples=examples,
+                    methods=methods,
+                )
+            )
+            return function
+
+        return decorator
+
+    def add(self, route: HotRoute) -> None:
+        if route.name in self._routes:
+            raise ValueError(f"a hot route named {route.name!r} is already declared")
+        self._routes[route.name] = route
+
+    def __iter__(self) -> Iterator[HotRoute]:
+        return iter(list(self._routes.values()))
+
+    def __len__(self) -> int:
+        return len(self._routes)

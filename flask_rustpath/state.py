@@ -1,0 +1,115 @@
+"""Per-app state: the hot routes registered on one Flask app and their URL rules.
+
+Lives in ``app.extensions["rustpath"]``, so one :class:`~flask_rustpath.RustPath`
+can serve several apps (app factories, tests) without sharing anything mutable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from flask import Flask, current_app
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.routing.exceptions import HTTPException as RoutingHTTPException
+
+from . import config
+from .dispatch import make_views
+from .errors import HotRouteError, InvalidArgument
+from .errors import MethodNotAllowed as JSONMethodNotAllowed
+from .hot import HotRoute
+
+EXTENSION_KEY = "rustpath"
+ENDPOINT_PREFIX = "rustpath."
+
+# <int:n>, <int(signed=True):n>, <n> → the variable name
+_VARIABLE = re.compile(r"<(?:(?P<converter>[^<>:(]+)(?:\([^)]*\))?:)?(?P<name>[^<>:]+)>")
+
+
+class RouteURL(NamedTuple):
+    route: HotRoute
+    kind: str  # "python", "rust" or "plain"
+    rule: str
+
+
+class RustPathState:
+    """The hot routes of one app, with what is needed to answer routing errors in JSON."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, HotRoute] = {}
+        self.urls: list[RouteURL] = []
+        # The same rules with every converter loosened to a plain segment: a path that
+        # matches here but not in the real URL map has a bad argument or method.
+        self._loose = Map(strict_slashes=False, merge_slashes=False)
+
+    def register(self, app: Flask, route: HotRoute) -> None:
+        """Add ``route``'s three URL rules to ``app`` (whose state this is)."""
+        if route.name in self.routes:
+            raise ValueError(f"a hot route named {route.name!r} is already registered on this app")
+        for other in self.routes.values():
+            if other.rule == route.rule:
+                hint = (
+                    " (a built-in route; set RUSTPATH_BUILTINS = False to serve your own)"
+                    if other.python.__module__ == "flask_rustpath.builtins"
+                    else ""
+                )
+                raise ValueError(
+                    f"{route.rule!r} is already served by hot route {other.name!r}{hint}"
+                )
+        views = make_views(route)
+        rules = {
+            "python": config.prefix(app.config, "python") + route.rule,
+            "rust": config.prefix(app.config, "rust") + route.rule,
+            "plain": route.rule,
+        }
+        endpoints = {
+            "python": f"{ENDPOINT_PREFIX}python_{route.name}",
+            "rust": f"{ENDPOINT_PREFIX}rust_{route.name}",
+            "plain": f"{ENDPOINT_PREFIX}{route.name}",
+        }
+        for kind, rule in rules.items():
+            app.add_url_rule(rule, endpoints[kind], views[kind], methods=list(route.methods))
+            self._loose.add(Rule(_loosen(rule), endpoint=(route.name, kind)))
+            self.urls.append(RouteURL(route, kind, rule))
+        self.routes[route.name] = route
+
+    def routing_error(self, path: str, exc: HTTPException) -> HotRouteError | None:
+        """The JSON error for a 404/405 on a hot route's URL, or ``None`` if it is not one."""
+        if not isinstance(exc, (NotFound, MethodNotAllowed)):
+            return None
+        try:
+            (name, kind), values = self._loose.bind("").match(path, method="GET")
+        except RoutingHTTPException:
+            return None
+        route = self.routes[name]
+        rule = next(url.rule for url in self.urls if url.route is route and url.kind == kind)
+        if isinstance(exc, MethodNotAllowed):
+            allowed = sorted(exc.valid_methods or route.methods)
+            return JSONMethodNotAllowed(f"{rule} accepts {', '.join(allowed)}", allowed=allowed)
+        got = ", ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
+        return InvalidArgument(
+            f"{path} does not fit {rule}: {got} is not a valid value for its converter",
+            route=route.name,
+            rule=rule,
+        )
+
+
+def _loosen(rule: str) -> str:
+    def loose(match: re.Match[str]) -> str:
+        converter = "path" if match["converter"] == "path" else "string"
+        return f"<{converter}:{match['name']}>"
+
+    return _VARIABLE.sub(loose, rule)
+
+
+def get_state(app: Flask | None = None) -> RustPathState:
+    """The :class:`RustPathState` of ``app`` (default: the current app)."""
+    app = app or current_app
+    try:
+        return app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            f"flask-rustpath is not initialised on app {app.name!r}: call RustPath(app) "
+            "or rustpath.init_app(app) first"
+        ) from None
