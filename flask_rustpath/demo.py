@@ -1,0 +1,79 @@
+"""A small demo app: the built-in hot routes, a baseline ``/hello`` and ``/healthz``.
+
+``flask --app flask_rustpath.demo run`` or, with the shipped gunicorn config,
+``gunicorn -c python:flask_rustpath.gunicorn_conf``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, render_template, url_for
+
+from .extension import RustPath
+from .state import get_state
+
+rustpath = RustPath()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(config_from_environ(os.environ))
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    rustpath.init_app(app)
+
+    @app.get("/hello")
+    def hello() -> str:
+        """The cheapest possible view: the framework's own ceiling in benchmarks."""
+        return "Hello, World!"
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("rustpath/index.html", routes=_route_links())
+
+    return app
+
+
+def config_from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``RUSTPATH_*`` settings from the environment, values parsed as JSON where they parse.
+
+    ``RUSTPATH_BACKEND=python`` stays a string; ``RUSTPATH_BUILTINS=false`` becomes ``False``.
+    """
+    settings: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if key.startswith("RUSTPATH_"):
+            try:
+                settings[key] = json.loads(raw)
+            except ValueError:
+                settings[key] = raw
+    return settings
+
+
+def _route_links() -> list[dict[str, Any]]:
+    state = get_state()
+    links = []
+    for name, route in state.routes.items():
+        example = dict(route.examples[0]) if route.examples else None
+        links.append(
+            {
+                "name": name,
+                "rule": route.rule,
+                "doc": (route.python.__doc__ or "").strip().splitlines()[0:1],
+                "rust": route.rust.spec,
+                "urls": {
+                    kind: url_for(f"rustpath.{prefix}{name}", **example)
+                    for kind, prefix in (("python", "python_"), ("rust", "rust_"), ("plain", ""))
+                }
+                if example is not None
+                else {},
+            }
+        )
+    return links

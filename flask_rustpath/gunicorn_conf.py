@@ -1,0 +1,23 @@
+"""gunicorn settings for serving a flask-rustpath app.
+
+Use with ``gunicorn -c python:flask_rustpath.gunicorn_conf [APP]``; without APP it
+serves ``$GUNICORN_APP`` or the demo. Threaded workers (gthread) suit hot routes:
+Rust kernels release the GIL, so threads of one worker compute in parallel.
+
+Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
+(workers, default 2), ``GUNICORN_THREADS`` (default 4), ``GUNICORN_TIMEOUT``
+(seconds, default 60), ``GUNICORN_APP``.
+"""
+
+import os
+
+wsgi_app = os.environ.get("GUNICORN_APP", "flask_rustpath.demo:create_app()")
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 10
+accesslog = "-"  # stdout
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
