@@ -1,0 +1,22 @@
+"""The README's example is real code: run it and call the route it declares."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_example_offloads_a_view() -> None:
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    example = next(b for b in blocks if "@rustpath.hot" in b)
+    namespace: dict = {"__name__": "readme_example"}
+    exec(compile(example, str(README), "exec"), namespace)
+    client = namespace["app"].test_client()
+    for prefix, backend in (("/python", "python"), ("/rust", "rust"), ("", "rust")):
+        response = client.get(f"{prefix}/sum_of_primes/100000")
+        assert response.json == {"result": 454_396_537}
+        assert response.headers["X-RustPath-Backend"] == backend
+    assert client.get("/python/sum_of_primes/1000001").status_code == 422
