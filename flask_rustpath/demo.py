@@ -14,9 +14,41 @@ from typing import Any
 from flask import Flask, render_template, url_for
 
 from .extension import RustPath
+from .kernels import sum_of_primes_sieve
 from .state import get_state
 
 rustpath = RustPath()
+RUST_SUM_OF_PRIMES = "flask_rustpath._native:sum_of_primes"
+
+
+# The same Rust kernel paired with faster Python than the built-in trial division, so
+# benchmarks compare Rust against a fair Python baseline too.
+@rustpath.hot(
+    "/sieve/sum_of_primes/<int:n>",
+    rust=RUST_SUM_OF_PRIMES,
+    limits={"python": {"n": 10**7}, "rust": {"n": 10**10}},  # the Python sieve is O(n) memory
+    examples=[{"n": 1_000_000}],
+)
+def sum_of_primes_sieve_demo(n: int) -> int:
+    """Sum of the primes below ``n`` by a pure-Python sieve of Eratosthenes."""
+    return sum_of_primes_sieve(n)
+
+
+try:
+    from .numpy_kernels import sum_of_primes_numpy
+except ImportError:  # NumPy is optional: flask-rustpath[bench]
+    pass
+else:
+
+    @rustpath.hot(
+        "/numpy/sum_of_primes/<int:n>",
+        rust=RUST_SUM_OF_PRIMES,
+        limits={"python": {"n": 10**9}, "rust": {"n": 10**10}},
+        examples=[{"n": 10_000_000}],
+    )
+    def sum_of_primes_numpy_demo(n: int) -> int:
+        """Sum of the primes below ``n`` by a segmented NumPy sieve."""
+        return sum_of_primes_numpy(n)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
