@@ -17,9 +17,13 @@ if TYPE_CHECKING:
 
 Side = Literal["python", "rust"]
 SIDES: tuple[Side, ...] = ("python", "rust")
+# What may serve a plain rule: a side, or "shadow" (Rust answers, Python is compared).
+Backend = Literal["python", "rust", "shadow"]
+BACKENDS: tuple[Backend, ...] = ("rust", "python", "shadow")
+EXTENSION_KEY = "rustpath"
 
 DEFAULTS: Mapping[str, Any] = {
-    # Which side answers a hot route's plain rule: "rust" or "python".
+    # What answers a hot route's plain rule: "rust", "python" or "shadow".
     "RUSTPATH_BACKEND": "rust",
     # Per-route override of RUSTPATH_BACKEND: {"route_name": "python"}.
     "RUSTPATH_BACKENDS": {},
@@ -30,6 +34,25 @@ DEFAULTS: Mapping[str, Any] = {
     "RUSTPATH_RUST_PREFIX": "/rust",
     # Per-route limits, merged over the route's own: {"route": {"python": {"n": 10**6}}}.
     "RUSTPATH_LIMITS": {},
+    # Shadow mode: fraction of plain-rule requests also run on Python and compared.
+    "RUSTPATH_SHADOW_RATE": 0.1,
+    "RUSTPATH_SHADOW_RATES": {},  # per route: {"route": 1.0}
+    # Background threads and queue slots for shadow calls (read on first shadow call);
+    # a call finding the queue full is dropped and counted.
+    "RUSTPATH_SHADOW_WORKERS": 1,
+    "RUSTPATH_SHADOW_QUEUE": 32,
+    # Seconds a shadow call may wait in the queue before it is given up (counted).
+    "RUSTPATH_SHADOW_TIMEOUT": 30.0,
+    # Run shadow calls inline and raise ShadowMismatch on a mismatch: for tests.
+    "RUSTPATH_SHADOW_RAISE": False,
+    # The compare endpoint and the dashboard run slow Python on request: None means on
+    # only in debug mode.
+    "RUSTPATH_COMPARE": None,
+    # Where the compare endpoints, the dashboard and the metrics live (read at init_app).
+    "RUSTPATH_URL_PREFIX": "/rustpath",
+    # Serve Prometheus metrics at <RUSTPATH_URL_PREFIX>/metrics when prometheus-client
+    # is installed (read at init_app).
+    "RUSTPATH_METRICS": True,
 }
 
 
@@ -38,17 +61,17 @@ def apply_defaults(config: MutableMapping[str, Any]) -> None:
         config.setdefault(key, value.copy() if isinstance(value, dict) else value)
 
 
-def prefix(config: Mapping[str, Any], side: Side) -> str:
-    """The URL prefix of ``side``: starts with ``/``, no trailing slash."""
-    key = f"RUSTPATH_{side.upper()}_PREFIX"
+def prefix(config: Mapping[str, Any], part: str) -> str:
+    """The URL prefix of ``part`` (``python``, ``rust`` or ``url``): ``/…``, no trailing slash."""
+    key = f"RUSTPATH_{part.upper()}_PREFIX"
     value = config[key]
-    if not isinstance(value, str) or not value.startswith("/") or value == "/":
-        raise Misconfigured(f"{key} must be a path such as '/{side}', got {value!r}")
+    if not isinstance(value, str) or not value.startswith("/") or value.strip("/") == "":
+        raise Misconfigured(f"{key} must be a path such as '/{part}', got {value!r}")
     return value.rstrip("/")
 
 
-def backend_for(config: Mapping[str, Any], route: HotRoute) -> Side:
-    """The side that serves ``route``'s plain rule.
+def backend_for(config: Mapping[str, Any], route: HotRoute) -> Backend:
+    """What serves ``route``'s plain rule.
 
     ``RUSTPATH_BACKENDS[route]`` wins over the route's own ``backend=``, which wins
     over ``RUSTPATH_BACKEND``: deployment configuration overrides code.
@@ -60,9 +83,29 @@ def backend_for(config: Mapping[str, Any], route: HotRoute) -> Side:
         value, source = route.backend, f"backend= of hot route {route.name!r}"
     else:
         value, source = config["RUSTPATH_BACKEND"], "RUSTPATH_BACKEND"
-    if value not in SIDES:
-        raise Misconfigured(f"{source} must be one of {', '.join(SIDES)}; got {value!r}")
+    if value not in BACKENDS:
+        raise Misconfigured(f"{source} must be one of {', '.join(BACKENDS)}; got {value!r}")
     return value
+
+
+def shadow_rate_for(config: Mapping[str, Any], route: HotRoute) -> float:
+    """Fraction of ``route``'s shadow-mode requests that Python also runs, in [0, 1]."""
+    per_route = config["RUSTPATH_SHADOW_RATES"]
+    if route.name in per_route:
+        value, source = per_route[route.name], f"RUSTPATH_SHADOW_RATES[{route.name!r}]"
+    elif route.shadow_rate is not None:
+        value, source = route.shadow_rate, f"shadow_rate= of hot route {route.name!r}"
+    else:
+        value, source = config["RUSTPATH_SHADOW_RATE"], "RUSTPATH_SHADOW_RATE"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise Misconfigured(f"{source} must be a number from 0 to 1; got {value!r}")
+    return float(value)
+
+
+def compare_enabled(config: Mapping[str, Any], debug: bool) -> bool:
+    """Whether the compare endpoints and the dashboard answer (default: in debug mode)."""
+    value = config["RUSTPATH_COMPARE"]
+    return debug if value is None else bool(value)
 
 
 def limits_for(config: Mapping[str, Any], route: HotRoute, side: Side) -> dict[str, float]:
@@ -74,12 +117,20 @@ def limits_for(config: Mapping[str, Any], route: HotRoute, side: Side) -> dict[s
 
 def validate(config: Mapping[str, Any], routes: list[HotRoute]) -> None:
     """Fail at start-up, not on the first request, when the configuration is wrong."""
-    for side in SIDES:
-        prefix(config, side)
-    if config["RUSTPATH_PYTHON_PREFIX"] == config["RUSTPATH_RUST_PREFIX"]:
-        raise Misconfigured("RUSTPATH_PYTHON_PREFIX and RUSTPATH_RUST_PREFIX must differ")
+    prefixes = {part: prefix(config, part) for part in ("python", "rust", "url")}
+    if len(set(prefixes.values())) < len(prefixes):
+        raise Misconfigured(
+            "RUSTPATH_PYTHON_PREFIX, RUSTPATH_RUST_PREFIX and RUSTPATH_URL_PREFIX must differ"
+        )
+    for key in ("RUSTPATH_SHADOW_WORKERS", "RUSTPATH_SHADOW_QUEUE"):
+        if isinstance(config[key], bool) or not isinstance(config[key], int) or config[key] < 1:
+            raise Misconfigured(f"{key} must be a positive integer; got {config[key]!r}")
+    timeout = config["RUSTPATH_SHADOW_TIMEOUT"]
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise Misconfigured(f"RUSTPATH_SHADOW_TIMEOUT must be a positive number; got {timeout!r}")
     for route in routes:
         backend_for(config, route)
+        shadow_rate_for(config, route)
         for side in SIDES:
             for arg, limit in limits_for(config, route, side).items():
                 if not isinstance(limit, (int, float)) or isinstance(limit, bool):

@@ -30,6 +30,13 @@ class HotRouteError(Exception):
         return response
 
 
+class NotEnabled(HotRouteError):
+    """A feature that is switched off (the compare endpoints outside debug mode)."""
+
+    status = 404
+    code = "not_enabled"
+
+
 class InvalidArgument(HotRouteError):
     """The URL does not fit the route's converters (e.g. ``abc`` for ``<int:n>``)."""
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import config
 from .builtins import builtin_routes
+from .config import EXTENSION_KEY
 from .hot import HotRoute, HotRoutes
-from .state import EXTENSION_KEY, RustPathState, get_state
+from .metrics import prometheus_available, render_prometheus
+from .state import RustPathState, get_state
 
 
 class RustPath(HotRoutes):
@@ -50,13 +52,31 @@ class RustPath(HotRoutes):
         for route in routes:
             state.register(app, route)
         _answer_routing_errors_in_json(app)
+        if app.config["RUSTPATH_METRICS"] and prometheus_available():
+            app.add_url_rule(
+                config.prefix(app.config, "url") + "/metrics", "rustpath.metrics", _metrics_view
+            )
         self._apps.add(app)
+
+    def stats(self, app: Flask | None = None) -> dict[str, Any]:
+        """Counts and mean compute times per route and backend, in this process.
+
+        ``{route: {"python": {"requests", "errors", "mean_ms"}, "rust": {...},
+        "shadow": {"match", "mismatch", "error", "dropped", "timeout", "skipped"}}}``;
+        across gunicorn workers, scrape the Prometheus endpoint instead.
+        """
+        return get_state(app).metrics.snapshot()
 
     def add(self, route: HotRoute) -> None:
         super().add(route)
         for app in list(self._apps):
             config.validate(app.config, [route])
             get_state(app).register(app, route)
+
+
+def _metrics_view() -> Response:
+    body, content_type = render_prometheus()
+    return Response(body, content_type=content_type)
 
 
 def _answer_routing_errors_in_json(app: Flask) -> None:

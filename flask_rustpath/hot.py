@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from werkzeug.routing import Map, Rule
 
-from .config import SIDES
+from .config import BACKENDS, SIDES
 from .targets import RustTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +33,9 @@ class HotRoute:
     limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     examples: tuple[Mapping[str, Any], ...] = ()
     methods: tuple[str, ...] = ("GET",)
+    compare: Callable[[Any, Any], bool] | None = None
+    shadow_rate: float | None = None
+    strategy: Any = None  # a hypothesis strategy of keyword-argument dicts
 
     @property
     def arguments(self) -> frozenset[str]:
@@ -56,12 +59,17 @@ def make_hot_route(
     limits: Mapping[str, Mapping[str, float]] | None = None,
     examples: Sequence[Mapping[str, Any]] = (),
     methods: Sequence[str] = ("GET",),
+    compare: Callable[[Any, Any], bool] | None = None,
+    shadow_rate: float | None = None,
+    strategy: Any = None,
 ) -> HotRoute:
     """Check a declaration and build its :class:`HotRoute`; errors surface at import time."""
     if not rule.startswith("/"):
         raise ValueError(f"hot route rule must start with '/', got {rule!r}")
-    if backend is not None and backend not in SIDES:
-        raise ValueError(f"backend must be one of {SIDES} or None, got {backend!r}")
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
+    if shadow_rate is not None and not 0 <= shadow_rate <= 1:
+        raise ValueError(f"shadow_rate must be from 0 to 1, got {shadow_rate!r}")
     limits = dict(limits or {})
     unknown = set(limits) - set(SIDES)
     if unknown:
@@ -87,6 +95,9 @@ def make_hot_route(
         limits=limits,
         examples=tuple(examples),
         methods=tuple(m.upper() for m in methods),
+        compare=compare,
+        shadow_rate=shadow_rate,
+        strategy=strategy,
     )
 
 
@@ -106,6 +117,9 @@ class HotRoutes:
         limits: Mapping[str, Mapping[str, float]] | None = None,
         examples: Sequence[Mapping[str, Any]] = (),
         methods: Sequence[str] = ("GET",),
+        compare: Callable[[Any, Any], bool] | None = None,
+        shadow_rate: float | None = None,
+        strategy: Any = None,
     ) -> Callable[[F], F]:
         """Declare the decorated view as the Python side of a hot route.
 
@@ -115,13 +129,19 @@ class HotRoutes:
                 imported on first use; it is called with the same keyword arguments.
             name: route name (default: the function's name); endpoints are
                 ``rustpath.<name>``, ``rustpath.python_<name>``, ``rustpath.rust_<name>``.
-            backend: ``"rust"`` or ``"python"`` for the plain rule, overriding
-                ``RUSTPATH_BACKEND``.
+            backend: ``"rust"``, ``"python"`` or ``"shadow"`` for the plain rule,
+                overriding ``RUSTPATH_BACKEND``.
             limits: upper bounds per side and argument, e.g.
                 ``{"python": {"n": 10**6}, "rust": {"n": 10**10}}``; above them the
                 route answers 422.
-            examples: sample arguments, used for links on index pages.
+            examples: sample arguments: links on index pages, inputs for ``check``.
             methods: HTTP methods the three URLs accept.
+            compare: ``compare(python_result, rust_result) -> bool`` for shadow mode,
+                compare and check (default ``==``), e.g. a float tolerance.
+            shadow_rate: fraction of shadow-mode requests compared, overriding
+                ``RUSTPATH_SHADOW_RATE``.
+            strategy: a hypothesis strategy of keyword-argument dicts for ``check``
+                and :func:`flask_rustpath.testing.assert_parity`.
 
         The function is returned unchanged: it stays callable as plain Python.
         """
@@ -137,6 +157,9 @@ class HotRoutes:
                     limits=limits,
                     examples=examples,
                     methods=methods,
+                    compare=compare,
+                    shadow_rate=shadow_rate,
+                    strategy=strategy,
                 )
             )
             return function

@@ -7,7 +7,9 @@ can serve several apps (app factories, tests) without sharing anything mutable.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+import threading
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -15,13 +17,17 @@ from werkzeug.routing import Map, Rule
 from werkzeug.routing.exceptions import HTTPException as RoutingHTTPException
 
 from . import config
+from .config import EXTENSION_KEY
 from .dispatch import make_views
 from .errors import HotRouteError, InvalidArgument
 from .errors import MethodNotAllowed as JSONMethodNotAllowed
+from .executor import BoundedExecutor
 from .hot import HotRoute
+from .metrics import Metrics
 
-EXTENSION_KEY = "rustpath"
 ENDPOINT_PREFIX = "rustpath."
+# Distinct inputs remembered per app so a mismatch is logged once, not per request.
+MISMATCHES_REMEMBERED = 10_000
 
 # <int:n>, <int(signed=True):n>, <n> → the variable name
 _VARIABLE = re.compile(r"<(?:(?P<converter>[^<>:(]+)(?:\([^)]*\))?:)?(?P<name>[^<>:]+)>")
@@ -29,8 +35,9 @@ _VARIABLE = re.compile(r"<(?:(?P<converter>[^<>:(]+)(?:\([^)]*\))?:)?(?P<name>[^
 
 class RouteURL(NamedTuple):
     route: HotRoute
-    kind: str  # "python", "rust" or "plain"
+    kind: str  # "python", "rust", "plain" or "compare"
     rule: str
+    endpoint: str
 
 
 class RustPathState:
@@ -39,6 +46,10 @@ class RustPathState:
     def __init__(self) -> None:
         self.routes: dict[str, HotRoute] = {}
         self.urls: list[RouteURL] = []
+        self.metrics = Metrics()
+        self._lock = threading.Lock()
+        self._executor: BoundedExecutor | None = None
+        self._mismatches: set[tuple[str, str]] = set()
         # The same rules with every converter loosened to a plain segment: a path that
         # matches here but not in the real URL map has a bad argument or method.
         self._loose = Map(strict_slashes=False, merge_slashes=False)
@@ -62,17 +73,39 @@ class RustPathState:
             "python": config.prefix(app.config, "python") + route.rule,
             "rust": config.prefix(app.config, "rust") + route.rule,
             "plain": route.rule,
-        }
-        endpoints = {
-            "python": f"{ENDPOINT_PREFIX}python_{route.name}",
-            "rust": f"{ENDPOINT_PREFIX}rust_{route.name}",
-            "plain": f"{ENDPOINT_PREFIX}{route.name}",
+            "compare": config.prefix(app.config, "url") + "/compare" + route.rule,
         }
         for kind, rule in rules.items():
-            app.add_url_rule(rule, endpoints[kind], views[kind], methods=list(route.methods))
+            endpoint = ENDPOINT_PREFIX + (
+                route.name if kind == "plain" else f"{kind}_{route.name}"
+            )
+            methods = ["GET"] if kind == "compare" else list(route.methods)
+            app.add_url_rule(rule, endpoint, views[kind], methods=methods)
             self._loose.add(Rule(_loosen(rule), endpoint=(route.name, kind)))
-            self.urls.append(RouteURL(route, kind, rule))
+            self.urls.append(RouteURL(route, kind, rule, endpoint))
         self.routes[route.name] = route
+
+    def url_for_kind(self, route: HotRoute, kind: str) -> RouteURL:
+        return next(url for url in self.urls if url.route is route and url.kind == kind)
+
+    def executor(self, app_config: Mapping[str, Any]) -> BoundedExecutor:
+        """The app's shadow executor, sized from the config on first use."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = BoundedExecutor(
+                    app_config["RUSTPATH_SHADOW_WORKERS"], app_config["RUSTPATH_SHADOW_QUEUE"]
+                )
+            return self._executor
+
+    def first_mismatch(self, route: str, kwargs: Mapping[str, Any]) -> bool:
+        """Whether this is the first mismatch seen for ``route`` on these inputs."""
+        key = (route, repr(sorted(kwargs.items())))
+        with self._lock:
+            if key in self._mismatches:
+                return False
+            if len(self._mismatches) < MISMATCHES_REMEMBERED:
+                self._mismatches.add(key)
+            return True
 
     def routing_error(self, path: str, exc: HTTPException) -> HotRouteError | None:
         """The JSON error for a 404/405 on a hot route's URL, or ``None`` if it is not one."""
@@ -83,7 +116,7 @@ class RustPathState:
         except RoutingHTTPException:
             return None
         route = self.routes[name]
-        rule = next(url.rule for url in self.urls if url.route is route and url.kind == kind)
+        rule = self.url_for_kind(route, kind).rule
         if isinstance(exc, MethodNotAllowed):
             allowed = sorted(exc.valid_methods or route.methods)
             return JSONMethodNotAllowed(f"{rule} accepts {', '.join(allowed)}", allowed=allowed)

@@ -90,7 +90,7 @@ def test_per_route_config_overrides_decorator_and_global_backend() -> None:
 def test_unknown_backend_is_refused_at_start_up() -> None:
     app = Flask("bad")
     app.config["RUSTPATH_BACKEND"] = "go"
-    with pytest.raises(Exception, match="RUSTPATH_BACKEND must be one of python, rust"):
+    with pytest.raises(Exception, match="RUSTPATH_BACKEND must be one of rust, python, shadow"):
         RustPath(app)
 
 
