@@ -26,6 +26,7 @@ RUST_SUM_OF_PRIMES = "flask_rustpath._native:sum_of_primes"
 @rustpath.hot(
     "/sieve/sum_of_primes/<int:n>",
     rust=RUST_SUM_OF_PRIMES,
+    name="sum_of_primes_sieve",
     limits={"python": {"n": 10**7}, "rust": {"n": 10**10}},  # the Python sieve is O(n) memory
     examples=[{"n": 1_000_000}],
 )
@@ -43,6 +44,7 @@ else:
     @rustpath.hot(
         "/numpy/sum_of_primes/<int:n>",
         rust=RUST_SUM_OF_PRIMES,
+        name="sum_of_primes_numpy",
         limits={"python": {"n": 10**9}, "rust": {"n": 10**10}},
         examples=[{"n": 10_000_000}],
     )

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import config
 from .builtins import builtin_routes
+from .cli import cli
 from .config import EXTENSION_KEY
 from .hot import HotRoute, HotRoutes
 from .metrics import prometheus_available, render_prometheus
@@ -52,6 +53,7 @@ class RustPath(HotRoutes):
         for route in routes:
             state.register(app, route)
         _answer_routing_errors_in_json(app)
+        app.cli.add_command(cli)
         if app.config["RUSTPATH_METRICS"] and prometheus_available():
             app.add_url_rule(
                 config.prefix(app.config, "url") + "/metrics", "rustpath.metrics", _metrics_view

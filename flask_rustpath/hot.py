@@ -9,11 +9,12 @@ routes are declared, the built-in ones included.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, Rule, parse_converter_args
 
 from .config import BACKENDS, SIDES
 from .targets import RustTarget
@@ -41,6 +42,28 @@ class HotRoute:
     def arguments(self) -> frozenset[str]:
         """Names of the rule's variables, e.g. ``{"n"}`` for ``/sum_of_primes/<int:n>``."""
         return rule_arguments(self.rule)
+
+
+# <int:n>, <int(signed=True):n>, <n> → converter, its arguments, variable name
+RULE_VARIABLE = re.compile(
+    r"<(?:(?P<converter>[^<>:(]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[^<>:]+)>"
+)
+
+
+class RuleVariable(NamedTuple):
+    name: str
+    converter: str  # "default" when the rule names none
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def rule_variables(rule: str) -> tuple[RuleVariable, ...]:
+    """The variables of ``rule`` in order of appearance, with their converters."""
+    found = []
+    for match in RULE_VARIABLE.finditer(rule):
+        args, kwargs = parse_converter_args(match["args"]) if match["args"] else ((), {})
+        found.append(RuleVariable(match["name"], match["converter"] or "default", args, kwargs))
+    return tuple(found)
 
 
 def rule_arguments(rule: str) -> frozenset[str]:

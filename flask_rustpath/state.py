@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Mapping
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -22,15 +23,12 @@ from .dispatch import make_views
 from .errors import HotRouteError, InvalidArgument
 from .errors import MethodNotAllowed as JSONMethodNotAllowed
 from .executor import BoundedExecutor
-from .hot import HotRoute
+from .hot import RULE_VARIABLE, HotRoute
 from .metrics import Metrics
 
 ENDPOINT_PREFIX = "rustpath."
 # Distinct inputs remembered per app so a mismatch is logged once, not per request.
 MISMATCHES_REMEMBERED = 10_000
-
-# <int:n>, <int(signed=True):n>, <n> → the variable name
-_VARIABLE = re.compile(r"<(?:(?P<converter>[^<>:(]+)(?:\([^)]*\))?:)?(?P<name>[^<>:]+)>")
 
 
 class RouteURL(NamedTuple):
@@ -85,6 +83,35 @@ class RustPathState:
             self.urls.append(RouteURL(route, kind, rule, endpoint))
         self.routes[route.name] = route
 
+    def parse_arguments(
+        self, app: Flask, route: HotRoute, raw: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Convert text arguments (from a form or a command line) with the rule's converters.
+
+        The plain rule is filled in and matched against the app's URL map, so exactly
+        the converters that serve requests decide.
+        """
+        missing = sorted(route.arguments - set(raw))
+        if missing:
+            raise InvalidArgument(f"missing argument(s) for {route.rule}: {', '.join(missing)}")
+
+        def fill(match: re.Match[str]) -> str:
+            safe = "/" if match["converter"] == "path" else ""
+            return quote(str(raw[match["name"]]), safe=safe)
+
+        path = RULE_VARIABLE.sub(fill, route.rule)
+        plain = self.url_for_kind(route, "plain")
+        try:
+            endpoint, values = app.url_map.bind("localhost").match(path, method="GET")
+        except RoutingHTTPException:
+            endpoint, values = None, {}
+        if endpoint != plain.endpoint:
+            got = ", ".join(f"{k}={v!r}" for k, v in sorted(raw.items()))
+            raise InvalidArgument(
+                f"{got} does not fit {route.rule}", route=route.name, rule=route.rule
+            )
+        return values
+
     def url_for_kind(self, route: HotRoute, kind: str) -> RouteURL:
         return next(url for url in self.urls if url.route is route and url.kind == kind)
 
@@ -133,7 +160,7 @@ def _loosen(rule: str) -> str:
         converter = "path" if match["converter"] == "path" else "string"
         return f"<{converter}:{match['name']}>"
 
-    return _VARIABLE.sub(loose, rule)
+    return RULE_VARIABLE.sub(loose, rule)
 
 
 def get_state(app: Flask | None = None) -> RustPathState:
