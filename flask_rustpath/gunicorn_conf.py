@@ -6,7 +6,8 @@ Rust kernels release the GIL, so threads of one worker compute in parallel.
 
 Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
 (workers, default 2), ``GUNICORN_THREADS`` (default 4), ``GUNICORN_TIMEOUT``
-(seconds, default 60), ``GUNICORN_APP``.
+(seconds, default 60), ``GUNICORN_APP``; ``PROMETHEUS_MULTIPROC_DIR`` (an empty
+directory) to aggregate Prometheus metrics across workers.
 """
 
 import os
@@ -21,3 +22,15 @@ graceful_timeout = 10
 accesslog = "-"  # stdout
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+
+def child_exit(server, worker):  # gunicorn calls hooks with both
+    """Drop a dead worker's live gauges from Prometheus multiprocess files.
+
+    Only matters with ``PROMETHEUS_MULTIPROC_DIR`` set (an empty directory per server
+    start), which makes ``/rustpath/metrics`` report all workers together.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -42,3 +42,36 @@ def test_workers_forked_after_the_master_used_the_pool_do_not_hang() -> None:
             answers = list(pool.map(lambda _: get(url, timeout=30), range(16)))
     assert [status for status, _, _ in answers] == [200] * 16
     assert {json.loads(body)["result"] for _, _, body in answers} == {279_209_790_387_276}
+
+
+def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
+    parser = pytest.importorskip("prometheus_client.parser")
+    env = {"WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    sent = 40
+    with gunicorn(env=env) as base:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(
+                pool.map(lambda n: get(f"{base}/rust/sum_of_primes/{1000 + n}")[0], range(sent))
+            )
+        assert statuses == [200] * sent
+        get(f"{base}/python/sum_of_primes/2000000")  # one 422
+        status, _, body = get(f"{base}/rustpath/metrics")
+    assert status == 200
+    values = {}
+    for family in parser.text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            values[s.name, tuple(sorted(s.labels.items()))] = s.value
+    ok = (
+        "rustpath_requests_total",
+        (("backend", "rust"), ("outcome", "ok"), ("route", "sum_of_primes")),
+    )
+    refused = (
+        "rustpath_requests_total",
+        (("backend", "python"), ("outcome", "limit_exceeded"), ("route", "sum_of_primes")),
+    )
+    timed = ("rustpath_compute_seconds_count", (("backend", "rust"), ("route", "sum_of_primes")))
+    assert values[ok] == sent
+    assert values[refused] == 1
+    assert values[timed] == sent
+    # Both workers wrote their own file: the total really is aggregated.
+    assert len(list(tmp_path.glob("counter_*.db"))) == 2
