@@ -45,17 +45,22 @@ def routes_command() -> None:
 @click.argument("route_name", metavar="ROUTE")
 @click.argument("arguments", nargs=-1, metavar="ARGS...")
 @click.option("--no-limits", is_flag=True, help="Ignore the configured per-side limits.")
-def compare_command(route_name: str, arguments: tuple[str, ...], no_limits: bool) -> None:
+@click.option("--repeat", "-r", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Time each side this many times and keep the best.")  # fmt: skip
+def compare_command(
+    route_name: str, arguments: tuple[str, ...], no_limits: bool, repeat: int
+) -> None:
     """Run both sides of ROUTE in-process and print timings, speedup and whether they match.
 
     ARGS are the rule's variables, in order or as name=value:
-    ``flask rustpath compare sum_of_primes 100000``.
+    ``flask rustpath compare sum_of_primes 100000``. The Rust side is warmed up
+    with one untimed call first.
     """
     route = _route(route_name)
     state = get_state()
     try:
         kwargs = state.parse_arguments(current_app, route, _raw_arguments(route, arguments))
-        comparison = compare_sides(route, kwargs, limits=not no_limits)
+        comparison = compare_sides(route, kwargs, limits=not no_limits, repeat=repeat)
     except HotRouteError as err:
         raise click.ClickException(err.message) from None
     for side, outcome in (("python", comparison.python), ("rust", comparison.rust)):
