@@ -30,10 +30,13 @@ fn sum_of_primes(py: Python<'_>, n: i128, threads: Option<i64>) -> PyResult<u128
     let pool = match threads {
         None => Some(pool::process_pool().map_err(pool_error)?),
         Some(1) => None,
-        Some(t) if t > 1 => Some(pool::pool_with(t as usize).map_err(pool_error)?),
+        Some(t) if t > 1 && t as usize <= pool::MAX_THREADS => {
+            Some(pool::pool_with(t as usize).map_err(pool_error)?)
+        }
         Some(t) => {
             return Err(PyValueError::new_err(format!(
-                "threads must be a positive integer, got {t}"
+                "threads must be between 1 and {}, got {t}",
+                pool::MAX_THREADS
             )))
         }
     };

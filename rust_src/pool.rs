@@ -17,6 +17,9 @@ struct OwnedPool {
     pool: Arc<ThreadPool>,
 }
 
+// Held only for the few instructions of `process_pool`; a fork while another thread
+// holds it would leave the child's copy locked, which gunicorn's single-threaded
+// master never does.
 static POOL: Mutex<Option<OwnedPool>> = Mutex::new(None);
 
 /// Threads in the process pool: `RUSTPATH_THREADS` if set to a positive integer,
@@ -50,11 +53,20 @@ pub fn process_pool() -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
     Ok(pool)
 }
 
-/// A pool of exactly `threads` threads: the process pool when the size matches,
-/// otherwise a private one that lives as long as the caller keeps it.
+/// Most threads a caller may ask for: far beyond any useful count, far below what
+/// would exhaust the process's thread limit.
+pub const MAX_THREADS: usize = 256;
+
+/// A pool of exactly `threads` threads (at most [`MAX_THREADS`]): the process pool when
+/// the size matches, otherwise a private one that lives as long as the caller keeps it.
 pub fn pool_with(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
-    if threads == default_threads() {
-        process_pool()
+    assert!(
+        (1..=MAX_THREADS).contains(&threads),
+        "threads = {threads} is outside 1..={MAX_THREADS}"
+    );
+    let shared = process_pool()?;
+    if shared.current_num_threads() == threads {
+        Ok(shared)
     } else {
         build(threads).map(Arc::new)
     }

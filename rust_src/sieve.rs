@@ -95,13 +95,13 @@ pub fn sum_of_primes_on(n: u64, pool: Option<&ThreadPool>) -> u128 {
     wheel_primes + sieved
 }
 
-/// Integer square root: the largest `r` with `r * r <= x`.
-pub fn isqrt(x: u64) -> u64 {
-    let mut r = (x as f64).sqrt() as u64;
+/// Integer square root: the largest `r` with `r * r <= x`, for any `u64`.
+fn isqrt(x: u64) -> u64 {
+    let mut r = ((x as f64).sqrt() as u64).min(u64::from(u32::MAX));
     while r * r > x {
         r -= 1;
     }
-    while (r + 1) * (r + 1) <= x {
+    while (r + 1).checked_mul(r + 1).is_some_and(|square| square <= x) {
         r += 1;
     }
     r
@@ -167,8 +167,9 @@ fn presieve_patterns() -> &'static [Pattern] {
 }
 
 /// Writes the pre-sieve patterns for the segment whose classes start at bit `k_lo`.
-fn presieve(buffer: &mut [u64], k_lo: u64, patterns: &[Pattern]) {
+fn presieve(buffer: &mut [u64], k_lo: u64, words: usize, patterns: &[Pattern]) {
     for (c, class) in buffer.chunks_exact_mut(WORDS_PER_CLASS).enumerate() {
+        let class = &mut class[..words];
         for (g, pattern) in patterns.iter().enumerate() {
             let source = &pattern.words[c * pattern.period..(c + 1) * pattern.period];
             let mut at = ((k_lo / 64) % pattern.period as u64) as usize;
@@ -233,8 +234,11 @@ fn sum_segments(n: u64, primes: &[u32], first: u64, end: u64) -> u128 {
         let k_lo = segment * BITS_PER_CLASS;
         let lo = segment * SEGMENT_SPAN;
         let hi = (lo + SEGMENT_SPAN).min(n);
+        // Bits of each class this segment needs: all of them except in the last
+        // segment, where sieving the unused tail would dominate small n.
+        let bits = (hi - lo).div_ceil(30).min(BITS_PER_CLASS) as usize;
 
-        presieve(&mut buffer, k_lo, patterns);
+        presieve(&mut buffer, k_lo, bits.div_ceil(64), patterns);
         if segment == 0 {
             buffer[0] |= 1; // 1 is not prime…
             for group in PRESIEVE_GROUPS {
@@ -257,7 +261,7 @@ fn sum_segments(n: u64, primes: &[u32], first: u64, end: u64) -> u128 {
                 .zip(offsets.iter_mut())
             {
                 let class: &mut Class = class.try_into().expect("chunks are one class long");
-                *offset = cross_off(class, *offset as usize, p as usize);
+                *offset = cross_off(class, *offset as usize, p as usize, bits);
             }
         }
         total += sum_segment(&mut buffer, k_lo, hi - lo);
@@ -267,24 +271,26 @@ fn sum_segments(n: u64, primes: &[u32], first: u64, end: u64) -> u128 {
 
 type Class = [u64; WORDS_PER_CLASS];
 
-/// Marks bits `j, j + p, j + 2p, …` of one class; returns the next offset, relative to
-/// the following segment. A fixed-size array lets the compiler drop the bounds checks.
+/// Marks bits `j, j + p, j + 2p, … < bits` of one class; returns the next offset,
+/// relative to the following segment (meaningless after a short, last segment). A
+/// fixed-size array lets the compiler drop the bounds checks.
 #[inline(always)]
-fn cross_off(class: &mut Class, mut j: usize, p: usize) -> u32 {
+fn cross_off(class: &mut Class, mut j: usize, p: usize, bits: usize) -> u32 {
     const BITS: usize = BITS_PER_CLASS as usize;
+    let bits = bits.min(BITS);
     // Four marks per iteration while they surely fit: fewer loop-carried branches.
-    while j + 3 * p < BITS {
+    while j + 3 * p < bits {
         class[j / 64] |= 1 << (j % 64);
         class[(j + p) / 64] |= 1 << ((j + p) % 64);
         class[(j + 2 * p) / 64] |= 1 << ((j + 2 * p) % 64);
         class[(j + 3 * p) / 64] |= 1 << ((j + 3 * p) % 64);
         j += 4 * p;
     }
-    while j < BITS {
+    while j < bits {
         class[j / 64] |= 1 << (j % 64);
         j += p;
     }
-    (j - BITS) as u32
+    j.saturating_sub(BITS) as u32
 }
 
 /// Sum of `30(k_lo + k) + r` over the clear bits of a segment covering `span` numbers.
@@ -556,7 +562,7 @@ mod tests {
 
     #[test]
     fn isqrt_is_exact() {
-        for x in [
+        let cases = [
             0u64,
             1,
             2,
@@ -565,12 +571,15 @@ mod tests {
             15,
             16,
             17,
-            u32::MAX as u64,
+            u32::MAX.into(),
             MAX_N,
             MAX_N - 1,
-        ] {
+            u64::MAX,
+        ];
+        for x in cases {
             let r = isqrt(x);
-            assert!(r * r <= x && (r + 1) * (r + 1) > x, "x = {x}");
+            let next = u128::from(r + 1) * u128::from(r + 1);
+            assert!(r * r <= x && next > u128::from(x), "x = {x}");
         }
     }
 
