@@ -7,19 +7,15 @@ factories may change them after :meth:`RustPath.init_app`; only the URL prefixes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from .errors import Misconfigured
+from .hot import BACKENDS, SIDES, Backend, HotRoute, Side
 
-if TYPE_CHECKING:
-    from .hot import HotRoute
+__all__ = ["BACKENDS", "DEFAULTS", "EXTENSION_KEY", "SIDES", "Backend", "Side"]
 
-Side = Literal["python", "rust"]
-SIDES: tuple[Side, ...] = ("python", "rust")
-# What may serve a plain rule: a side, or "shadow" (Rust answers, Python is compared).
-Backend = Literal["python", "rust", "shadow"]
-BACKENDS: tuple[Backend, ...] = ("rust", "python", "shadow")
 EXTENSION_KEY = "rustpath"
 
 DEFAULTS: Mapping[str, Any] = {
@@ -65,24 +61,21 @@ def prefix(config: Mapping[str, Any], part: str) -> str:
     """The URL prefix of ``part`` (``python``, ``rust`` or ``url``): ``/…``, no trailing slash."""
     key = f"RUSTPATH_{part.upper()}_PREFIX"
     value = config[key]
-    if not isinstance(value, str) or not value.startswith("/") or value.strip("/") == "":
-        raise Misconfigured(f"{key} must be a path such as '/{part}', got {value!r}")
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or value.strip("/") == ""
+        or "<" in value
+    ):
+        raise Misconfigured(f"{key} must be a fixed path such as '/{part}', got {value!r}")
     return value.rstrip("/")
 
 
 def backend_for(config: Mapping[str, Any], route: HotRoute) -> Backend:
-    """What serves ``route``'s plain rule.
-
-    ``RUSTPATH_BACKENDS[route]`` wins over the route's own ``backend=``, which wins
-    over ``RUSTPATH_BACKEND``: deployment configuration overrides code.
-    """
-    per_route = config["RUSTPATH_BACKENDS"]
-    if route.name in per_route:
-        value, source = per_route[route.name], f"RUSTPATH_BACKENDS[{route.name!r}]"
-    elif route.backend is not None:
-        value, source = route.backend, f"backend= of hot route {route.name!r}"
-    else:
-        value, source = config["RUSTPATH_BACKEND"], "RUSTPATH_BACKEND"
+    """What serves ``route``'s plain rule."""
+    value, source = _route_setting(
+        config, route, "RUSTPATH_BACKENDS", "backend", "RUSTPATH_BACKEND"
+    )
     if value not in BACKENDS:
         raise Misconfigured(f"{source} must be one of {', '.join(BACKENDS)}; got {value!r}")
     return value
@@ -90,16 +83,37 @@ def backend_for(config: Mapping[str, Any], route: HotRoute) -> Backend:
 
 def shadow_rate_for(config: Mapping[str, Any], route: HotRoute) -> float:
     """Fraction of ``route``'s shadow-mode requests that Python also runs, in [0, 1]."""
-    per_route = config["RUSTPATH_SHADOW_RATES"]
-    if route.name in per_route:
-        value, source = per_route[route.name], f"RUSTPATH_SHADOW_RATES[{route.name!r}]"
-    elif route.shadow_rate is not None:
-        value, source = route.shadow_rate, f"shadow_rate= of hot route {route.name!r}"
-    else:
-        value, source = config["RUSTPATH_SHADOW_RATE"], "RUSTPATH_SHADOW_RATE"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    value, source = _route_setting(
+        config, route, "RUSTPATH_SHADOW_RATES", "shadow_rate", "RUSTPATH_SHADOW_RATE"
+    )
+    if not _is_number(value) or not 0 <= value <= 1:
         raise Misconfigured(f"{source} must be a number from 0 to 1; got {value!r}")
     return float(value)
+
+
+def limits_for(config: Mapping[str, Any], route: HotRoute, side: Side) -> dict[str, float]:
+    """Upper bounds on ``route``'s arguments when ``side`` serves it."""
+    overrides = _mapping(config, "RUSTPATH_LIMITS").get(route.name, {})
+    if not isinstance(overrides, Mapping) or not all(
+        s in SIDES and isinstance(bounds, Mapping) for s, bounds in overrides.items()
+    ):
+        raise Misconfigured(
+            f"RUSTPATH_LIMITS[{route.name!r}] must map 'python'/'rust' to "
+            f"{{argument: limit}}; got {overrides!r}"
+        )
+    limits = {**route.limits.get(side, {}), **overrides.get(side, {})}
+    for argument, limit in limits.items():
+        if argument not in route.arguments:
+            raise Misconfigured(
+                f"RUSTPATH_LIMITS[{route.name!r}] limits {argument!r}, which {route.rule} "
+                "does not have"
+            )
+        if not _is_number(limit) or math.isnan(limit):
+            raise Misconfigured(
+                f"limit for {argument!r} on the {side} side of {route.name!r} must be a "
+                f"number, got {limit!r}"
+            )
+    return limits
 
 
 def compare_enabled(config: Mapping[str, Any], debug: bool) -> bool:
@@ -108,33 +122,62 @@ def compare_enabled(config: Mapping[str, Any], debug: bool) -> bool:
     return debug if value is None else bool(value)
 
 
-def limits_for(config: Mapping[str, Any], route: HotRoute, side: Side) -> dict[str, float]:
-    """Upper bounds on ``route``'s arguments when ``side`` serves it."""
-    limits = dict(route.limits.get(side, {}))
-    limits.update(config["RUSTPATH_LIMITS"].get(route.name, {}).get(side, {}))
-    return limits
-
-
 def validate(config: Mapping[str, Any], routes: list[HotRoute]) -> None:
-    """Fail at start-up, not on the first request, when the configuration is wrong."""
+    """Fail at start-up, not on the first request, when the configuration is wrong.
+
+    Per-route settings may name routes declared later, so unknown names pass here;
+    each route's own settings are checked when it is registered.
+    """
     prefixes = {part: prefix(config, part) for part in ("python", "rust", "url")}
     if len(set(prefixes.values())) < len(prefixes):
         raise Misconfigured(
             "RUSTPATH_PYTHON_PREFIX, RUSTPATH_RUST_PREFIX and RUSTPATH_URL_PREFIX must differ"
         )
+    for key in ("RUSTPATH_BUILTINS", "RUSTPATH_METRICS", "RUSTPATH_SHADOW_RAISE"):
+        if not isinstance(config[key], bool):
+            raise Misconfigured(f"{key} must be True or False; got {config[key]!r}")
+    if config["RUSTPATH_COMPARE"] not in (None, True, False):
+        raise Misconfigured(
+            f"RUSTPATH_COMPARE must be None, True or False; got {config['RUSTPATH_COMPARE']!r}"
+        )
     for key in ("RUSTPATH_SHADOW_WORKERS", "RUSTPATH_SHADOW_QUEUE"):
-        if isinstance(config[key], bool) or not isinstance(config[key], int) or config[key] < 1:
+        if not _is_number(config[key]) or not isinstance(config[key], int) or config[key] < 1:
             raise Misconfigured(f"{key} must be a positive integer; got {config[key]!r}")
     timeout = config["RUSTPATH_SHADOW_TIMEOUT"]
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if not _is_number(timeout) or not timeout > 0:
         raise Misconfigured(f"RUSTPATH_SHADOW_TIMEOUT must be a positive number; got {timeout!r}")
+    for key in ("RUSTPATH_BACKENDS", "RUSTPATH_SHADOW_RATES", "RUSTPATH_LIMITS"):
+        _mapping(config, key)
     for route in routes:
         backend_for(config, route)
         shadow_rate_for(config, route)
         for side in SIDES:
-            for arg, limit in limits_for(config, route, side).items():
-                if not isinstance(limit, (int, float)) or isinstance(limit, bool):
-                    raise Misconfigured(
-                        f"limit for {arg!r} on the {side} side of {route.name!r} must be a "
-                        f"number, got {limit!r}"
-                    )
+            limits_for(config, route, side)
+
+
+def _route_setting(
+    config: Mapping[str, Any], route: HotRoute, per_route_key: str, attribute: str, global_key: str
+) -> tuple[Any, str]:
+    """A route's setting and where it came from.
+
+    The per-route config entry wins over the route's own argument, which wins over the
+    global key: deployment configuration overrides code.
+    """
+    per_route = _mapping(config, per_route_key)
+    if route.name in per_route:
+        return per_route[route.name], f"{per_route_key}[{route.name!r}]"
+    own = getattr(route, attribute)
+    if own is not None:
+        return own, f"{attribute}= of hot route {route.name!r}"
+    return config[global_key], global_key
+
+
+def _mapping(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = config[key]
+    if not isinstance(value, Mapping):
+        raise Misconfigured(f"{key} must be a dict keyed by route name; got {value!r}")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -4,20 +4,17 @@ compare endpoint. Each answers JSON, names the side that answered and counts its
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Response, current_app
 
 from . import config
 from .calling import Outcome, run_side
 from .comparison import compare_sides
-from .config import EXTENSION_KEY, Side
-from .errors import HotRouteError, ImplementationError, NotEnabled
+from .config import Side
+from .errors import HotRouteError, ImplementationError, InternalError, NotEnabled
 from .hot import HotRoute
-from .shadow import shadow
-
-if TYPE_CHECKING:
-    from .state import RustPathState
+from .shadow import ShadowContext, ShadowMismatch, shadow
 
 BACKEND_HEADER = "X-RustPath-Backend"
 FALLBACK_HEADER = "X-RustPath-Fallback"
@@ -25,14 +22,14 @@ FALLBACK_HEADER = "X-RustPath-Fallback"
 View = Callable[..., Response]
 
 
-def make_views(route: HotRoute) -> dict[str, View]:
+def make_views(route: HotRoute, context: ShadowContext) -> dict[str, View]:
     """The view functions of ``route``: ``"python"``, ``"rust"``, ``"plain"``, ``"compare"``."""
 
     def python_view(**kwargs: Any) -> Response:
-        return serve(route, "python", kwargs)
+        return serve(route, "python", kwargs, context)
 
     def rust_view(**kwargs: Any) -> Response:
-        return serve(route, "rust", kwargs)
+        return serve(route, "rust", kwargs, context)
 
     def plain_view(**kwargs: Any) -> Response:
         try:
@@ -40,10 +37,10 @@ def make_views(route: HotRoute) -> dict[str, View]:
         except HotRouteError as err:
             return err.to_response()
         if backend == "python":
-            return serve(route, "python", kwargs)
+            return serve(route, "python", kwargs, context)
         if not route.rust.available:
-            return serve(route, "python", kwargs, fallback=True)
-        return serve(route, "rust", kwargs, shadowed=backend == "shadow")
+            return serve(route, "python", kwargs, context, fallback=True)
+        return serve(route, "rust", kwargs, context, shadowed=backend == "shadow")
 
     def compare_view(**kwargs: Any) -> Response:
         try:
@@ -52,6 +49,8 @@ def make_views(route: HotRoute) -> dict[str, View]:
             return current_app.json.response(compare_sides(route, kwargs).to_json())
         except HotRouteError as err:
             return err.to_response()
+        except Exception:
+            return _internal_error(route)
 
     return {"python": python_view, "rust": rust_view, "plain": plain_view, "compare": compare_view}
 
@@ -60,6 +59,7 @@ def serve(
     route: HotRoute,
     side: Side,
     kwargs: dict[str, Any],
+    context: ShadowContext,
     *,
     fallback: bool = False,
     shadowed: bool = False,
@@ -69,30 +69,41 @@ def serve(
     Headers name the side that answered and, on success, its compute time in
     ``Server-Timing`` (milliseconds, the implementation call only).
     """
-    state: RustPathState = current_app.extensions[EXTENSION_KEY]
-    outcome: Outcome | None = None
     try:
-        outcome = run_side(route, side, kwargs)
+        outcome: Outcome = run_side(route, side, kwargs)
         response = _result_response(route, side, outcome.result)
         response.headers["Server-Timing"] = (
             f'{side};dur={outcome.seconds * 1000:.3f};desc="{route.name}"'
         )
-        state.metrics.request(route.name, side, outcome.seconds, None)
+        context.metrics.request(route.name, side, outcome.seconds, None)
+        if shadowed:
+            shadow(context, route, kwargs, outcome.result)
     except HotRouteError as err:
         response = err.to_response()
-        state.metrics.request(route.name, side, None, err.code)
+        context.metrics.request(route.name, side, None, err.code)
+    except ShadowMismatch:
+        raise  # RUSTPATH_SHADOW_RAISE: meant to fail the test that sent the request
+    except Exception:
+        response = _internal_error(route)
+        context.metrics.request(route.name, side, None, InternalError.code)
     response.headers[BACKEND_HEADER] = side
     if fallback:
         response.headers[FALLBACK_HEADER] = "rust-unavailable"
-    if shadowed and outcome is not None:
-        shadow(state, route, kwargs, outcome.result)
     return response
+
+
+def _internal_error(route: HotRoute) -> Response:
+    """A failure of flask-rustpath itself: still JSON, with the traceback in the log."""
+    current_app.logger.exception("flask-rustpath failed serving hot route %r", route.name)
+    return InternalError(
+        f"internal error serving {route.name!r}; see the server log"
+    ).to_response()
 
 
 def _result_response(route: HotRoute, side: Side, result: Any) -> Response:
     try:
         return current_app.json.response({"result": result})
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # unencodable, circular, or an int too long
         raise ImplementationError(
             f"the {side} implementation of {route.name!r} returned a value JSON cannot "
             f"encode: {exc}",

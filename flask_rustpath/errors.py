@@ -89,6 +89,10 @@ class Misconfigured(HotRouteError):
     code = "misconfigured"
 
 
+class InternalError(HotRouteError):
+    """flask-rustpath itself failed (a bug: the traceback is in the server log)."""
+
+
 def is_rust_panic(exc: BaseException) -> bool:
     """Whether ``exc`` is PyO3's ``PanicException``, from any PyO3 extension.
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, current_app, request
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from . import config
 from .builtins import builtin_routes
@@ -46,18 +46,19 @@ class RustPath(HotRoutes):
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(f"flask-rustpath is already initialised on app {app.name!r}")
         config.apply_defaults(app.config)
-        routes = [*(builtin_routes if app.config["RUSTPATH_BUILTINS"] else ()), *self]
-        config.validate(app.config, routes)
+        routes = [*(builtin_routes if app.config["RUSTPATH_BUILTINS"] is True else ()), *self]
         state = RustPathState()
-        app.extensions[EXTENSION_KEY] = state
+        state.check(app, routes)  # everything is refused before anything is changed
+        _refuse_oversized_integers(app)
         for route in routes:
             state.register(app, route)
-        _answer_routing_errors_in_json(app)
-        app.cli.add_command(cli)
+        app.before_request_funcs.setdefault(None, []).insert(0, _routing_error_as_json)
         if app.config["RUSTPATH_METRICS"] and prometheus_available():
             app.add_url_rule(
                 config.prefix(app.config, "url") + "/metrics", "rustpath.metrics", _metrics_view
             )
+        app.cli.add_command(cli)
+        app.extensions[EXTENSION_KEY] = state
         self._apps.add(app)
 
     def stats(self, app: Flask | None = None) -> dict[str, Any]:
@@ -70,10 +71,19 @@ class RustPath(HotRoutes):
         return get_state(app).metrics.snapshot()
 
     def add(self, route: HotRoute) -> None:
-        super().add(route)
-        for app in list(self._apps):
-            config.validate(app.config, [route])
+        """Declare ``route`` and register it on every app initialised so far.
+
+        All checks run before anything changes, so a refused declaration leaves
+        neither the extension nor any app half-updated.
+        """
+        if route.name in {r.name for r in self}:
+            raise ValueError(f"a hot route named {route.name!r} is already declared")
+        apps = list(self._apps)
+        for app in apps:
+            get_state(app).check(app, [route])
+        for app in apps:
             get_state(app).register(app, route)
+        super().add(route)
 
 
 def _metrics_view() -> Response:
@@ -81,18 +91,31 @@ def _metrics_view() -> Response:
     return Response(body, content_type=content_type)
 
 
-def _answer_routing_errors_in_json(app: Flask) -> None:
-    """Answer 404/405 on hot-route URLs in JSON; leave every other URL's errors alone.
+def _routing_error_as_json() -> Response | None:
+    """Answer 404/405 on hot-route URLs in JSON; leave every other URL alone.
 
-    A handler the app registered earlier for these codes still answers for other URLs.
+    Runs first among ``before_request`` functions: Flask has matched the URL by then
+    but raises the routing error only afterwards, so the app's own error handlers,
+    whatever they are and whenever they were registered, still see every other URL.
     """
-    for code in (404, 405):
-        previous = next(iter(app.error_handler_spec[None][code].values()), None)
+    exc = request.routing_exception
+    if exc is None:
+        return None
+    error = get_state().routing_error(current_app, request.environ, exc)
+    return error.to_response() if error is not None else None
 
-        def handler(exc: HTTPException, previous: Any = previous) -> Any:
-            error = get_state().routing_error(request.path, exc)
-            if error is not None:
-                return error.to_response()
-            return previous(exc) if previous is not None else exc
 
-        app.register_error_handler(code, handler)
+class _BoundedIntegerConverter(IntegerConverter):
+    """werkzeug's ``int`` converter, refusing (404) rather than crashing (500) on a
+    number too long for ``int()`` (Python's digit limit raises ``ValueError``)."""
+
+    def to_python(self, value: str) -> Any:
+        try:
+            return super().to_python(value)
+        except ValueError:
+            raise ValidationError() from None
+
+
+def _refuse_oversized_integers(app: Flask) -> None:
+    if app.url_map.converters.get("int") is IntegerConverter:
+        app.url_map.converters["int"] = _BoundedIntegerConverter

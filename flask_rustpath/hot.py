@@ -12,14 +12,19 @@ import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from werkzeug.routing import Map, Rule, parse_converter_args
 
-from .config import BACKENDS, SIDES
 from .targets import RustTarget
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+Side = Literal["python", "rust"]
+SIDES: tuple[Side, ...] = ("python", "rust")
+# What may serve a plain rule: a side, or "shadow" (Rust answers, Python is compared).
+Backend = Literal["python", "rust", "shadow"]
+BACKENDS: tuple[Backend, ...] = ("rust", "python", "shadow")
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 
 from . import config
 from .calling import check_limits, results_match, run_side
 from .errors import HotRouteError, LimitExceeded
+from .executor import BoundedExecutor
 from .hot import HotRoute
+from .metrics import Metrics
 
-if TYPE_CHECKING:
-    from .state import RustPathState
+
+class ShadowContext(Protocol):
+    """What shadow mode needs from the app's state (``RustPathState`` provides it)."""
+
+    metrics: Metrics
+
+    def executor(self, app_config: Mapping[str, Any]) -> BoundedExecutor: ...
+
+    def first_mismatch(self, route: str, kwargs: Mapping[str, Any]) -> bool: ...
 
 
 class ShadowMismatch(AssertionError):
@@ -30,7 +39,7 @@ class ShadowMismatch(AssertionError):
 
 
 def shadow(
-    state: RustPathState, route: HotRoute, kwargs: Mapping[str, Any], rust_result: Any
+    state: ShadowContext, route: HotRoute, kwargs: Mapping[str, Any], rust_result: Any
 ) -> None:
     """Maybe compare Python with ``rust_result`` for this request (sampled, bounded)."""
     app_config = current_app.config
@@ -62,7 +71,7 @@ def shadow(
 
 def _compare(
     app: Flask,
-    state: RustPathState,
+    state: ShadowContext,
     route: HotRoute,
     kwargs: dict[str, Any],
     rust_result: Any,

@@ -38,50 +38,83 @@ class RouteURL(NamedTuple):
     endpoint: str
 
 
+KINDS = ("python", "rust", "plain", "compare")
+
+
 class RustPathState:
     """The hot routes of one app, with what is needed to answer routing errors in JSON."""
 
     def __init__(self) -> None:
         self.routes: dict[str, HotRoute] = {}
-        self.urls: list[RouteURL] = []
+        self._urls: dict[tuple[str, str], RouteURL] = {}
         self.metrics = Metrics()
         self._lock = threading.Lock()
         self._executor: BoundedExecutor | None = None
         self._mismatches: set[tuple[str, str]] = set()
-        # The same rules with every converter loosened to a plain segment: a path that
-        # matches here but not in the real URL map has a bad argument or method.
-        self._loose = Map(strict_slashes=False, merge_slashes=False)
+        # Hot rules with every converter loosened to a plain segment: a path that
+        # matches here but not in the real URL map has an argument its converter refused.
+        self._loose = Map(strict_slashes=True, merge_slashes=False)
+
+    @property
+    def urls(self) -> list[RouteURL]:
+        return list(self._urls.values())
+
+    def check(self, app: Flask, routes: list[HotRoute]) -> None:
+        """Raise, touching nothing, if any of ``routes`` cannot be registered on ``app``."""
+        if app._got_first_request:
+            raise RuntimeError(
+                f"app {app.name!r} has already handled a request; declare hot routes before "
+                "it serves (Flask freezes the URL map then)"
+            )
+        config.validate(app.config, routes)
+        taken = dict(self.routes)
+        for route in routes:
+            if route.name in taken:
+                raise ValueError(f"a hot route named {route.name!r} is already registered")
+            for other in taken.values():
+                if other.rule == route.rule:
+                    hint = (
+                        " (a built-in route; set RUSTPATH_BUILTINS = False to serve your own)"
+                        if other.python.__module__ == "flask_rustpath.builtins"
+                        else ""
+                    )
+                    raise ValueError(
+                        f"{route.rule!r} is already served by hot route {other.name!r}{hint}"
+                    )
+            for url in self._plan(app, route):
+                if url.endpoint in app.view_functions:
+                    raise ValueError(f"app {app.name!r} already has an endpoint {url.endpoint!r}")
+            taken[route.name] = route
 
     def register(self, app: Flask, route: HotRoute) -> None:
-        """Add ``route``'s three URL rules to ``app`` (whose state this is)."""
-        if route.name in self.routes:
-            raise ValueError(f"a hot route named {route.name!r} is already registered on this app")
-        for other in self.routes.values():
-            if other.rule == route.rule:
-                hint = (
-                    " (a built-in route; set RUSTPATH_BUILTINS = False to serve your own)"
-                    if other.python.__module__ == "flask_rustpath.builtins"
-                    else ""
-                )
-                raise ValueError(
-                    f"{route.rule!r} is already served by hot route {other.name!r}{hint}"
-                )
-        views = make_views(route)
+        """Add ``route``'s URL rules to ``app`` (whose state this is); checks first."""
+        self.check(app, [route])
+        views = make_views(route, self)
+        for url in self._plan(app, route):
+            methods = ["GET"] if url.kind == "compare" else list(route.methods)
+            app.add_url_rule(url.rule, url.endpoint, views[url.kind], methods=methods)
+            if url.kind != "plain" or not url.rule.startswith("/<"):
+                # A plain rule that starts with a variable would claim every 404.
+                self._loose.add(Rule(_loosen(url.rule), endpoint=(route.name, url.kind)))
+            self._urls[route.name, url.kind] = url
+        self.routes[route.name] = route
+
+    def _plan(self, app: Flask, route: HotRoute) -> list[RouteURL]:
         rules = {
             "python": config.prefix(app.config, "python") + route.rule,
             "rust": config.prefix(app.config, "rust") + route.rule,
             "plain": route.rule,
             "compare": config.prefix(app.config, "url") + "/compare" + route.rule,
         }
-        for kind, rule in rules.items():
-            endpoint = ENDPOINT_PREFIX + (
-                route.name if kind == "plain" else f"{kind}_{route.name}"
+        return [
+            RouteURL(
+                route,
+                kind,
+                rules[kind],
+                ENDPOINT_PREFIX + (route.name if kind == "plain" else f"{kind}_{route.name}"),
             )
-            methods = ["GET"] if kind == "compare" else list(route.methods)
-            app.add_url_rule(rule, endpoint, views[kind], methods=methods)
-            self._loose.add(Rule(_loosen(rule), endpoint=(route.name, kind)))
-            self.urls.append(RouteURL(route, kind, rule, endpoint))
-        self.routes[route.name] = route
+            for kind in KINDS
+        ]
 
     def parse_arguments(
         self, app: Flask, route: HotRoute, raw: Mapping[str, str]
@@ -113,7 +146,7 @@ class RustPathState:
         return values
 
     def url_for_kind(self, route: HotRoute, kind: str) -> RouteURL:
-        return next(url for url in self.urls if url.route is route and url.kind == kind)
+        return self._urls[route.name, kind]
 
     def executor(self, app_config: Mapping[str, Any]) -> BoundedExecutor:
         """The app's shadow executor, sized from the config on first use."""
@@ -134,23 +167,34 @@ class RustPathState:
                 self._mismatches.add(key)
             return True
 
-    def routing_error(self, path: str, exc: HTTPException) -> HotRouteError | None:
+    def routing_error(self, app: Flask, environ: Any, exc: HTTPException) -> HotRouteError | None:
         """The JSON error for a 404/405 on a hot route's URL, or ``None`` if it is not one."""
-        if not isinstance(exc, (NotFound, MethodNotAllowed)):
+        path = environ.get("PATH_INFO") or "/"
+        if isinstance(exc, MethodNotAllowed):
+            # Ours only if the path really is one of our URLs under some other method.
+            adapter = app.url_map.bind_to_environ(environ)
+            for method in exc.valid_methods or ():
+                try:
+                    endpoint, _ = adapter.match(path, method=method)
+                except RoutingHTTPException:
+                    continue
+                if str(endpoint).startswith(ENDPOINT_PREFIX):
+                    allowed = sorted(exc.valid_methods or ())
+                    return JSONMethodNotAllowed(
+                        f"{path} accepts {', '.join(allowed)}", allowed=allowed
+                    )
+            return None
+        if not isinstance(exc, NotFound):
             return None
         try:
             (name, kind), values = self._loose.bind("").match(path, method="GET")
         except RoutingHTTPException:
             return None
-        route = self.routes[name]
-        rule = self.url_for_kind(route, kind).rule
-        if isinstance(exc, MethodNotAllowed):
-            allowed = sorted(exc.valid_methods or route.methods)
-            return JSONMethodNotAllowed(f"{rule} accepts {', '.join(allowed)}", allowed=allowed)
+        rule = self.url_for_kind(self.routes[name], kind).rule
         got = ", ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
         return InvalidArgument(
             f"{path} does not fit {rule}: {got} is not a valid value for its converter",
-            route=route.name,
+            route=name,
             rule=rule,
         )
 

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .errors import is_rust_panic
+
 log = logging.getLogger("flask_rustpath")
 
 
@@ -32,7 +34,9 @@ class RustTarget:
     def __init__(self, target: str | Callable[..., Any]) -> None:
         self._lock = threading.Lock()
         self._function: Callable[..., Any] | None = None
-        self._failure: TargetUnavailable | None = None
+        # Only the reason is kept: re-raising one cached exception would grow its
+        # traceback, and keep every request's frames alive, on each raise.
+        self._failure: str | None = None
         if callable(target):
             self.spec = f"{target.__module__}:{getattr(target, '__qualname__', target)}"
             self._function = target
@@ -59,10 +63,10 @@ class RustTarget:
         with self._lock:
             if self._function is None and self._failure is None:
                 self._import()
-            if self._failure is not None:
-                raise self._failure
-            assert self._function is not None
-            return self._function
+            function, failure = self._function, self._failure
+        if function is None:
+            raise TargetUnavailable(self.spec, failure or "not imported")
+        return function
 
     @property
     def available(self) -> bool:
@@ -82,11 +86,18 @@ class RustTarget:
         except Exception as exc:  # any import-time failure must leave the app serving
             self._fail(f"{type(exc).__name__}: {exc}")
             return
+        except BaseException as exc:  # a Rust panic while the module initialises, too
+            if not is_rust_panic(exc):
+                raise
+            self._fail(f"Rust panic while importing: {exc}")
+            return
         if not callable(found):
             self._fail(f"{attr_path!r} in {module_name!r} is not callable")
             return
         self._function = found
 
     def _fail(self, reason: str) -> None:
-        self._failure = TargetUnavailable(self.spec, reason)
-        log.warning("%s; its hot routes fall back to Python.", self._failure)
+        self._failure = reason
+        log.warning(
+            "%s; its hot routes fall back to Python.", TargetUnavailable(self.spec, reason)
+        )
