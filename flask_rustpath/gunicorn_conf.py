@@ -6,7 +6,8 @@ Rust kernels release the GIL, so threads of one worker compute in parallel.
 
 Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
 (workers, default 2), ``GUNICORN_THREADS`` (default 4), ``GUNICORN_TIMEOUT``
-(seconds, default 60), ``GUNICORN_APP``; ``PROMETHEUS_MULTIPROC_DIR`` (an empty
+(seconds, default 60), ``GUNICORN_GRACEFUL_TIMEOUT`` (seconds, default 8),
+``GUNICORN_APP``; ``PROMETHEUS_MULTIPROC_DIR`` (an empty
 directory) to aggregate Prometheus metrics across workers.
 """
 
@@ -18,7 +19,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
-graceful_timeout = 10
+# Below `docker stop`'s default 10 s, so a plain stop lets requests in flight finish.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
 accesslog = "-"  # stdout
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")

@@ -1,0 +1,93 @@
+# syntax=docker/dockerfile:1
+#
+# flask-rustpath under gunicorn, with its Rust kernels compiled in.
+#
+#   docker build -t flask-rustpath .
+#   docker run --rm -p 127.0.0.1:8000:8000 flask-rustpath
+#
+# Two stages: "builder" compiles the release wheel with maturin; the runtime stage installs
+# only that wheel (with Flask and gunicorn) into a slim Python image, so no compiler, Rust
+# toolchain or source tree ships. To serve your own app, build FROM this image (see the
+# README) and set GUNICORN_APP.
+
+# Base images. The builder starts from the same Python image as the runtime and takes only
+# the toolchain from the Rust image, so the wheel is built for exactly the Python that will
+# import it, whichever PYTHON_IMAGE you choose.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG RUST_IMAGE=rust:1.95-slim-bookworm
+
+FROM ${RUST_IMAGE} AS rust
+
+FROM ${PYTHON_IMAGE} AS builder
+# The linker and C runtime that rustc needs; the slim Python images have neither.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=rust /usr/local/rustup /usr/local/rustup
+COPY --from=rust /usr/local/cargo /usr/local/cargo
+ENV RUSTUP_HOME=/usr/local/rustup \
+    CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:$PATH \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+ARG MATURIN_VERSION=1.16.0
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python3 -m pip install "maturin==${MATURIN_VERSION}"
+
+WORKDIR /src
+# Only what the wheel is built from (.dockerignore keeps the rest out of the context).
+COPY Cargo.toml Cargo.lock pyproject.toml README.md ./
+COPY rust_src/ rust_src/
+COPY flask_rustpath/ flask_rustpath/
+# Crate downloads and compiled dependencies persist in cache mounts between builds, so a
+# change to our code recompiles only our crate. --locked: exactly the committed Cargo.lock.
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/src/target,sharing=locked \
+    maturin build --release --locked --strip --interpreter python3 --out /wheels
+
+
+FROM ${PYTHON_IMAGE}
+# An unprivileged user with a home directory; numeric IDs so that Kubernetes'
+# runAsNonRoot can verify them.
+RUN groupadd --gid 10001 rustpath \
+    && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin rustpath
+
+# The wheel comes in through a bind mount, so it is not kept in a layer; "[serve]" brings
+# gunicorn. pip's cache lives in a cache mount, not in the image.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    --mount=type=cache,target=/root/.cache/pip \
+    set -- /wheels/*.whl \
+    && python3 -m pip install --disable-pip-version-check --root-user-action=ignore "$1[serve]"
+
+# Everything is configured through the environment (defaults shown):
+#   GUNICORN_APP       the WSGI app to serve: "module:variable" or "module:factory()"
+#   GUNICORN_BIND      address inside the container (keep it 0.0.0.0 to publish a port)
+#   WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT   gunicorn workers, threads per
+#                      worker, worker timeout in seconds
+#   RUSTPATH_*         flask-rustpath settings, read by the demo app (JSON where it parses),
+#                      e.g. RUSTPATH_BACKEND=python; RUSTPATH_THREADS sizes each worker's
+#                      Rust thread pool (default: the CPUs the container may use)
+#   HEALTHCHECK_PATH   what the health check requests
+ENV PYTHONUNBUFFERED=1 \
+    GUNICORN_APP="flask_rustpath.demo:create_app()" \
+    GUNICORN_BIND=0.0.0.0:8000 \
+    WEB_CONCURRENCY=2 \
+    GUNICORN_THREADS=4 \
+    GUNICORN_TIMEOUT=60 \
+    HEALTHCHECK_PATH=/healthz
+
+USER 10001:10001
+WORKDIR /home/rustpath
+EXPOSE 8000
+
+# No curl in a slim image: ask with Python's urllib, on the port GUNICORN_BIND names.
+# urlopen raises on a refused connection, a timeout or an HTTP error, and the check fails.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+    CMD ["python3", "-c", "import os, urllib.request as u; port = os.environ['GUNICORN_BIND'].rpartition(':')[2]; u.urlopen(f'http://127.0.0.1:{port}' + os.environ['HEALTHCHECK_PATH'], timeout=4)"]
+
+# gunicorn is PID 1 (exec form, no shell in between). SIGTERM is its graceful shutdown:
+# workers finish their requests within GUNICORN_GRACEFUL_TIMEOUT (default 8 s, inside
+# `docker stop`'s default 10 s). Worker heartbeat files go to /dev/shm, a tmpfs in every
+# container, as gunicorn recommends for containers.
+STOPSIGNAL SIGTERM
+CMD ["gunicorn", "-c", "python:flask_rustpath.gunicorn_conf", "--worker-tmp-dir", "/dev/shm"]
