@@ -12,11 +12,14 @@ import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, TypeVar
 
 from werkzeug.routing import Map, Rule, parse_converter_args
 
 from .targets import RustTarget
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # in typing from Python 3.11
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,28 +80,40 @@ def rule_arguments(rule: str) -> frozenset[str]:
     return frozenset(compiled.arguments)
 
 
+class HotOptions(TypedDict, total=False):
+    """Optional settings of a hot route (see :meth:`HotRoutes.hot`)."""
+
+    name: str | None
+    backend: str | None
+    limits: Mapping[str, Mapping[str, float]] | None
+    examples: Sequence[Mapping[str, Any]]
+    methods: Sequence[str]
+    compare: Callable[[Any, Any], bool] | None
+    shadow_rate: float | None
+    strategy: Any
+
+
 def make_hot_route(
     function: Callable[..., Any],
     rule: str,
     *,
     rust: str | Callable[..., Any],
-    name: str | None = None,
-    backend: str | None = None,
-    limits: Mapping[str, Mapping[str, float]] | None = None,
-    examples: Sequence[Mapping[str, Any]] = (),
-    methods: Sequence[str] = ("GET",),
-    compare: Callable[[Any, Any], bool] | None = None,
-    shadow_rate: float | None = None,
-    strategy: Any = None,
+    **options: Unpack[HotOptions],
 ) -> HotRoute:
     """Check a declaration and build its :class:`HotRoute`; errors surface at import time."""
+    misspelt = set(options) - set(HotOptions.__annotations__)
+    if misspelt:
+        raise TypeError(f"unknown hot route option(s) {sorted(misspelt)}")
+    name = options.get("name")
+    backend = options.get("backend")
+    shadow_rate = options.get("shadow_rate")
     if not rule.startswith("/"):
         raise ValueError(f"hot route rule must start with '/', got {rule!r}")
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
     if shadow_rate is not None and not 0 <= shadow_rate <= 1:
         raise ValueError(f"shadow_rate must be from 0 to 1, got {shadow_rate!r}")
-    limits = dict(limits or {})
+    limits = dict(options.get("limits") or {})
     unknown = set(limits) - set(SIDES)
     if unknown:
         raise ValueError(f"limits are keyed by side {SIDES}; unknown keys {sorted(unknown)}")
@@ -121,11 +136,11 @@ def make_hot_route(
         name=name or function.__name__,
         backend=backend,
         limits=limits,
-        examples=tuple(examples),
-        methods=tuple(m.upper() for m in methods),
-        compare=compare,
+        examples=tuple(options.get("examples", ())),
+        methods=tuple(m.upper() for m in options.get("methods", ("GET",))),
+        compare=options.get("compare"),
         shadow_rate=shadow_rate,
-        strategy=strategy,
+        strategy=options.get("strategy"),
     )
 
 
@@ -140,14 +155,7 @@ class HotRoutes:
         rule: str,
         *,
         rust: str | Callable[..., Any],
-        name: str | None = None,
-        backend: str | None = None,
-        limits: Mapping[str, Mapping[str, float]] | None = None,
-        examples: Sequence[Mapping[str, Any]] = (),
-        methods: Sequence[str] = ("GET",),
-        compare: Callable[[Any, Any], bool] | None = None,
-        shadow_rate: float | None = None,
-        strategy: Any = None,
+        **options: Unpack[HotOptions],
     ) -> Callable[[F], F]:
         """Declare the decorated view as the Python side of a hot route.
 
@@ -155,6 +163,8 @@ class HotRoutes:
             rule: the URL rule, with Flask converters (``/sum_of_primes/<int:n>``).
             rust: the Rust implementation, a callable or a ``"module:attr"`` string
                 imported on first use; it is called with the same keyword arguments.
+
+        Options (all optional, keyword-only):
             name: route name (default: the function's name); endpoints are
                 ``rustpath.<name>``, ``rustpath.python_<name>``, ``rustpath.rust_<name>``.
             backend: ``"rust"``, ``"python"`` or ``"shadow"`` for the plain rule,
@@ -175,21 +185,7 @@ class HotRoutes:
         """
 
         def decorator(function: F) -> F:
-            self.add(
-                make_hot_route(
-                    function,
-                    rule,
-                    rust=rust,
-                    name=name,
-                    backend=backend,
-                    limits=limits,
-                    examples=examples,
-                    methods=methods,
-                    compare=compare,
-                    shadow_rate=shadow_rate,
-                    strategy=strategy,
-                )
-            )
+            self.add(make_hot_route(function, rule, rust=rust, **options))
             return function
 
         return decorator

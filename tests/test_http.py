@@ -367,6 +367,7 @@ def test_the_readme_example_works_with_builtins_off() -> None:
         ({"rust": len, "backend": "java"}, ValueError, "backend must be one of"),
         ({"rust": len, "limits": {"c": {"n": 1}}}, ValueError, "keyed by side"),
         ({"rust": len, "limits": {"rust": {"m": 1}}}, ValueError, "does not have"),
+        ({"rust": len, "shadow_rat": 0.5}, TypeError, "unknown hot route option"),
     ],
 )
 def test_bad_declarations_fail_at_import_time(kwargs, error, match) -> None:
