@@ -91,9 +91,12 @@ def shadow_rate_for(config: Mapping[str, Any], route: HotRoute) -> float:
     return float(value)
 
 
-def limits_for(config: Mapping[str, Any], route: HotRoute, side: Side) -> dict[str, float]:
+def limits_for(config: Mapping[str, Any], route: HotRoute, side: Side) -> Mapping[str, float]:
     """Upper bounds on ``route``'s arguments when ``side`` serves it."""
-    overrides = _mapping(config, "RUSTPATH_LIMITS").get(route.name, {})
+    all_overrides = _mapping(config, "RUSTPATH_LIMITS")
+    if route.name not in all_overrides:
+        return route.limits.get(side, {})  # checked when the route was declared
+    overrides = all_overrides[route.name]
     if not isinstance(overrides, Mapping) or not all(
         s in SIDES and isinstance(bounds, Mapping) for s, bounds in overrides.items()
     ):

@@ -12,6 +12,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, TypeVar
 
 from werkzeug.routing import Map, Rule, parse_converter_args
@@ -46,7 +47,7 @@ class HotRoute:
     shadow_rate: float | None = None
     strategy: Any = None  # a hypothesis strategy of keyword-argument dicts
 
-    @property
+    @cached_property  # compiling a werkzeug rule costs more than a whole request
     def arguments(self) -> frozenset[str]:
         """Names of the rule's variables, e.g. ``{"n"}`` for ``/sum_of_primes/<int:n>``."""
         return rule_arguments(self.rule)

@@ -35,6 +35,9 @@ class Metrics:
         self._lock = threading.Lock()
         self._sides: dict[tuple[str, str], _SideStats] = defaultdict(_SideStats)
         self._shadow: dict[str, Counter[str]] = defaultdict(Counter)
+        # Labelled Prometheus children by label values: .labels() on every request
+        # costs a lock and validation, more than the rest of the bookkeeping.
+        self._children: dict[tuple[str, ...], Any] = {}
 
     def request(self, route: str, backend: str, seconds: float | None, error: str | None) -> None:
         """One request answered by ``backend``: its compute time, or the error code it got."""
@@ -46,19 +49,26 @@ class Metrics:
             elif seconds is not None:
                 stats.seconds += seconds
                 stats.timed += 1
-        prometheus = _prometheus()
-        if prometheus is not None:
-            prometheus["requests"].labels(route, backend, error or "ok").inc()
+        if _prometheus() is not None:
+            self._child("requests", route, backend, error or "ok").inc()
             if error is None and seconds is not None:
-                prometheus["seconds"].labels(route, backend).observe(seconds)
+                self._child("seconds", route, backend).observe(seconds)
 
     def shadow(self, route: str, outcome: str) -> None:
         """One shadow comparison's outcome (one of :data:`SHADOW_OUTCOMES`)."""
         with self._lock:
             self._shadow[route][outcome] += 1
-        prometheus = _prometheus()
-        if prometheus is not None:
-            prometheus["shadow"].labels(route, outcome).inc()
+        if _prometheus() is not None:
+            self._child("shadow", route, outcome).inc()
+
+    def _child(self, metric: str, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            prometheus = _prometheus()
+            assert prometheus is not None
+            child = self._children.setdefault(key, prometheus[metric].labels(*labels))
+        return child
 
     def snapshot(self) -> dict[str, Any]:
         """``{route: {"python": {...}, "rust": {...}, "shadow": {...}}}`` for this process."""
