@@ -6,20 +6,27 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import config
+from . import config, crates
 from .comparison import compare_sides
+from .crate_commands import build_command as build_crates_command
+from .crate_commands import new_command
 from .errors import HotRouteError
 from .hot import HotRoute, rule_variables
 from .state import get_state
 
 cli = AppGroup("rustpath", help="Inspect, compare and check the app's hot routes.")
+cli.add_command(new_command)
+cli.add_command(build_crates_command)
+
+_FRESH = {True: "yes", False: "STALE", None: "-"}
 
 
 @cli.command("routes")
 def routes_command() -> None:
-    """Table of hot routes: rule, Python side, Rust target, whether it imports, backend."""
+    """Table of hot routes: rule, Python side, Rust target, whether it imports and its
+    build is fresh (sources not newer than the build; "-" when unknown), backend."""
     state = get_state()
-    rows = [("ROUTE", "RULE", "PYTHON", "RUST TARGET", "IMPORTS", "BACKEND")]
+    rows = [("ROUTE", "RULE", "PYTHON", "RUST TARGET", "IMPORTS", "FRESH", "BACKEND")]
     for route in state.routes.values():
         python = f"{route.python.__module__}:{route.python.__qualname__}"
         imports = "yes" if route.rust.available else "NO"
@@ -27,7 +34,8 @@ def routes_command() -> None:
             backend = config.backend_for(current_app.config, route)
         except HotRouteError as err:
             backend = f"invalid ({err.message})"
-        rows.append((route.name, route.rule, python, route.rust.spec, imports, backend))
+        fresh = _FRESH[crates.freshness(route.rust.module).fresh] if route.rust.module else "-"
+        rows.append((route.name, route.rule, python, route.rust.spec, imports, fresh, backend))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo(

@@ -49,6 +49,9 @@ DEFAULTS: Mapping[str, Any] = {
     # Serve Prometheus metrics at <RUSTPATH_URL_PREFIX>/metrics when prometheus-client
     # is installed (read at init_app).
     "RUSTPATH_METRICS": True,
+    # Rebuild your own crates (flask rustpath new/build) when their sources changed, on
+    # import, with maturin's import hook. None means on in debug mode (read at init_app).
+    "RUSTPATH_AUTOBUILD": None,
 }
 
 
@@ -139,6 +142,10 @@ def validate(config: Mapping[str, Any], routes: list[HotRoute]) -> None:
     for key in ("RUSTPATH_BUILTINS", "RUSTPATH_METRICS", "RUSTPATH_SHADOW_RAISE"):
         if not isinstance(config[key], bool):
             raise Misconfigured(f"{key} must be True or False; got {config[key]!r}")
+    if config["RUSTPATH_AUTOBUILD"] not in (None, True, False):
+        raise Misconfigured(
+            f"RUSTPATH_AUTOBUILD must be None, True or False; got {config['RUSTPATH_AUTOBUILD']!r}"
+        )
     if config["RUSTPATH_COMPARE"] not in (None, True, False):
         raise Misconfigured(
             f"RUSTPATH_COMPARE must be None, True or False; got {config['RUSTPATH_COMPARE']!r}"

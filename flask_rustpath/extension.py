@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import weakref
 from typing import Any
 
 from flask import Flask, Response, current_app, request
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from . import config
+from . import config, crates
 from .builtins import builtin_routes
 from .cli import cli
 from .config import EXTENSION_KEY
 from .hot import HotRoute, HotRoutes
 from .metrics import prometheus_available, render_prometheus
 from .state import RustPathState, get_state
+
+log = logging.getLogger("flask_rustpath")
 
 
 class RustPath(HotRoutes):
@@ -58,6 +61,7 @@ class RustPath(HotRoutes):
                 config.prefix(app.config, "url") + "/metrics", "rustpath.metrics", _metrics_view
             )
         app.cli.add_command(cli)
+        _check_crates(app, routes)
         app.extensions[EXTENSION_KEY] = state
         self._apps.add(app)
 
@@ -84,6 +88,39 @@ class RustPath(HotRoutes):
         for app in apps:
             get_state(app).register(app, route)
         super().add(route)
+
+
+def _check_crates(app: Flask, routes: list[HotRoute]) -> None:
+    """Development: rebuild changed crates on import and restart ``flask run`` when their
+    sources change. Production: never compile; log every stale build at start-up."""
+    autobuild = app.config["RUSTPATH_AUTOBUILD"]
+    if autobuild is None:
+        autobuild = app.debug
+    modules = sorted({route.rust.module for route in routes if route.rust.module})
+    reports = [crates.freshness(module) for module in modules]
+    # Crates the hook can rebuild: editable installs of a crate directory. Our own
+    # module is imported before any hook could see it.
+    rebuildable = {
+        report.name
+        for report in reports
+        if report.crate_dir is not None
+        and crates.is_crate_dir(report.crate_dir)
+        and not report.name.startswith("flask_rustpath")
+    }
+    if autobuild and rebuildable and crates.enable_autobuild():
+        crates.watch_crate_sources(
+            {r.crate_dir for r in reports if r.name in rebuildable and r.crate_dir}
+        )
+    else:
+        rebuildable = set()
+    for report in reports:
+        if report.fresh is False and report.name not in rebuildable:
+            log.warning(
+                "Rust module %s is stale: %s (crate %s)",
+                report.name,
+                report.detail,
+                report.crate_dir,
+            )
 
 
 def _metrics_view() -> Response:

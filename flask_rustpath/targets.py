@@ -37,6 +37,8 @@ class RustTarget:
         # Only the reason is kept: re-raising one cached exception would grow its
         # traceback, and keep every request's frames alive, on each raise.
         self._failure: str | None = None
+        # The module a "module:attr" target imports (None for a callable given directly).
+        self.module: str | None = None
         if callable(target):
             self.spec = f"{target.__module__}:{getattr(target, '__qualname__', target)}"
             self._function = target
@@ -47,6 +49,7 @@ class RustTarget:
                     f"rust target must look like 'package.module:function', got {target!r}"
                 )
             self.spec = target
+            self.module = module
         else:
             raise TypeError(
                 f"rust target must be a callable or a 'module:attr' string, got {target!r}"

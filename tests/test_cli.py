@@ -30,13 +30,16 @@ def test_routes_lists_every_hot_route() -> None:
     result = create_app().test_cli_runner().invoke(args=["rustpath", "routes"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].split() == ["ROUTE", "RULE", "PYTHON", "RUST", "TARGET", "IMPORTS", "BACKEND"]
+    assert lines[0].split() == [
+        "ROUTE", "RULE", "PYTHON", "RUST", "TARGET", "IMPORTS", "FRESH", "BACKEND"
+    ]  # fmt: skip
     row = next(line for line in lines if line.startswith("sum_of_primes "))
     assert row.split() == [
         "sum_of_primes",
         "/sum_of_primes/<int:n>",
         "flask_rustpath.builtins:sum_of_primes",
         "flask_rustpath._native:sum_of_primes",
+        "yes",
         "yes",
         "rust",
     ]

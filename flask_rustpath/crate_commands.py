@@ -1,0 +1,103 @@
+"""``flask rustpath new`` and ``flask rustpath build``: your own Rust crates.
+
+Plain click commands (no app context needed), added to the ``rustpath`` group in
+:mod:`flask_rustpath.cli`. The work is done by :mod:`flask_rustpath.crates`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import crates
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit 1: refusals are expected outcomes, not tracebacks."""
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(1)
+
+
+@click.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to create the crate (default: rust/NAME).",
+)
+def new_command(name: str, directory: Path | None) -> None:
+    """Scaffold a Rust crate (maturin + PyO3 + rayon) whose Python module is NAME.
+
+    It holds one example function, sum_of_primes, a type stub and a parity test.
+    Build and install it with `flask rustpath build NAME`.
+    """
+    try:
+        written = crates.scaffold(name, directory)
+    except crates.CrateError as err:
+        _fail(str(err))
+        return
+    crate_dir = written[0].parent
+    for path in written:
+        click.echo(f"created {path}")
+    click.echo(
+        f"\nNext: flask rustpath build {name}\n"
+        f'then: @rustpath.hot("/sum_of_primes/<int:n>", rust="{name}:sum_of_primes")\n'
+        f"test: python -m pytest {crate_dir / 'tests'}"
+    )
+
+
+@click.command("build")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--debug", is_flag=True, help="Build with the dev profile (faster compile).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=crates.DEFAULT_ROOT,
+    show_default=True,
+    help="Where to look for crates by name.",
+)
+def build_command(names: tuple[str, ...], debug: bool, root: Path) -> None:
+    """Compile crates and install them, editable, into this Python environment.
+
+    NAME is a crate under rust/ (or a crate directory); with none, every crate under
+    rust/*/ is built. Release profile unless --debug. Editable, so maturin's import
+    hook can rebuild them on import when RUSTPATH_AUTOBUILD is on.
+    """
+    try:
+        crates.check_tools()
+        found = crates.find_crates(names, root)
+    except crates.CrateError as err:
+        _fail(str(err))
+        return
+    if not found:
+        _fail(f"no crates under {root}/ (create one with `flask rustpath new NAME`)")
+    profile = "debug" if debug else "release"
+    failed = []
+    for crate in found:
+        click.echo(f"[{crate.name}] building {crate.path} ({profile})")
+        result = crates.build_crate(
+            crate,
+            release=not debug,
+            on_line=lambda line, n=crate.name: click.echo(f"[{n}] {line}"),
+        )
+        if result.ok:
+            click.echo(f"[{crate.name}] ok: built and installed in {result.seconds:.1f}s")
+        else:
+            failed.append(crate.name)
+            first = result.first_error()
+            reason = f": {first}" if first else " (see the output above)"
+            click.echo(f"[{crate.name}] FAILED after {result.seconds:.1f}s{reason}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+#: The same two commands without Flask: ``python -m flask_rustpath.crate_commands build``
+#: works even when the app cannot load yet (it imports a crate that is not built).
+main = click.Group(
+    "rustpath-crates", commands=[new_command, build_command], help="Scaffold and build crates."
+)
+
+if __name__ == "__main__":
+    main()

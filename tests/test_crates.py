@@ -1,0 +1,427 @@
+"""Your own Rust crates: ``flask rustpath new`` / ``build``, autobuild, freshness, reloading.
+
+The walkthrough tests compile for real (cargo + maturin + pip), so they share one
+crate, built once per run, and one Cargo target directory, so pyo3 and rayon compile
+once for every build here. Crate names are unique per run, and every crate this
+module installs is uninstalled at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.cli import AppGroup
+
+from flask_rustpath import RustPath, crates
+from flask_rustpath.crate_commands import build_command, new_command
+
+needs_cargo = pytest.mark.skipif(
+    shutil.which("cargo") is None or shutil.which("maturin") is None,
+    reason="needs cargo and maturin",
+)
+
+
+def crate_cli_app() -> Flask:
+    """An app with RustPath and the crate commands in a group of their own.
+
+    The real ``flask rustpath`` group gets these commands from cli.py; a separate
+    group keeps this test independent of that wiring.
+    """
+    app = Flask("crates_cli")
+    app.config.update(TESTING=True, RUSTPATH_BUILTINS=False)
+    RustPath(app)
+    group = AppGroup("crates", help="test group")
+    group.add_command(new_command)
+    group.add_command(build_command)
+    app.cli.add_command(group)
+    return app
+
+
+def served_app(name: str) -> Flask:
+    app = Flask("crates_served")
+    app.config.update(TESTING=True, RUSTPATH_BUILTINS=False)
+    rustpath = RustPath(app)
+
+    @rustpath.hot("/sum_of_primes/<int:n>", rust=f"{name}:sum_of_primes")
+    def sum_of_primes(n: int) -> int:
+        return sum(i for i in range(2, n) if all(i % d for d in range(2, int(i**0.5) + 1)))
+
+    return app
+
+
+def pip_uninstall(*names: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "uninstall", "-y", *names],
+        capture_output=True,
+        check=False,
+    )
+
+
+# --- refusals and missing tools: no compiler involved ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("1abc", "not a valid Python identifier"),
+        ("my-crate", "not a valid Python identifier"),
+        ("class", "Python keyword"),
+        ("MyCrate", "lower-case"),
+        ("fn", "reserved in Rust"),
+        ("json", "standard library"),
+    ],
+)
+def test_new_refuses_a_bad_name_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, reason: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(new_command, [name])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert reason in result.output
+    assert not (tmp_path / "rust").exists()
+
+
+def test_new_refuses_an_existing_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rust" / "taken").mkdir(parents=True)
+    result = CliRunner().invoke(new_command, ["taken"])
+    assert result.exit_code == 1
+    assert (
+        result.output.strip()
+        == "Error: rust/taken already exists; choose another --dir or remove it"
+    )
+    assert list((tmp_path / "rust" / "taken").iterdir()) == []
+
+
+def test_new_honours_dir(tmp_path: Path) -> None:
+    target = tmp_path / "native" / "kern"
+    result = CliRunner().invoke(new_command, ["kern", "--dir", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "src" / "lib.rs").is_file()
+    assert (target / "kern.pyi").is_file()
+    assert 'name = "kern"' in (target / "Cargo.toml").read_text()
+    assert crates.find_crates([str(target)]) == [crates.Crate("kern", target)]
+
+
+def test_build_without_cargo_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cargo, no maturin
+    result = CliRunner().invoke(build_command, [])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: {crates.MISSING_CARGO}"]
+    assert "rustup" in result.output
+
+
+def test_build_without_maturin_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cargo = tmp_path / "cargo"
+    cargo.write_text("#!/bin/sh\nexit 0\n")
+    cargo.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    # Not beside this interpreter either (where a virtualenv keeps its maturin).
+    monkeypatch.setattr(crates, "_interpreter_scripts", lambda: str(tmp_path))
+    result = CliRunner().invoke(build_command, [])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"Error: {crates.MISSING_MATURIN}"]
+
+
+def test_build_refuses_an_unknown_crate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("cargo") is None or shutil.which("maturin") is None:
+        pytest.skip("the tool check comes first")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(build_command, ["nope"])
+    assert result.exit_code == 1
+    assert "no crate 'nope'" in result.output
+
+
+def test_freshness_of_modules_without_a_crate() -> None:
+    missing = crates.freshness("no_such_module_for_rustpath")
+    assert (missing.built, missing.fresh, missing.detail) == (False, None, "not installed")
+    pure_python = crates.freshness("flask")
+    assert not pure_python.built and pure_python.fresh is None
+
+
+def test_enable_autobuild_installs_the_hook_once() -> None:
+    pytest.importorskip("maturin_import_hook")
+    if shutil.which("cargo") is None or shutil.which("maturin") is None:
+        pytest.skip("needs cargo and maturin")
+    before = list(sys.meta_path)
+    try:
+        assert crates.enable_autobuild()
+        assert crates.enable_autobuild()
+        assert len(sys.meta_path) == len(before) + 1
+    finally:
+        crates.disable_autobuild()
+    assert sys.meta_path == before
+
+
+def test_stat_reloader_watches_registered_crate_sources(tmp_path: Path) -> None:
+    """werkzeug's stat reloader stats every sys.modules[...].__file__: ours included."""
+    from werkzeug._reloader import _find_stat_paths
+
+    crates.scaffold("watched", tmp_path / "watched")
+    try:
+        watched = crates.watch_crate_sources([tmp_path / "watched"])
+        lib = str((tmp_path / "watched" / "src" / "lib.rs").resolve())
+        assert lib in {str(p.resolve()) for p in watched}
+        assert lib in _find_stat_paths(set(), set())
+    finally:
+        crates.unwatch_crate_sources()
+    assert lib not in _find_stat_paths(set(), set())
+
+
+def test_flask_run_debug_restarts_when_a_rust_file_changes(tmp_path: Path) -> None:
+    """End to end with the stat reloader: ``flask run --debug``, save lib.rs, restart."""
+    try:
+        import watchdog  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("watchdog is installed, so werkzeug uses its reloader, not the stat one")
+    crates.scaffold("reloaded", tmp_path / "rust" / "reloaded")
+    (tmp_path / "reload_app.py").write_text(
+        textwrap.dedent(
+            """
+            from pathlib import Path
+            from flask import Flask
+            from flask_rustpath import crates
+
+            app = Flask(__name__)
+            crates.watch_crate_sources([Path(__file__).parent / "rust" / "reloaded"])
+            """
+        )
+    )
+    env = {**os.environ, "FLASK_APP": "reload_app", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "run", "--debug", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()
+
+    def wait_for(text: str, seconds: float = 30) -> list[str]:
+        seen, deadline = [], time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=0.5))
+            except queue.Empty:
+                continue
+            if text in seen[-1]:
+                return seen
+        raise AssertionError(f"no {text!r} within {seconds}s; output: {seen}")
+
+    try:
+        wait_for("Debugger PIN")
+        time.sleep(1.5)  # one stat pass records the mtimes
+        lib = tmp_path / "rust" / "reloaded" / "src" / "lib.rs"
+        lib.write_text(lib.read_text() + "\n// edited\n")
+        assert "lib.rs" in wait_for("Detected change")[-1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# --- the walkthrough, compiled for real --------------------------------------------
+
+
+class Project:
+    """A user's project directory holding one scaffolded and built crate."""
+
+    def __init__(self, root: Path, name: str, build_output: str, build_seconds: float) -> None:
+        self.root = root
+        self.name = name
+        self.crate = root / "rust" / name
+        self.build_output = build_output
+        self.build_seconds = build_seconds
+
+    def run_python(self, code: str, *, autobuild: bool) -> subprocess.CompletedProcess[str]:
+        prelude = "from flask_rustpath import crates\n"
+        if autobuild:
+            prelude += "assert crates.enable_autobuild(release=True)\n"
+        return subprocess.run(
+            [sys.executable, "-c", prelude + textwrap.dedent(code)],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """``flask rustpath new`` then ``build`` (release) in a fresh project: ONE compile."""
+    if shutil.which("cargo") is None or shutil.which("maturin") is None:
+        pytest.skip("needs cargo and maturin")
+    shared = tmp_path_factory.mktemp("cargo")
+    root = tmp_path_factory.mktemp("project")
+    name = f"rp_walk_{uuid.uuid4().hex[:8]}"
+    installed = [name]
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CARGO_TARGET_DIR", str(shared / "target"))
+    patch.setenv("MATURIN_BUILD_DIR", str(shared / "hook"))  # the import hook's records
+    patch.chdir(root)
+    try:
+        runner = crate_cli_app().test_cli_runner()
+        created = runner.invoke(args=["crates", "new", name])
+        assert created.exit_code == 0, created.output
+        started = time.perf_counter()
+        built = runner.invoke(args=["crates", "build"])
+        seconds = time.perf_counter() - started
+        assert built.exit_code == 0, built.output
+        yield Project(root, name, built.output, seconds)
+    finally:
+        pip_uninstall(*installed)
+        sys.modules.pop(name, None)
+        patch.undo()
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_walkthrough_new_build_import_and_serve(project: Project) -> None:
+    print(f"release build of a new crate: {project.build_seconds:.1f}s")
+    name = project.name
+    for relative in ("Cargo.toml", "pyproject.toml", "src/lib.rs", f"{name}.pyi"):
+        assert (project.crate / relative).is_file()
+    lines = project.build_output.splitlines()
+    assert any(line.startswith(f"[{name}] ") and "Compiling" in line for line in lines)
+    assert lines[-1].startswith(f"[{name}] ok: built and installed in ")
+
+    module = __import__(name)
+    assert module.sum_of_primes(10) == 17
+    with pytest.raises(ValueError, match="negative"):
+        module.sum_of_primes(-1)
+
+    client = served_app(name).test_client()
+    python = client.get("/python/sum_of_primes/20000")
+    rust = client.get("/rust/sum_of_primes/20000")
+    assert python.status_code == rust.status_code == 200, rust.json
+    assert python.json == rust.json == {"result": 21171191}
+    assert rust.headers["X-RustPath-Backend"] == "rust"
+
+    fresh = crates.freshness(name)
+    assert (fresh.built, fresh.fresh) == (True, True), fresh
+    assert fresh.crate_dir == project.crate.resolve()
+    assert fresh.library is not None
+    # maturin ships NAME.pyi from the crate root as the package's stub, with py.typed.
+    assert (fresh.library.parent / "__init__.pyi").is_file()
+    assert (fresh.library.parent / "py.typed").is_file()
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_the_scaffolds_parity_test_passes(project: Project) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "rust/" + project.name],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_the_scaffold_is_fmt_and_clippy_clean(project: Project) -> None:
+    fmt = subprocess.run(
+        ["cargo", "fmt", "--check"], cwd=project.crate, capture_output=True, text=True
+    )
+    if "not installed" in fmt.stderr or "no such command" in fmt.stderr:
+        pytest.skip("rustfmt is not installed")
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    started = time.perf_counter()
+    clippy = subprocess.run(
+        ["cargo", "clippy", "--", "-D", "warnings"],
+        cwd=project.crate,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    print(f"cargo clippy on the scaffold: {time.perf_counter() - started:.1f}s")
+    if "no such command" in clippy.stderr:
+        pytest.skip("clippy is not installed")
+    assert clippy.returncode == 0, clippy.stderr
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_a_compile_error_fails_the_build_readably(project: Project) -> None:
+    name = f"{project.name}_broken"
+    crates.scaffold(name, project.root / "rust" / name)
+    lib = project.root / "rust" / name / "src" / "lib.rs"
+    broken = lib.read_text().replace(
+        "let n = u64", 'let _: u64 = "not a number";\n    let n = u64', 1
+    )
+    lib.write_text(broken)
+    started = time.perf_counter()
+    result = CliRunner().invoke(build_command, [name])
+    print(f"failing build (deps cached): {time.perf_counter() - started:.1f}s")
+    try:
+        assert result.exit_code == 1
+        assert "error[E0308]: mismatched types" in result.output
+        assert "src/lib.rs" in result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith(f"[{name}] FAILED after ")
+        assert "error[E0308]: mismatched types" in last and "src/lib.rs:" in last
+    finally:
+        shutil.rmtree(project.root / "rust" / name)
+        pip_uninstall(name)
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_edited_rust_is_rebuilt_on_import_with_autobuild_and_reported_stale_without(
+    project: Project,
+) -> None:
+    pytest.importorskip("maturin_import_hook")
+    lib = project.crate / "src" / "lib.rs"
+    original = lib.read_text()
+    edited = original.replace(".map(u128::from)", ".map(|p| 2 * u128::from(p))", 1)
+    assert edited != original
+    lib.write_text(edited)
+    probe = f"import {project.name} as m; print(m.sum_of_primes(10))"
+
+    # Autobuild off: the old build keeps serving, nothing compiles, staleness is reported.
+    stale = crates.freshness(project.name)
+    assert (stale.built, stale.fresh) == (True, False), stale
+    assert "src/lib.rs changed after the last build" in stale.detail
+    old = project.run_python(probe, autobuild=False)
+    assert old.stdout.split() == ["17"], old.stderr
+
+    # Autobuild on: a fresh interpreter imports the new code, no manual build.
+    started = time.perf_counter()
+    new = project.run_python(probe, autobuild=True)
+    print(f"import-hook rebuild after an edit: {time.perf_counter() - started:.1f}s")
+    assert new.returncode == 0, new.stderr
+    assert new.stdout.split() == ["34"], new.stdout + new.stderr
+    assert crates.freshness(project.name).fresh is True
+    # The hook's stand-in virtualenv for maturin does not outlive the import.
+    leak = project.run_python(probe + "; import os; print(os.environ.get('VIRTUAL_ENV'))",
+                              autobuild=True)  # fmt: skip
+    assert leak.stdout.split() == ["34", str(os.environ.get("VIRTUAL_ENV"))], leak.stderr
