@@ -13,6 +13,7 @@ from . import config, crates
 from .builtins import builtin_routes
 from .cli import cli
 from .config import EXTENSION_KEY
+from .dashboard import register_dashboard
 from .hot import HotRoute, HotRoutes
 from .metrics import prometheus_available, render_prometheus
 from .state import RustPathState, get_state
@@ -60,6 +61,7 @@ class RustPath(HotRoutes):
             app.add_url_rule(
                 config.prefix(app.config, "url") + "/metrics", "rustpath.metrics", _metrics_view
             )
+        register_dashboard(app)
         app.cli.add_command(cli)
         _check_crates(app, routes)
         app.extensions[EXTENSION_KEY] = state

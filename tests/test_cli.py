@@ -70,7 +70,7 @@ def test_compare_rejects_bad_input_and_unknown_routes() -> None:
     runner = create_app().test_cli_runner()
     bad = runner.invoke(args=["rustpath", "compare", "sum_of_primes", "abc"])
     assert bad.exit_code == 1
-    assert "does not fit /sum_of_primes/<int:n>" in bad.output
+    assert "'abc' is not a valid value for n in /sum_of_primes/<int:n>" in bad.output
     over = runner.invoke(args=["rustpath", "compare", "sum_of_primes", "2000000"])
     assert over.exit_code == 1 and "above the python limit" in over.output
     unknown = runner.invoke(args=["rustpath", "compare", "nope", "1"])
