@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, TypeVar
 
-from werkzeug.routing import Map, Rule, parse_converter_args
+from werkzeug.routing import parse_converter_args
 
 from .targets import RustTarget
 
@@ -76,9 +76,9 @@ def rule_variables(rule: str) -> tuple[RuleVariable, ...]:
 
 
 def rule_arguments(rule: str) -> frozenset[str]:
-    compiled = Rule(rule)
-    Map([compiled])  # binding compiles the rule and fills in its arguments
-    return frozenset(compiled.arguments)
+    """The variable names of ``rule``, read from the text: an app's custom converters
+    are not known when a route is declared."""
+    return frozenset(variable.name for variable in rule_variables(rule))
 
 
 class HotOptions(TypedDict, total=False):

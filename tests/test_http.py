@@ -392,3 +392,21 @@ def test_rule_arguments_are_computed_once(app) -> None:
     """Compiling a werkzeug rule per request once tripled a hot route's overhead."""
     route = app.extensions["rustpath"].routes["sum_of_primes"]
     assert route.arguments is route.arguments == frozenset({"n"})
+
+
+def test_a_hot_rule_may_use_the_apps_own_converter() -> None:
+    from werkzeug.routing import BaseConverter
+
+    class EvenConverter(BaseConverter):
+        regex = r"\d*[02468]"
+
+        def to_python(self, value: str) -> int:
+            return int(value)
+
+    app = Flask("custom_converter")
+    app.config["RUSTPATH_BUILTINS"] = False
+    app.url_map.converters["even"] = EvenConverter
+    RustPath(app).hot("/half/<even:x>", rust=lambda x: x // 2, name="half")(lambda x: x // 2)
+    client = app.test_client()
+    assert client.get("/rust/half/10").json == {"result": 5}
+    assert client.get("/rust/half/11").json["error"] == "invalid_argument"
