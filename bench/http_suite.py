@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import hey
+from flask_rustpath import hey
+
 from .plan import HttpRow, Plan, ServerSpec
 from .progress import Progress
 from .server import ServerError, fetch, gunicorn

@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import goals, hey, http_suite, kernel_suite, machine, report
+from flask_rustpath import hey
+
+from . import goals, http_suite, kernel_suite, machine, report
 from .plan import Plan
 from .progress import Progress
 

@@ -1,118 +1,31 @@
-"""Start gunicorn with the shipped config on a free loopback port, and always stop it.
-
-The server's own output goes to a log file rather than a pipe: the shipped config
-writes an access-log line per request, and a pipe nobody drains would stall gunicorn
-a few thousand requests into a load run.
-"""
+"""The benchmark's servers: a :class:`ServerSpec` served by :mod:`flask_rustpath.serving`."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from flask_rustpath import serving
+from flask_rustpath.serving import ServerError, fetch
 
 from .plan import ServerSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 60
+
+__all__ = ["REPO_ROOT", "ServerError", "fetch", "gunicorn", "server_env"]
 
 
-class ServerError(RuntimeError):
-    """gunicorn exited or did not answer in time; carries the tail of its log."""
-
-
-def free_port() -> int:
-    """A port the kernel just handed out on 127.0.0.1 (free for a moment, not reserved)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fetch(url: str, timeout: float = 30) -> tuple[int, bytes]:
-    """GET ``url``: status and body, also for HTTP error statuses."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def server_environ(spec: ServerSpec, port: int, cwd: Path) -> dict[str, str]:
-    """The environment gunicorn runs in: ours plus the shipped config's documented knobs."""
-    environ = {
-        **os.environ,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": str(spec.workers),
-        "GUNICORN_THREADS": str(spec.threads),
-        **spec.env,
-    }
+def server_env(spec: ServerSpec) -> dict[str, str]:
+    """The shipped config's documented knobs for ``spec``."""
+    env = {"WEB_CONCURRENCY": str(spec.workers), "GUNICORN_THREADS": str(spec.threads), **spec.env}
     if spec.app is not None:
-        environ["GUNICORN_APP"] = spec.app
-    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), environ.get("PYTHONPATH")]))
-    return environ
+        env["GUNICORN_APP"] = spec.app
+    return env
 
 
 @contextlib.contextmanager
 def gunicorn(spec: ServerSpec, log_path: Path, cwd: Path = REPO_ROOT) -> Iterator[str]:
     """Serve ``spec`` until the block exits; yield the base URL once it answers HTTP."""
-    port = free_port()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=server_environ(spec, port, cwd),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_ready(process, base + spec.ready_path, log_path)
+    with serving.gunicorn(server_env(spec), log_path, cwd=cwd, ready_path=spec.ready_path) as base:
         yield base
-    finally:
-        _stop(process)
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    """Any HTTP answer means the workers are up; whether it is a 200 is the rows' business."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise ServerError(f"gunicorn exited with {process.returncode}:\n{log_tail(log_path)}")
-        try:
-            fetch(url, timeout=2)
-            return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise ServerError(
-                f"gunicorn did not answer within {START_TIMEOUT_S} s:\n{log_tail(log_path)}"
-            )
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the master (it stops its workers), SIGKILL only if that hangs."""
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import click
-from flask import current_app
-from flask.cli import AppGroup
+import sys
+import tempfile
+from pathlib import Path
 
-from . import config, crates
+import click
+from flask import Flask, current_app, url_for
+from flask.cli import AppGroup, ScriptInfo
+
+from . import config, crates, hey, serving
 from .comparison import compare_sides
 from .crate_commands import build_command as build_crates_command
 from .crate_commands import new_command
@@ -104,6 +108,136 @@ def check_command(route_name: str | None, max_examples: int) -> None:
             click.echo(f"ok    {route.name}: {checked} inputs agree")
     if failed:
         raise SystemExit(1)
+
+
+@cli.command("bench")
+@click.argument("route_names", nargs=-1, metavar="[ROUTE]...")
+@click.option(
+    "--serve",
+    "app_spec",
+    metavar="MODULE:APP",
+    help="What gunicorn serves (default: the app given to flask with --app).",
+)
+@click.option(
+    "-c",
+    "--concurrency",
+    default="1,8",
+    show_default=True,
+    help="Comma-separated hey concurrencies.",
+)
+@click.option(
+    "-d",
+    "--duration",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.5, 60),
+    help="Seconds of load per URL and concurrency.",
+)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256))
+def bench_command(
+    route_names: tuple[str, ...],
+    app_spec: str | None,
+    concurrency: str,
+    duration: float,
+    workers: int,
+    threads: int,
+) -> None:
+    """Load /python and /rust of each hot route with hey, side by side, under real gunicorn.
+
+    Each route is driven at its first ``examples=`` entry, on 127.0.0.1 only, for a
+    bounded time per URL. Prints requests per second of each side and their ratio;
+    exits 1 if any response was not a 2xx (a failed row is no measurement).
+    """
+    if hey.hey_path() is None:
+        raise click.ClickException("hey is not installed (Debian/Ubuntu: apt-get install hey)")
+    levels = _concurrencies(concurrency)
+    spec = app_spec or _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
+    if not spec:
+        raise click.ClickException("say what gunicorn should serve: --serve 'myapp:create_app()'")
+    state = get_state()
+    routes = [_route(name) for name in route_names] or list(state.routes.values())
+    plan = []
+    with current_app.test_request_context():
+        for route in routes:
+            if not route.examples:
+                click.echo(f"skip  {route.name}: no examples= to request", err=True)
+                continue
+            for side in config.SIDES:
+                endpoint = state.url_for_kind(route, side).endpoint
+                plan.append((route.name, side, url_for(endpoint, **route.examples[0])))
+    if not plan:
+        raise click.ClickException("no hot route has examples= to benchmark")
+    env = {"GUNICORN_APP": spec, "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
+    rates: dict[tuple[str, str, int], float] = {}
+    failed = False
+    steps = len(plan) * len(levels)
+    with tempfile.TemporaryDirectory() as scratch:
+        log = Path(scratch) / "gunicorn.log"
+        try:
+            with serving.gunicorn(env, log, cwd=Path.cwd(), ready_path=plan[0][2]) as base:
+                step = 0
+                for name, side, path in plan:
+                    for level in levels:
+                        step += 1
+                        click.echo(
+                            f"[{step}/{steps}] hey {path} c={level} {duration:g} s …", err=True
+                        )
+                        try:
+                            summary = hey.run(base + path, concurrency=level, duration_s=duration)
+                        except hey.HeyError as err:
+                            problems = [str(err)]
+                        else:
+                            problems = summary.problems()
+                            rates[name, side, level] = summary.ok_rps
+                        if problems:
+                            failed = True
+                            click.echo(f"      FAILED: {'; '.join(problems)}", err=True)
+        except serving.ServerError as err:
+            raise click.ClickException(str(err)) from None
+    header = ("ROUTE", "C", "PYTHON REQ/S", "RUST REQ/S", "RUST ÷ PYTHON")
+    rows = [header]
+    for name in dict.fromkeys(name for name, _, _ in plan):
+        for level in levels:
+            python, rust = rates.get((name, "python", level)), rates.get((name, "rust", level))
+            ratio = f"{rust / python:,.1f}x" if python and rust else "-"
+            rows.append((name, str(level), _rate(python), _rate(rust), ratio))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        cells = zip(row, widths, strict=True)
+        click.echo("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(cells)))
+    if failed:
+        raise SystemExit(1)
+
+
+def _gunicorn_app(info: ScriptInfo | None) -> str | None:
+    """What ``--app`` named, spelt for gunicorn: a bare module becomes ``module:app`` or
+    ``module:create_app()``, the names Flask itself looks for first."""
+    path = info.app_import_path if info is not None else None
+    if not path or ":" in path:
+        return path
+    module = sys.modules.get(path.removesuffix(".py").replace("/", "."))
+    for name in ("app", "application"):
+        if module is not None and isinstance(getattr(module, name, None), Flask):
+            return f"{path}:{name}"
+    for name in ("create_app", "make_app"):
+        if module is not None and callable(getattr(module, name, None)):
+            return f"{path}:{name}()"
+    return None
+
+
+def _concurrencies(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        levels = []
+    if not levels or not all(1 <= level <= 1000 for level in levels):
+        raise click.BadParameter(f"expected numbers from 1 to 1000 like 1,8; got {text!r}")
+    return levels
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
 
 
 def _route(name: str) -> HotRoute:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import hey, primesieve
+from bench import primesieve
+from flask_rustpath import hey
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED_REPORT = ROOT / "bench" / "REPORT.md"

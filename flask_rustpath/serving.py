@@ -1,0 +1,116 @@
+"""Start gunicorn with the shipped config on a free loopback port, and always stop it.
+
+Shared by ``flask rustpath bench``, the benchmark harness and the test suite: each
+needs a real server on a real socket for a bounded time, with its log kept in a file
+(a pipe nobody reads would stall gunicorn's access log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+START_TIMEOUT_S = 60
+
+
+class ServerError(RuntimeError):
+    """gunicorn exited or did not answer in time; carries the tail of its log."""
+
+
+def free_port() -> int:
+    """A port the kernel just handed out on 127.0.0.1 (free for a moment, not reserved)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fetch(url: str, timeout: float = 30) -> tuple[int, bytes]:
+    """GET ``url``: status and body, also for HTTP error statuses."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def gunicorn(
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
+    ready_path: str = "/",
+) -> Iterator[str]:
+    """Serve with ``gunicorn -c python:flask_rustpath.gunicorn_conf *args`` until the block
+    exits; yield the base URL once it answers HTTP at ``ready_path`` (any status).
+
+    ``env`` is laid over this process's environment (``GUNICORN_APP``,
+    ``WEB_CONCURRENCY``, …); the bind address is always 127.0.0.1 on a free port, and
+    ``cwd`` (default: the current directory) is put on ``PYTHONPATH`` so the app imports.
+    """
+    cwd = cwd or Path.cwd()
+    port = free_port()
+    environ = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), environ.get("PYTHONPATH")]))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, *args],
+            cwd=cwd,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(process, base + ready_path, log_path)
+        yield base
+    finally:
+        _stop(process)
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Any HTTP answer means the workers are up; whether it is a 200 is the rows' business."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise ServerError(f"gunicorn exited with {process.returncode}:\n{log_tail(log_path)}")
+        try:
+            fetch(url, timeout=2)
+            return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"gunicorn did not answer within {START_TIMEOUT_S} s:\n{log_tail(log_path)}"
+            )
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the master (it stops its workers), SIGKILL only if that hangs."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
