@@ -1,7 +1,7 @@
 """What a benchmark run measures: servers, HTTP rows, kernel cases, and their bounds.
 
-A plan is plain data so that the same runner serves the shipped full and quick runs and,
-later, a ``flask rustpath bench`` command that builds a plan for a user's own app.
+A plan is plain data so that the same runner serves the shipped full and quick runs, and
+any other plan a caller builds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``run()``: execute a plan, write the raw JSON, then the report.
 
-The one entry point both ``python -m bench`` and a future ``flask rustpath bench`` call:
-they differ only in the plan they pass and where the files go.
+The one entry point of ``python -m bench``; a plan says what to measure and where the
+files go.
 """
 
 from __future__ import annotations
