@@ -54,8 +54,7 @@ class RustPath(HotRoutes):
         state = RustPathState()
         state.check(app, routes)  # everything is refused before anything is changed
         _refuse_oversized_integers(app)
-        for route in routes:
-            state.register(app, route)
+        state.register(app, routes)
         app.before_request_funcs.setdefault(None, []).insert(0, _routing_error_as_json)
         if app.config["RUSTPATH_METRICS"] and prometheus_available():
             app.add_url_rule(
@@ -88,7 +87,7 @@ class RustPath(HotRoutes):
         for app in apps:
             get_state(app).check(app, [route])
         for app in apps:
-            get_state(app).register(app, route)
+            get_state(app).register(app, [route])
         super().add(route)
 
 

@@ -85,9 +85,16 @@ class RustPathState:
                     raise ValueError(f"app {app.name!r} already has an endpoint {url.endpoint!r}")
             taken[route.name] = route
 
-    def register(self, app: Flask, route: HotRoute) -> None:
-        """Add ``route``'s URL rules to ``app`` (whose state this is); checks first."""
-        self.check(app, [route])
+    def register(self, app: Flask, routes: list[HotRoute]) -> None:
+        """Add the URL rules of ``routes`` to ``app`` (whose state this is).
+
+        Callers run :meth:`check` on every app and route first, so that a refusal
+        happens before anything anywhere has changed.
+        """
+        for route in routes:
+            self._add(app, route)
+
+    def _add(self, app: Flask, route: HotRoute) -> None:
         views = make_views(route, self)
         for url in self._plan(app, route):
             methods = ["GET"] if url.kind == "compare" else list(route.methods)
