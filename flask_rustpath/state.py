@@ -54,10 +54,6 @@ class RustPathState:
         # matches here but not in the real URL map has an argument its converter refused.
         self._loose = Map(strict_slashes=True, merge_slashes=False)
 
-    @property
-    def urls(self) -> list[RouteURL]:
-        return list(self._urls.values())
-
     def check(self, app: Flask, routes: list[HotRoute]) -> None:
         """Raise, touching nothing, if any of ``routes`` cannot be registered on ``app``."""
         if app._got_first_request:
