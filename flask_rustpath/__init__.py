@@ -1,13 +1,24 @@
-"""flask-rustpath: serve hot Flask endpoints from Rust, beside the Python they replace."""
+"""flask-rustpath: offload the hot parts of Flask views to Rust, beside the Python they replace."""
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .context import current_side
 from .extension import RustPath
-from .hot import HotRoute, HotRoutes
+from .hot import HotRoute
+from .kernel import Kernel
+from .pairing import paired, url_for
 
 try:
     __version__ = version("flask-rustpath")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["HotRoute", "HotRoutes", "RustPath", "__version__"]
+__all__ = [
+    "HotRoute",
+    "Kernel",
+    "RustPath",
+    "__version__",
+    "current_side",
+    "paired",
+    "url_for",
+]

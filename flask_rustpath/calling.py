@@ -1,30 +1,46 @@
-"""Calling one side of a hot route: limits, locating the implementation, timing, errors.
+"""Running one side of a kernel: limits, admission, deadline, timing and errors.
 
-Everything that runs an implementation goes through :func:`run_side`: the views,
-shadow comparisons, the compare endpoint, the CLI and the parity helper.
+Every kernel call goes through :func:`call_kernel` (calls made by the app's code)
+or :func:`run_side` (the tools: compare, check, parity, dashboard). Both map what an
+implementation raises the same way:
+
+- ``ValueError``/``OverflowError``: the input was refused, :class:`BadInput` (400),
+  still a ``ValueError``;
+- ``TimeoutError``: the deadline passed, :class:`DeadlineExceeded` (504), still a
+  ``TimeoutError``;
+- a Rust panic (PyO3's ``PanicException``, a ``BaseException``): :class:`RustPanic`
+  (500), an ordinary exception, so the worker keeps serving;
+- anything else propagates unchanged, as it would from the plain function.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
-
-from . import config
-from .config import Side
+from .config import KernelSettings
+from .context import Side, current_record
 from .errors import (
     BadInput,
-    ImplementationError,
+    DeadlineExceeded,
+    HotRouteError,
     LimitExceeded,
+    Overloaded,
     RustPanic,
     RustUnavailable,
     is_rust_panic,
 )
-from .hot import HotRoute
 from .targets import TargetUnavailable
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+    from .state import RustPathState
+
+log = logging.getLogger("flask_rustpath")
 
 
 @dataclass(frozen=True)
@@ -35,69 +51,153 @@ class Outcome:
     seconds: float
 
 
-def run_side(
-    route: HotRoute, side: Side, kwargs: Mapping[str, Any], *, limits: bool = True
-) -> Outcome:
-    """Run ``side`` of ``route``; every failure is raised as a :class:`HotRouteError`."""
+def call_kernel(
+    state: RustPathState,
+    kernel: Kernel,
+    settings: KernelSettings,
+    side: Side,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    shadowed: bool = False,
+) -> Any:
+    """Run ``side`` of ``kernel`` for the app's code.
+
+    While a request is being served, the side's limits, admission slots and deadline
+    apply, and the call is reported for ``Server-Timing``; outside a request
+    (a shell, a CLI command, a batch job) it just runs, timed and counted.
+    """
+    record = current_record.get()
+    name = kernel.name
+    if record is None:
+        started = time.perf_counter()
+        try:
+            result = invoke(kernel, side, function, args, kwargs)
+        except BaseException as exc:
+            state.observe(name, side, None, _error_code(exc))
+            raise
+        state.observe(name, side, time.perf_counter() - started, None)
+        return result
+    limits = settings.limits.get(side)
     if limits:
-        check_limits(route, side, kwargs)
-    implementation = implementation_of(route, side)
+        check_limits(kernel, side, kernel.bind(args, kwargs), limits)
+    gates = state.gates[side]
+    entered = []
+    try:
+        for gate in gates:
+            if not gate.try_enter():
+                raise Overloaded(
+                    f"the {side} side of {name!r} is at its concurrency limit in this "
+                    "worker; retry shortly",
+                    kernel=name,
+                    backend=side,
+                )
+            entered.append(gate)
+        deadline = state.settings.deadline
+        call_kwargs = kwargs
+        if deadline is not None and side == "rust" and kernel.rust.takes_timeout:
+            call_kwargs = {"timeout": deadline, **kwargs}
+        started = time.perf_counter()
+        result = invoke(kernel, side, function, args, call_kwargs)
+        seconds = time.perf_counter() - started
+    except BaseException as exc:
+        state.observe(name, side, None, _error_code(exc))
+        raise
+    finally:
+        for gate in entered:
+            gate.leave()
+    record.calls.append((side, name, seconds))
+    state.observe(name, side, seconds, None)
+    if shadowed:
+        state.shadow.offer(kernel, settings, args, kwargs, result)
+    return result
+
+
+def run_side(
+    state: RustPathState,
+    kernel: Kernel,
+    side: Side,
+    kwargs: Mapping[str, Any],
+    *,
+    limits: bool = True,
+) -> Outcome:
+    """Run ``side`` of ``kernel`` for a tool, with no admission slot and no deadline.
+
+    A missing Rust module raises :class:`RustUnavailable` instead of falling back:
+    a tool asked for that side.
+    """
+    if limits:
+        bounds = state.settings_for(kernel).limits.get(side)
+        if bounds:
+            check_limits(kernel, side, kwargs, bounds)
+    if side == "python":
+        function = kernel.python
+    else:
+        try:
+            function = kernel.rust.resolve()
+        except TargetUnavailable:
+            raise RustUnavailable(
+                f"the Rust side of kernel {kernel.name!r} is unavailable; see the server log",
+                kernel=kernel.name,
+            ) from None
     started = time.perf_counter()
-    result = call(route, side, implementation, kwargs)
+    result = invoke(kernel, side, function, (), dict(kwargs))
     return Outcome(result, time.perf_counter() - started)
 
 
-def check_limits(route: HotRoute, side: Side, kwargs: Mapping[str, Any]) -> None:
-    for argument, limit in config.limits_for(current_app.config, route, side).items():
-        value = kwargs.get(argument)
+def check_limits(
+    kernel: Kernel, side: Side, named: Mapping[str, Any], limits: Mapping[str, float]
+) -> None:
+    for argument, limit in limits.items():
+        value = named.get(argument)
         if isinstance(value, (int, float)) and value > limit:
             raise LimitExceeded(
-                f"{argument}={value} is above the {side} limit of {limit} for {route.name!r}",
+                f"{argument}={value} is above the {side} limit of {limit} for {kernel.name!r}",
                 argument=argument,
                 limit=limit,
                 backend=side,
             )
 
 
-def implementation_of(route: HotRoute, side: Side) -> Callable[..., Any]:
-    if side == "python":
-        return route.python
-    try:
-        return route.rust.resolve()
-    except TargetUnavailable as exc:
-        raise RustUnavailable(str(exc), target=exc.spec, reason=exc.reason) from None
-
-
-def call(
-    route: HotRoute, side: Side, implementation: Callable[..., Any], kwargs: Mapping[str, Any]
+def invoke(
+    kernel: Kernel,
+    side: Side,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
 ) -> Any:
-    """Call one side, turning everything it can raise into a :class:`HotRouteError`.
-
-    ``ValueError``/``OverflowError`` mean the input was refused (400). Any other
-    exception is a bug on that side (500, logged with its traceback). A Rust panic
-    arrives as PyO3's ``PanicException``, a ``BaseException``: it is caught here on
-    purpose (500) so the worker keeps serving, while ``KeyboardInterrupt`` and
-    ``SystemExit`` still propagate.
-    """
+    """Call one side, mapping failures as the module docstring says."""
     try:
-        return implementation(**kwargs)
+        return function(*args, **kwargs)
+    except HotRouteError:
+        raise
     except (ValueError, OverflowError) as exc:
-        raise BadInput(str(exc), backend=side) from exc
-    except Exception as exc:
-        current_app.logger.exception("%s side of hot route %r raised", side, route.name)
-        raise ImplementationError(
-            f"the {side} implementation of {route.name!r} failed: {type(exc).__name__}",
+        raise BadInput(str(exc), kernel=kernel.name, backend=side) from exc
+    except TimeoutError as exc:
+        raise DeadlineExceeded(
+            f"the {side} side of {kernel.name!r} ran past its deadline and was stopped",
+            kernel=kernel.name,
             backend=side,
         ) from exc
+    except Exception:
+        raise
     except BaseException as exc:
         if not is_rust_panic(exc):
             raise
-        current_app.logger.error("Rust panic in hot route %r: %s", route.name, exc)
-        raise RustPanic(f"the Rust implementation of {route.name!r} panicked: {exc}") from None
+        log.error("[pid %d] Rust panic in kernel %r: %s", os.getpid(), kernel.name, exc)
+        raise RustPanic(
+            f"the Rust side of {kernel.name!r} panicked; see the server log",
+            kernel=kernel.name,
+        ) from None
 
 
-def results_match(route: HotRoute, python_result: Any, rust_result: Any) -> bool:
-    """The route's ``compare=`` hook if it has one, else equality."""
-    if route.compare is not None:
-        return bool(route.compare(python_result, rust_result))
+def results_match(kernel: Kernel, python_result: Any, rust_result: Any) -> bool:
+    """The kernel's ``compare=`` hook if it has one, else equality."""
+    if kernel.compare is not None:
+        return bool(kernel.compare(python_result, rust_result))
     return bool(python_result == rust_result)
+
+
+def _error_code(exc: BaseException) -> str:
+    return exc.error if isinstance(exc, HotRouteError) else type(exc).__name__

@@ -1,14 +1,17 @@
-"""Both sides of a hot route on the same input, side by side."""
+"""Both sides of a kernel on the same input, side by side."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .calling import Outcome, results_match, run_side
-from .config import Side
-from .hot import HotRoute
+from .context import Side
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+    from .state import RustPathState
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,12 @@ class Comparison:
 
 
 def compare_sides(
-    route: HotRoute, kwargs: Mapping[str, Any], *, limits: bool = True, repeat: int = 1
+    state: RustPathState,
+    kernel: Kernel,
+    kwargs: Mapping[str, Any],
+    *,
+    limits: bool = True,
+    repeat: int = 1,
 ) -> Comparison:
     """Run Python, then Rust, on ``kwargs``; errors of either side are raised.
 
@@ -46,20 +54,25 @@ def compare_sides(
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
-    python = _best_of(route, "python", kwargs, limits, repeat)
-    run_side(route, "rust", kwargs, limits=limits)
-    rust = _best_of(route, "rust", kwargs, limits, repeat)
+    python = _best_of(state, kernel, "python", kwargs, limits, repeat)
+    run_side(state, kernel, "rust", kwargs, limits=limits)
+    rust = _best_of(state, kernel, "rust", kwargs, limits, repeat)
     return Comparison(
-        route=route.name,
+        route=kernel.name,
         args=dict(kwargs),
         python=python,
         rust=rust,
-        match=results_match(route, python.result, rust.result),
+        match=results_match(kernel, python.result, rust.result),
     )
 
 
 def _best_of(
-    route: HotRoute, side: Side, kwargs: Mapping[str, Any], limits: bool, repeat: int
+    state: RustPathState,
+    kernel: Kernel,
+    side: Side,
+    kwargs: Mapping[str, Any],
+    limits: bool,
+    repeat: int,
 ) -> Outcome:
-    runs = [run_side(route, side, kwargs, limits=limits) for _ in range(repeat)]
+    runs = [run_side(state, kernel, side, kwargs, limits=limits) for _ in range(repeat)]
     return min(runs, key=lambda outcome: outcome.seconds)

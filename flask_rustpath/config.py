@@ -1,67 +1,263 @@
-"""The ``RUSTPATH_*`` configuration keys and how a route's effective settings follow from them.
+"""The ``RUSTPATH_*`` configuration keys, read and checked once at ``init_app``.
 
-Settings are read from ``app.config`` when a request is served, so tests and
-factories may change them after :meth:`RustPath.init_app`; only the URL prefixes
-(baked into the URL map) and ``RUSTPATH_BUILTINS`` are read once, at ``init_app``.
+Where a value comes from, highest first:
+
+1. ``app.config`` as the app set it before ``init_app``;
+2. ``RUSTPATH_*`` environment variables, parsed as JSON where they parse
+   (``RUSTPATH_BACKEND=python`` stays a string, ``RUSTPATH_BUILTINS=true`` is ``True``);
+3. the defaults below.
+
+Per-kernel settings combine, highest first: the per-kernel config entry
+(``RUSTPATH_BACKENDS["name"]``), the kernel's own decorator argument, the global key.
+Each kernel's effective settings are computed once, when it is registered on the app
+(:func:`resolve`); nothing is parsed per request. An unknown or misspelt
+``RUSTPATH_*`` key is refused with the closest known one.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
+import os
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from .context import BACKENDS, SIDES, Backend, Side
 from .errors import Misconfigured
-from .hot import BACKENDS, SIDES, Backend, HotRoute, Side
 
-__all__ = ["BACKENDS", "DEFAULTS", "EXTENSION_KEY", "SIDES", "Backend", "Side"]
+if TYPE_CHECKING:
+    from .kernel import Kernel
 
 EXTENSION_KEY = "rustpath"
 
 DEFAULTS: Mapping[str, Any] = {
-    # What answers a hot route's plain rule: "rust", "python" or "shadow".
+    # What runs a kernel when the URL pins no side: "rust", "python" or "shadow".
     "RUSTPATH_BACKEND": "rust",
-    # Per-route override of RUSTPATH_BACKEND: {"route_name": "python"}.
+    # Per-kernel override of RUSTPATH_BACKEND: {"kernel_name": "python"}.
     "RUSTPATH_BACKENDS": {},
-    # Register the built-in hot routes (sum_of_primes).
-    "RUSTPATH_BUILTINS": True,
-    # URL prefixes of the paired endpoints.
+    # Register the built-in kernels' JSON routes (sum_of_primes). Off in your apps: they
+    # add public CPU-heavy URLs. The demo turns them on.
+    "RUSTPATH_BUILTINS": False,
+    # URL prefixes of the paired variants of every paired view.
     "RUSTPATH_PYTHON_PREFIX": "/python",
     "RUSTPATH_RUST_PREFIX": "/rust",
-    # Per-route limits, merged over the route's own: {"route": {"python": {"n": 10**6}}}.
+    # Per-kernel argument limits, merged over the kernel's own:
+    # {"kernel": {"python": {"n": 10**6}}}. Above a limit a request answers 422.
     "RUSTPATH_LIMITS": {},
-    # Shadow mode: fraction of plain-rule requests also run on Python and compared.
+    # Concurrent calls per side in one worker process, over all kernels; a call that
+    # finds every slot taken answers 503 with Retry-After. "rust": None means the
+    # number of cores. The Python default of 1 keeps a slow reference from holding more
+    # than one thread of a worker.
+    "RUSTPATH_CONCURRENCY": {"python": 1, "rust": None},
+    # Seconds a kernel call made while serving a request may run (None: no deadline).
+    # A Rust kernel that takes a `timeout` keyword is stopped there (504); Python
+    # cannot be interrupted, which is why its concurrency is bounded.
+    "RUSTPATH_DEADLINE": 10.0,
+    # Shadow mode: fraction of calls on the "shadow" backend also run in Python.
     "RUSTPATH_SHADOW_RATE": 0.1,
-    "RUSTPATH_SHADOW_RATES": {},  # per route: {"route": 1.0}
-    # Background threads and queue slots for shadow calls (read on first shadow call);
-    # a call finding the queue full is dropped and counted.
+    "RUSTPATH_SHADOW_RATES": {},  # per kernel: {"kernel": 1.0}
+    # Where shadow calls run: "process" (a small process pool, so the Python reference
+    # never holds the serving process's GIL) or "thread".
+    "RUSTPATH_SHADOW_POOL": "process",
+    # Workers and queue slots for shadow calls; a call finding the queue full is
+    # dropped and counted.
     "RUSTPATH_SHADOW_WORKERS": 1,
     "RUSTPATH_SHADOW_QUEUE": 32,
     # Seconds a shadow call may wait in the queue before it is given up (counted).
     "RUSTPATH_SHADOW_TIMEOUT": 30.0,
-    # Run shadow calls inline and raise ShadowMismatch on a mismatch: for tests.
+    # Run shadow calls inline and raise ShadowMismatch on a mismatch: a test aid.
     "RUSTPATH_SHADOW_RAISE": False,
-    # The compare endpoint and the dashboard run slow Python on request: None means on
+    # The compare endpoints and the dashboard run slow Python on request: None means on
     # only in debug mode.
     "RUSTPATH_COMPARE": None,
-    # Where the compare endpoints, the dashboard and the metrics live (read at init_app).
+    # Where the extension's own blueprint (compare, dashboard, metrics) is mounted.
     "RUSTPATH_URL_PREFIX": "/rustpath",
     # Serve Prometheus metrics at <RUSTPATH_URL_PREFIX>/metrics when prometheus-client
-    # is installed (read at init_app).
+    # is installed.
     "RUSTPATH_METRICS": True,
+    # Seconds between two log lines of one kind (a shadow mismatch, an unavailable Rust
+    # module); lines in between are counted and the count is logged with the next one.
+    "RUSTPATH_LOG_INTERVAL": 60.0,
     # Rebuild your own crates (flask rustpath new/build) when their sources changed, on
-    # import, with maturin's import hook. None means on in debug mode (read at init_app).
+    # import, with maturin's import hook. None means on in debug mode.
     "RUSTPATH_AUTOBUILD": None,
 }
 
+# Read by the Rust thread pool from the process environment, never from app.config.
+PROCESS_KEYS = frozenset({"RUSTPATH_THREADS"})
 
-def apply_defaults(config: MutableMapping[str, Any]) -> None:
+
+def apply(config: MutableMapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
+    """Fill ``config`` from the environment and the defaults, then refuse unknown keys."""
+    environ = os.environ if environ is None else environ
+    for key, raw in environ.items():
+        if key.startswith("RUSTPATH_") and key not in PROCESS_KEYS and key not in config:
+            config[key] = _parse_environ(raw)
     for key, value in DEFAULTS.items():
         config.setdefault(key, value.copy() if isinstance(value, dict) else value)
+    for key in config:
+        if key.startswith("RUSTPATH_") and key not in DEFAULTS:
+            raise Misconfigured(_unknown_key_message(key))
 
 
-def prefix(config: Mapping[str, Any], part: str) -> str:
-    """The URL prefix of ``part`` (``python``, ``rust`` or ``url``): ``/…``, no trailing slash."""
+def _parse_environ(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _unknown_key_message(key: str) -> str:
+    if key in PROCESS_KEYS:
+        return f"{key} is read from the process environment by the Rust pool, not app.config"
+    close = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"unknown setting {key}{hint}"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The app-wide settings, checked once."""
+
+    python_prefix: str
+    rust_prefix: str
+    url_prefix: str
+    builtins: bool
+    metrics: bool
+    compare: bool | None
+    autobuild: bool | None
+    concurrency: Mapping[Side, int]
+    deadline: float | None
+    shadow_pool: str
+    shadow_workers: int
+    shadow_queue: int
+    shadow_timeout: float
+    shadow_raise: bool
+    log_interval: float
+
+    def prefix(self, side: Side) -> str:
+        return self.python_prefix if side == "python" else self.rust_prefix
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    """One kernel's effective settings on one app."""
+
+    backend: Backend
+    limits: Mapping[Side, Mapping[str, float]]
+    shadow_rate: float
+
+
+def app_settings(config: Mapping[str, Any]) -> AppSettings:
+    """Check every app-wide key (call after :func:`apply`)."""
+    prefixes = {part: _prefix(config, part) for part in ("python", "rust", "url")}
+    if len(set(prefixes.values())) < len(prefixes):
+        raise Misconfigured(
+            "RUSTPATH_PYTHON_PREFIX, RUSTPATH_RUST_PREFIX and RUSTPATH_URL_PREFIX must differ"
+        )
+    for key in ("RUSTPATH_BUILTINS", "RUSTPATH_METRICS", "RUSTPATH_SHADOW_RAISE"):
+        if not isinstance(config[key], bool):
+            raise Misconfigured(f"{key} must be true or false; got {config[key]!r}")
+    for key in ("RUSTPATH_AUTOBUILD", "RUSTPATH_COMPARE"):
+        if config[key] not in (None, True, False):
+            raise Misconfigured(f"{key} must be None, true or false; got {config[key]!r}")
+    for key in ("RUSTPATH_SHADOW_WORKERS", "RUSTPATH_SHADOW_QUEUE"):
+        if not _is_int(config[key]) or config[key] < 1:
+            raise Misconfigured(f"{key} must be a positive integer; got {config[key]!r}")
+    if config["RUSTPATH_SHADOW_POOL"] not in ("process", "thread"):
+        raise Misconfigured(
+            f"RUSTPATH_SHADOW_POOL must be 'process' or 'thread'; "
+            f"got {config['RUSTPATH_SHADOW_POOL']!r}"
+        )
+    for key in ("RUSTPATH_BACKENDS", "RUSTPATH_SHADOW_RATES", "RUSTPATH_LIMITS"):
+        _mapping(config, key)
+    deadline = config["RUSTPATH_DEADLINE"]
+    if deadline is not None:
+        deadline = _positive(config, "RUSTPATH_DEADLINE")
+    return AppSettings(
+        python_prefix=prefixes["python"],
+        rust_prefix=prefixes["rust"],
+        url_prefix=prefixes["url"],
+        builtins=config["RUSTPATH_BUILTINS"],
+        metrics=config["RUSTPATH_METRICS"],
+        compare=config["RUSTPATH_COMPARE"],
+        autobuild=config["RUSTPATH_AUTOBUILD"],
+        concurrency=_concurrency(config),
+        deadline=deadline,
+        shadow_pool=config["RUSTPATH_SHADOW_POOL"],
+        shadow_workers=config["RUSTPATH_SHADOW_WORKERS"],
+        shadow_queue=config["RUSTPATH_SHADOW_QUEUE"],
+        shadow_timeout=_positive(config, "RUSTPATH_SHADOW_TIMEOUT"),
+        shadow_raise=config["RUSTPATH_SHADOW_RAISE"],
+        log_interval=_non_negative(config, "RUSTPATH_LOG_INTERVAL"),
+    )
+
+
+def resolve(config: Mapping[str, Any], kernel: Kernel) -> KernelSettings:
+    """``kernel``'s effective settings on an app with ``config``."""
+    backend, source = _kernel_setting(
+        config, kernel, "RUSTPATH_BACKENDS", kernel.backend, "RUSTPATH_BACKEND"
+    )
+    if backend not in BACKENDS:
+        raise Misconfigured(f"{source} must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    rate, source = _kernel_setting(
+        config, kernel, "RUSTPATH_SHADOW_RATES", kernel.shadow_rate, "RUSTPATH_SHADOW_RATE"
+    )
+    if not _is_number(rate) or not 0 <= rate <= 1:
+        raise Misconfigured(f"{source} must be a number from 0 to 1; got {rate!r}")
+    return KernelSettings(backend=backend, limits=_limits(config, kernel), shadow_rate=float(rate))
+
+
+def _limits(config: Mapping[str, Any], kernel: Kernel) -> dict[Side, dict[str, float]]:
+    overrides = _mapping(config, "RUSTPATH_LIMITS").get(kernel.name, {})
+    if not isinstance(overrides, Mapping) or not all(
+        side in SIDES and isinstance(bounds, Mapping) for side, bounds in overrides.items()
+    ):
+        raise Misconfigured(
+            f"RUSTPATH_LIMITS[{kernel.name!r}] must map 'python'/'rust' to "
+            f"{{argument: limit}}; got {overrides!r}"
+        )
+    limits: dict[Side, dict[str, float]] = {}
+    for side in SIDES:
+        merged = {**kernel.limits.get(side, {}), **overrides.get(side, {})}
+        for argument, limit in merged.items():
+            if argument not in kernel.parameters:
+                raise Misconfigured(
+                    f"limits of kernel {kernel.name!r} name {argument!r}, which it does not take"
+                )
+            if not _is_number(limit) or math.isnan(limit):
+                raise Misconfigured(
+                    f"limit for {argument!r} on the {side} side of {kernel.name!r} must be a "
+                    f"number, got {limit!r}"
+                )
+        if merged:
+            limits[side] = merged
+    return limits
+
+
+def _concurrency(config: Mapping[str, Any]) -> dict[Side, int]:
+    value = config["RUSTPATH_CONCURRENCY"]
+    if not isinstance(value, Mapping) or not set(value) <= set(SIDES):
+        raise Misconfigured(
+            f"RUSTPATH_CONCURRENCY must map 'python'/'rust' to a positive integer or None; "
+            f"got {value!r}"
+        )
+    slots: dict[Side, int] = {}
+    for side in SIDES:
+        count = value.get(side, DEFAULTS["RUSTPATH_CONCURRENCY"][side])
+        if count is None:
+            count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        if not _is_int(count) or count < 1:
+            raise Misconfigured(
+                f"RUSTPATH_CONCURRENCY[{side!r}] must be a positive integer; got {count!r}"
+            )
+        slots[side] = count
+    return slots
+
+
+def _prefix(config: Mapping[str, Any], part: str) -> str:
     key = f"RUSTPATH_{part.upper()}_PREFIX"
     value = config[key]
     if (
@@ -74,120 +270,46 @@ def prefix(config: Mapping[str, Any], part: str) -> str:
     return value.rstrip("/")
 
 
-def backend_for(config: Mapping[str, Any], route: HotRoute) -> Backend:
-    """What serves ``route``'s plain rule."""
-    value, source = _route_setting(
-        config, route, "RUSTPATH_BACKENDS", "backend", "RUSTPATH_BACKEND"
-    )
-    if value not in BACKENDS:
-        raise Misconfigured(f"{source} must be one of {', '.join(BACKENDS)}; got {value!r}")
-    return value
-
-
-def shadow_rate_for(config: Mapping[str, Any], route: HotRoute) -> float:
-    """Fraction of ``route``'s shadow-mode requests that Python also runs, in [0, 1]."""
-    value, source = _route_setting(
-        config, route, "RUSTPATH_SHADOW_RATES", "shadow_rate", "RUSTPATH_SHADOW_RATE"
-    )
-    if not _is_number(value) or not 0 <= value <= 1:
-        raise Misconfigured(f"{source} must be a number from 0 to 1; got {value!r}")
-    return float(value)
-
-
-def limits_for(config: Mapping[str, Any], route: HotRoute, side: Side) -> Mapping[str, float]:
-    """Upper bounds on ``route``'s arguments when ``side`` serves it."""
-    all_overrides = _mapping(config, "RUSTPATH_LIMITS")
-    if route.name not in all_overrides:
-        return route.limits.get(side, {})  # checked when the route was declared
-    overrides = all_overrides[route.name]
-    if not isinstance(overrides, Mapping) or not all(
-        s in SIDES and isinstance(bounds, Mapping) for s, bounds in overrides.items()
-    ):
-        raise Misconfigured(
-            f"RUSTPATH_LIMITS[{route.name!r}] must map 'python'/'rust' to "
-            f"{{argument: limit}}; got {overrides!r}"
-        )
-    limits = {**route.limits.get(side, {}), **overrides.get(side, {})}
-    for argument, limit in limits.items():
-        if argument not in route.arguments:
-            raise Misconfigured(
-                f"RUSTPATH_LIMITS[{route.name!r}] limits {argument!r}, which {route.rule} "
-                "does not have"
-            )
-        if not _is_number(limit) or math.isnan(limit):
-            raise Misconfigured(
-                f"limit for {argument!r} on the {side} side of {route.name!r} must be a "
-                f"number, got {limit!r}"
-            )
-    return limits
-
-
-def compare_enabled(config: Mapping[str, Any], debug: bool) -> bool:
-    """Whether the compare endpoints and the dashboard answer (default: in debug mode)."""
-    value = config["RUSTPATH_COMPARE"]
-    return debug if value is None else bool(value)
-
-
-def validate(config: Mapping[str, Any], routes: list[HotRoute]) -> None:
-    """Fail at start-up, not on the first request, when the configuration is wrong.
-
-    Per-route settings may name routes declared later, so unknown names pass here;
-    each route's own settings are checked when it is registered.
-    """
-    prefixes = {part: prefix(config, part) for part in ("python", "rust", "url")}
-    if len(set(prefixes.values())) < len(prefixes):
-        raise Misconfigured(
-            "RUSTPATH_PYTHON_PREFIX, RUSTPATH_RUST_PREFIX and RUSTPATH_URL_PREFIX must differ"
-        )
-    for key in ("RUSTPATH_BUILTINS", "RUSTPATH_METRICS", "RUSTPATH_SHADOW_RAISE"):
-        if not isinstance(config[key], bool):
-            raise Misconfigured(f"{key} must be True or False; got {config[key]!r}")
-    if config["RUSTPATH_AUTOBUILD"] not in (None, True, False):
-        raise Misconfigured(
-            f"RUSTPATH_AUTOBUILD must be None, True or False; got {config['RUSTPATH_AUTOBUILD']!r}"
-        )
-    if config["RUSTPATH_COMPARE"] not in (None, True, False):
-        raise Misconfigured(
-            f"RUSTPATH_COMPARE must be None, True or False; got {config['RUSTPATH_COMPARE']!r}"
-        )
-    for key in ("RUSTPATH_SHADOW_WORKERS", "RUSTPATH_SHADOW_QUEUE"):
-        if not _is_number(config[key]) or not isinstance(config[key], int) or config[key] < 1:
-            raise Misconfigured(f"{key} must be a positive integer; got {config[key]!r}")
-    timeout = config["RUSTPATH_SHADOW_TIMEOUT"]
-    if not _is_number(timeout) or not timeout > 0:
-        raise Misconfigured(f"RUSTPATH_SHADOW_TIMEOUT must be a positive number; got {timeout!r}")
-    for key in ("RUSTPATH_BACKENDS", "RUSTPATH_SHADOW_RATES", "RUSTPATH_LIMITS"):
-        _mapping(config, key)
-    for route in routes:
-        backend_for(config, route)
-        shadow_rate_for(config, route)
-        for side in SIDES:
-            limits_for(config, route, side)
-
-
-def _route_setting(
-    config: Mapping[str, Any], route: HotRoute, per_route_key: str, attribute: str, global_key: str
+def _kernel_setting(
+    config: Mapping[str, Any], kernel: Kernel, per_kernel_key: str, own: Any, global_key: str
 ) -> tuple[Any, str]:
-    """A route's setting and where it came from.
-
-    The per-route config entry wins over the route's own argument, which wins over the
-    global key: deployment configuration overrides code.
-    """
-    per_route = _mapping(config, per_route_key)
-    if route.name in per_route:
-        return per_route[route.name], f"{per_route_key}[{route.name!r}]"
-    own = getattr(route, attribute)
+    """A kernel's setting and where it came from: deployment configuration overrides
+    code, and code overrides the global default."""
+    per_kernel = _mapping(config, per_kernel_key)
+    if kernel.name in per_kernel:
+        return per_kernel[kernel.name], f"{per_kernel_key}[{kernel.name!r}]"
     if own is not None:
-        return own, f"{attribute}= of hot route {route.name!r}"
+        return (
+            own,
+            f"the {per_kernel_key.removeprefix('RUSTPATH_').lower()[:-1]} of {kernel.name!r}",
+        )
     return config[global_key], global_key
 
 
 def _mapping(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = config[key]
     if not isinstance(value, Mapping):
-        raise Misconfigured(f"{key} must be a dict keyed by route name; got {value!r}")
+        raise Misconfigured(f"{key} must be a dict keyed by kernel name; got {value!r}")
     return value
+
+
+def _positive(config: Mapping[str, Any], key: str) -> float:
+    value = config[key]
+    if not _is_number(value) or not value > 0 or math.isinf(value):
+        raise Misconfigured(f"{key} must be a positive number of seconds; got {value!r}")
+    return float(value)
+
+
+def _non_negative(config: Mapping[str, Any], key: str) -> float:
+    value = config[key]
+    if not _is_number(value) or not value >= 0 or math.isinf(value):
+        raise Misconfigured(f"{key} must be a number of seconds, 0 or more; got {value!r}")
+    return float(value)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,4 +1,4 @@
-"""A small demo app: the built-in hot routes, a baseline ``/hello`` and ``/healthz``.
+"""A small demo app: the built-in kernel at the blog's URLs, a baseline ``/hello`` and ``/healthz``.
 
 ``flask --app flask_rustpath.demo run`` or, with the shipped gunicorn config,
 ``gunicorn -c python:flask_rustpath.gunicorn_conf``.
@@ -6,19 +6,22 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, render_template, url_for
+from flask import Flask, render_template
 
+from . import builtins
 from .extension import RustPath
 from .kernels import sum_of_primes_sieve
 from .state import get_state
 
 rustpath = RustPath()
 RUST_SUM_OF_PRIMES = "flask_rustpath._native:sum_of_primes"
+
+# The blog post's URLs: /sum_of_primes/<n>, /python/… and /rust/…, on the built-in kernel.
+rustpath.route("/sum_of_primes/<int:n>", builtins.sum_of_primes)
 
 
 # The same Rust kernel paired with faster Python than the built-in trial division, so
@@ -55,7 +58,8 @@ else:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.from_mapping(config_from_environ(os.environ))
+    if "RUSTPATH_BUILTINS" not in os.environ:  # the demo shows them unless told otherwise
+        app.config["RUSTPATH_BUILTINS"] = True
     if test_config is not None:
         app.config.from_mapping(test_config)
     rustpath.init_app(app)
@@ -66,8 +70,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return "Hello, World!"
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        """200 while the app serves; "degraded" when metrics or logging fail."""
+        return rustpath.health()
 
     @app.get("/")
     def index() -> str:
@@ -76,35 +81,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def config_from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``RUSTPATH_*`` settings from the environment, values parsed as JSON where they parse.
-
-    ``RUSTPATH_BACKEND=python`` stays a string; ``RUSTPATH_BUILTINS=false`` becomes ``False``.
-    """
-    settings: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if key.startswith("RUSTPATH_"):
-            try:
-                settings[key] = json.loads(raw)
-            except ValueError:
-                settings[key] = raw
-    return settings
-
-
 def _route_links() -> list[dict[str, Any]]:
     state = get_state()
     links = []
-    for name, route in state.routes.items():
-        example = dict(route.examples[0]) if route.examples else None
+    for endpoint, route in state.routes.items():
+        example = dict(route.kernel.examples[0]) if route.kernel.examples else None
         links.append(
             {
-                "name": name,
+                "name": endpoint,
                 "rule": route.rule,
-                "doc": (route.python.__doc__ or "").strip().splitlines()[0:1],
-                "rust": route.rust.spec,
+                "doc": (route.kernel.__doc__ or "").strip().splitlines()[0:1],
+                "rust": route.kernel.rust.spec,
                 "urls": {
-                    kind: url_for(f"rustpath.{prefix}{name}", **example)
-                    for kind, prefix in (("python", "python_"), ("rust", "rust_"), ("plain", ""))
+                    side or "plain": rustpath.url_for(endpoint, side=side, **example)
+                    for side in ("python", "rust", None)
                 }
                 if example is not None
                 else {},

@@ -1,92 +1,146 @@
-"""Errors a hot route answers with, each rendered as a JSON body with its HTTP status.
+"""Errors a kernel call or a hot route answers with: HTTP exceptions with JSON bodies.
 
-Clients of a hot route never see an HTML traceback: bad input, limits, a missing
-native module, an exception or a Rust panic all become ``{"error": code,
-"message": text, ...details}`` with the status that fits.
+Each is a :class:`werkzeug.exceptions.HTTPException`, so inside any Flask view it
+behaves like ``abort()``: the app's own error handlers apply when it has one for the
+status or the class, and otherwise the client gets ``{"error": code, "message":
+text, ...details}`` with the status that fits. Errors that mean "bad input" or
+"too slow" also derive from the builtin Python exception a caller would catch
+(``ValueError``, ``TimeoutError``), so code around a kernel call keeps working.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
-from flask import Response, current_app
+from flask import Response
+from werkzeug.exceptions import HTTPException
 
 
-class HotRouteError(Exception):
-    """Base class: an HTTP status, a stable error code and a human-readable message."""
+class HotRouteError(HTTPException):
+    """Base class: an HTTP status (``code``), a stable ``error`` code and a message."""
 
-    status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal_error"
+    code: int | None = 500
+    error: ClassVar[str] = "internal_error"
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
 
-    def to_response(self) -> Response:
-        body = {"error": self.code, "message": self.message, **self.details}
-        response = current_app.json.response(body)
-        response.status_code = self.status
+    def __str__(self) -> str:
+        return self.message
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "message": self.message, **self.details}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+        response = json_response(self.body(), self.code or 500)
+        response.headers.update(self.headers())
         return response
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """Strict JSON (RFC 8259): a non-finite float raises ``ValueError`` instead of
+    writing ``NaN``/``Infinity``, which strict parsers refuse."""
+    text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(text + "\n", status, mimetype="application/json")
 
 
 class NotEnabled(HotRouteError):
     """A feature that is switched off (the compare endpoints outside debug mode)."""
 
-    status = 404
-    code = "not_enabled"
+    code = 404
+    error = "not_enabled"
+
+
+class NotFoundJSON(HotRouteError):
+    """A URL under a hot route's rule that fits none of its variants."""
+
+    code = 404
+    error = "not_found"
 
 
 class InvalidArgument(HotRouteError):
     """The URL does not fit the route's converters (e.g. ``abc`` for ``<int:n>``)."""
 
-    status = 404
-    code = "invalid_argument"
+    code = 404
+    error = "invalid_argument"
 
 
 class MethodNotAllowed(HotRouteError):
-    status = 405
-    code = "method_not_allowed"
+    code = 405
+    error = "method_not_allowed"
 
-    def to_response(self) -> Response:
-        response = super().to_response()
-        response.headers["Allow"] = ", ".join(self.details.get("allowed", ()))
-        return response
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.details.get("allowed", ()))}
 
 
-class BadInput(HotRouteError):
-    """The implementation rejected its input (it raised ``ValueError`` or ``OverflowError``)."""
+class MissingParameter(HotRouteError, ValueError):
+    """A hot route's query-string, form or JSON parameter is missing or ill-typed."""
 
-    status = 400
-    code = "bad_input"
+    code = 400
+    error = "invalid_parameter"
+
+
+class BadInput(HotRouteError, ValueError):
+    """A kernel refused its input (it raised ``ValueError`` or ``OverflowError``)."""
+
+    code = 400
+    error = "bad_input"
 
 
 class LimitExceeded(HotRouteError):
     """An argument is above the limit configured for the side that would serve it."""
 
-    status = 422
-    code = "limit_exceeded"
+    code = 422
+    error = "limit_exceeded"
+
+
+class Overloaded(HotRouteError):
+    """Every slot for this side of this kernel is busy in this worker: try again later."""
+
+    code = 503
+    error = "overloaded"
+    retry_after = 1
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class RustUnavailable(HotRouteError):
-    status = 503
-    code = "rust_unavailable"
+    """The ``/rust`` side was asked for, but its module does not import (reason logged)."""
+
+    code = 503
+    error = "rust_unavailable"
+
+
+class DeadlineExceeded(HotRouteError, TimeoutError):
+    """A kernel call ran past its deadline and was stopped."""
+
+    code = 504
+    error = "deadline_exceeded"
 
 
 class ImplementationError(HotRouteError):
-    """The implementation raised an unexpected exception (details are in the server log)."""
+    """A hot route's implementation raised an unexpected exception (details in the log)."""
 
-    code = "implementation_error"
-
-
-class RustPanic(HotRouteError):
-    """The Rust implementation panicked; the worker survives and keeps serving."""
-
-    code = "rust_panic"
+    error = "implementation_error"
 
 
-class Misconfigured(HotRouteError):
-    code = "misconfigured"
+class RustPanic(HotRouteError, RuntimeError):
+    """The Rust side panicked; the worker survives and keeps serving."""
+
+    error = "rust_panic"
+
+
+class Misconfigured(HotRouteError, ValueError):
+    """A ``RUSTPATH_*`` setting or a declaration is invalid (raised at start-up)."""
+
+    error = "misconfigured"
 
 
 class InternalError(HotRouteError):

@@ -4,100 +4,243 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, Response, current_app, request
-from werkzeug.routing import IntegerConverter, ValidationError
+from flask import Blueprint, Flask, Response, request
+from werkzeug.routing import IntegerConverter, Map, Rule, ValidationError
 
 from . import config, crates
-from .builtins import builtin_routes
-from .cli import cli
 from .config import EXTENSION_KEY
-from .dashboard import register_dashboard
-from .hot import HotRoute, HotRoutes
-from .metrics import prometheus_available, render_prometheus
+from .context import Side
+from .errors import Misconfigured
+from .hot import HotRoute, make_hot_route
+from .kernel import Kernel, KernelOptions
+from .pairing import PairingMiddleware, paired, refuse_unpaired, url_for
+from .rules import RULE_VARIABLE
 from .state import RustPathState, get_state
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # in typing from Python 3.11
 
 log = logging.getLogger("flask_rustpath")
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-class RustPath(HotRoutes):
-    """Serve hot routes from Rust, with the Python they replace beside them.
+
+class RustPath:
+    """Offload the hot parts of Flask views to Rust, with the Python they replace beside them.
 
     ::
 
         rustpath = RustPath(app)          # or RustPath() + rustpath.init_app(app)
 
-        @rustpath.hot("/sum_of_primes/<int:n>", rust="my_crate:sum_of_primes")
-        def sum_of_primes(n: int) -> int:
-            return sum(i for i in range(2, n) if is_prime(i))
+        @rustpath.kernel(rust="my_crate:text_stats")
+        def text_stats(body: str) -> dict[str, int]: ...
 
-    Each route is served at ``/python<rule>``, ``/rust<rule>`` and ``<rule>`` (on the
-    configured backend). Declarations live on this object and are registered on every
-    app it initialises, including apps initialised before the declaration; all
-    per-app state lives in ``app.extensions["rustpath"]``.
+        @bp.route("/stats/<int:post_id>")
+        @rustpath.paired
+        @login_required
+        def stats(post_id):
+            return render_template("stats.html", stats=text_stats(get_post(post_id).body))
+
+    A paired view is served at ``<rule>``, ``/python<rule>`` and ``/rust<rule>``; every
+    kernel call in a request runs on the side its URL pins, and on the plain URL on the
+    kernel's configured backend. Declarations live on this object and reach every app
+    it initialises; per-app state lives in ``app.extensions["rustpath"]``.
     """
 
+    paired = staticmethod(paired)
+    url_for = staticmethod(url_for)
+
     def __init__(self, app: Flask | None = None) -> None:
-        super().__init__()
-        # Apps already initialised, so routes declared later reach them too. Weak, so
-        # the extension never keeps an app alive.
+        self.kernels: dict[str, Kernel] = {}
+        self.routes: list[HotRoute] = []
+        # Apps already initialised, so declarations made later reach them too. Weak,
+        # so the extension never keeps an app alive.
         self._apps: weakref.WeakSet[Flask] = weakref.WeakSet()
         if app is not None:
             self.init_app(app)
 
+    # -- declarations --------------------------------------------------------------
+
+    def kernel(
+        self, *, rust: str | Callable[..., Any], **options: Unpack[KernelOptions]
+    ) -> Callable[[Callable[..., Any]], Kernel]:
+        """Declare the decorated function as the Python reference of a kernel.
+
+        Args:
+            rust: the Rust twin, a callable or a ``"module:function"`` string imported on
+                first use; it is called with the same arguments.
+
+        Options (keyword-only):
+            name: the kernel's name in settings, metrics and tools (default: the
+                function's name).
+            backend: ``"rust"``, ``"python"`` or ``"shadow"`` when no side is pinned,
+                overriding ``RUSTPATH_BACKEND``.
+            limits: upper bounds per side and argument while serving a request, e.g.
+                ``{"python": {"n": 10**6}, "rust": {"n": 10**12}}``; above them 422.
+            examples: sample keyword arguments, for ``check``, ``compare`` and ``bench``.
+            compare: ``compare(python_result, rust_result) -> bool`` for shadow mode,
+                compare and check (default ``==``), e.g. a float tolerance.
+            shadow_rate: fraction of shadow-backend calls also run in Python.
+            strategy: a hypothesis strategy of keyword-argument dicts for ``check`` and
+                :func:`flask_rustpath.testing.assert_parity` (default: from the type
+                annotations).
+
+        Returns the :class:`~flask_rustpath.kernel.Kernel`, callable like the function.
+        """
+
+        def decorator(function: Callable[..., Any]) -> Kernel:
+            kernel = Kernel(function, rust=rust, **options)
+            self.add_kernel(kernel)
+            return kernel
+
+        return decorator
+
+    def add_kernel(self, kernel: Kernel) -> None:
+        """Declare ``kernel`` here and on every app initialised so far."""
+        known = self.kernels.get(kernel.name)
+        if known is not None and known is not kernel:
+            raise ValueError(f"a kernel named {kernel.name!r} is already declared")
+        for app in list(self._apps):
+            get_state(app).add_kernel(kernel)
+        self.kernels[kernel.name] = kernel
+
+    def hot(
+        self,
+        rule: str,
+        *,
+        rust: str | Callable[..., Any],
+        methods: Sequence[str] = ("GET",),
+        endpoint: str | None = None,
+        blueprint: Blueprint | None = None,
+        **options: Unpack[KernelOptions],
+    ) -> Callable[[Callable[..., Any]], Kernel]:
+        """The JSON shorthand: a kernel, and a paired view at ``rule`` answering
+        ``{"result": kernel(...)}``.
+
+        URL variables, then query-string, form or JSON-body parameters (by the
+        function's type annotations) become the kernel's arguments. The view is
+        registered on ``blueprint`` if given, else on every app this extension
+        initialises, with endpoint ``endpoint`` (default: the kernel's name).
+        Takes the options of :meth:`kernel`.
+        """
+
+        def decorator(function: Callable[..., Any]) -> Kernel:
+            kernel = Kernel(function, rust=rust, **options)
+            self.add_route(
+                make_hot_route(
+                    rule, kernel, endpoint=endpoint, methods=tuple(methods), blueprint=blueprint
+                )
+            )
+            return kernel
+
+        return decorator
+
+    def route(
+        self,
+        rule: str,
+        kernel: Kernel,
+        *,
+        methods: Sequence[str] = ("GET",),
+        endpoint: str | None = None,
+        blueprint: Blueprint | None = None,
+    ) -> HotRoute:
+        """The JSON shorthand for an existing kernel: a paired view at ``rule``."""
+        route = make_hot_route(
+            rule, kernel, endpoint=endpoint, methods=tuple(methods), blueprint=blueprint
+        )
+        self.add_route(route)
+        return route
+
+    def add_route(self, route: HotRoute) -> None:
+        if route.blueprint is not None:
+            route.blueprint.add_url_rule(
+                route.rule, route.endpoint, route.view(), methods=list(route.methods)
+            )
+        else:
+            for app in list(self._apps):
+                _register_route(app, route)
+        self.add_kernel(route.kernel)
+        self.routes.append(route)
+
+    # -- apps ----------------------------------------------------------------------
+
     def init_app(self, app: Flask) -> None:
+        """Read and check the ``RUSTPATH_*`` settings (see :mod:`flask_rustpath.config`),
+        then install the pairing middleware, the extension's blueprint and the CLI.
+
+        Everything that can be refused is checked before the app is changed.
+        """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(f"flask-rustpath is already initialised on app {app.name!r}")
-        config.apply_defaults(app.config)
-        routes = [*(builtin_routes if app.config["RUSTPATH_BUILTINS"] is True else ()), *self]
-        state = RustPathState()
-        state.check(app, routes)  # everything is refused before anything is changed
-        _refuse_oversized_integers(app)
-        state.register(app, routes)
-        app.before_request_funcs.setdefault(None, []).insert(0, _routing_error_as_json)
-        if app.config["RUSTPATH_METRICS"] and prometheus_available():
-            app.add_url_rule(
-                config.prefix(app.config, "url") + "/metrics", "rustpath.metrics", _metrics_view
-            )
-        register_dashboard(app)
-        app.cli.add_command(cli)
-        _check_crates(app, routes)
+        config.apply(app.config)
+        settings = config.app_settings(app.config)
+        state = RustPathState(app, settings)
+        from .builtins import builtin_kernels
+
+        kernels = [*(builtin_kernels if settings.builtins else ()), *self.kernels.values()]
+        for kernel in kernels:
+            state.add_kernel(kernel)
+        for rule in app.url_map.iter_rules():
+            state.check_rule(rule)
+        for route in self.routes:
+            if route.blueprint is not None:
+                state.routes[f"{route.blueprint.name}.{route.endpoint}"] = route
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint in state.routes:
+                _refuse_collision(rule, app.url_map, state)
         app.extensions[EXTENSION_KEY] = state
+        app.url_rule_class = _checked_rule_class(app.url_rule_class, state)
+        _ascii_integers(app.url_map)
+        for route in self.routes:
+            if route.blueprint is None:
+                _register_route(app, route)
+        app.wsgi_app = PairingMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
+        app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
+        app.jinja_env.globals["rustpath_url_for"] = url_for
+        from .blueprint import make_blueprint
+
+        app.register_blueprint(make_blueprint(state), url_prefix=settings.url_prefix)
+        from .cli import cli
+
+        app.cli.add_command(cli)
+        _check_crates(app, settings.autobuild, kernels)
         self._apps.add(app)
 
     def stats(self, app: Flask | None = None) -> dict[str, Any]:
-        """Counts and mean compute times per route and backend, in this process.
+        """Counts and mean compute times per kernel and side, in this process.
 
-        ``{route: {"python": {"requests", "errors", "mean_ms"}, "rust": {...},
-        "shadow": {"match", "mismatch", "error", "dropped", "timeout", "skipped"}}}``;
-        across gunicorn workers, scrape the Prometheus endpoint instead.
+        ``{kernel: {"python": {"requests", "errors", "mean_ms"}, "rust": {...},
+        "shadow": {"match", "mismatch", "error", "dropped", "timeout", "skipped"},
+        "fallbacks": n}}``; across gunicorn workers, scrape the Prometheus endpoint.
         """
         return get_state(app).metrics.snapshot()
 
-    def add(self, route: HotRoute) -> None:
-        """Declare ``route`` and register it on every app initialised so far.
+    def health(self, app: Flask | None = None) -> dict[str, Any]:
+        """``{"status": "ok"}`` or ``{"status": "degraded", "problems": {...}}``: for a
+        ``/healthz`` view. Degraded means observability failed; serving is unaffected."""
+        return get_state(app).health()
 
-        All checks run before anything changes, so a refused declaration leaves
-        neither the extension nor any app half-updated.
-        """
-        if route.name in {r.name for r in self}:
-            raise ValueError(f"a hot route named {route.name!r} is already declared")
-        apps = list(self._apps)
-        for app in apps:
-            get_state(app).check(app, [route])
-        for app in apps:
-            get_state(app).register(app, [route])
-        super().add(route)
+    def join_shadow(self, app: Flask | None = None, timeout: float = 30.0) -> bool:
+        """Wait for every queued shadow comparison (tests, graceful shutdown)."""
+        return get_state(app).shadow.join(timeout)
+
+    @staticmethod
+    def current_side() -> Side | None:
+        """The side the current request's URL pinned, or ``None`` on a plain URL."""
+        from .context import current_side
+
+        return current_side()
 
 
-def _check_crates(app: Flask, routes: list[HotRoute]) -> None:
+def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> None:
     """Development: rebuild changed crates on import and restart ``flask run`` when their
     sources change. Production: never compile; log every stale build at start-up."""
-    autobuild = app.config["RUSTPATH_AUTOBUILD"]
     if autobuild is None:
         autobuild = app.debug
-    modules = sorted({route.rust.module for route in routes if route.rust.module})
+    modules = sorted({kernel.rust.module for kernel in kernels if kernel.rust.module})
     reports = [crates.freshness(module) for module in modules]
     # Crates the hook can rebuild: editable installs of a crate directory. Our own
     # module is imported before any hook could see it.
@@ -124,28 +267,65 @@ def _check_crates(app: Flask, routes: list[HotRoute]) -> None:
             )
 
 
-def _metrics_view() -> Response:
-    body, content_type = render_prometheus()
-    return Response(body, content_type=content_type)
+def _register_route(app: Flask, route: HotRoute) -> None:
+    state = get_state(app)
+    state.add_route(route)
+    app.add_url_rule(route.rule, route.endpoint, route.view(), methods=list(route.methods))
 
 
-def _routing_error_as_json() -> Response | None:
-    """Answer 404/405 on hot-route URLs in JSON; leave every other URL alone.
-
-    Runs first among ``before_request`` functions: Flask has matched the URL by then
-    but raises the routing error only afterwards, so the app's own error handlers,
-    whatever they are and whenever they were registered, still see every other URL.
-    """
+def _before_request() -> Response | None:
+    """First among ``before_request`` functions: unpaired views refuse a side prefix,
+    and a routing error under a hot route's rule answers in JSON. Every other URL is
+    left to the app's own error handlers."""
+    refuse_unpaired()
     exc = request.routing_exception
     if exc is None:
         return None
-    error = get_state().routing_error(current_app, request.environ, exc)
-    return error.to_response() if error is not None else None
+    error = get_state().routing_error(exc)  # type: ignore[arg-type]
+    return error.get_response() if error is not None else None
 
 
-class _BoundedIntegerConverter(IntegerConverter):
-    """werkzeug's ``int`` converter, refusing (404) rather than crashing (500) on a
-    number too long for ``int()`` (Python's digit limit raises ``ValueError``)."""
+def _checked_rule_class(base: type[Rule], state: RustPathState) -> type[Rule]:
+    """``app.url_rule_class`` that refuses, as it is added, a rule a side prefix would
+    hide or one that collides with a hot route's rule (in either order)."""
+
+    class RustPathRule(base):  # type: ignore[valid-type,misc]
+        def bind(self, map: Map, rebind: bool = False) -> None:
+            if not rebind:
+                state.check_rule(self)
+                _refuse_collision(self, map, state)
+            super().bind(map, rebind)
+
+    return RustPathRule
+
+
+def _refuse_collision(new: Rule, url_map: Map, state: RustPathState) -> None:
+    shape = _shape(new.rule)
+    for rule in url_map.iter_rules():
+        if (
+            rule is new
+            or _shape(rule.rule) != shape
+            or not (rule.methods or set()) & (new.methods or set())
+        ):
+            continue
+        hot = [r for r in (rule, new) if r.endpoint in state.routes]
+        if hot:
+            raise Misconfigured(
+                f"URL rule {new.rule!r} ({new.endpoint}) collides with {rule.rule!r} "
+                f"({rule.endpoint}), which is a hot route; give one of them another rule"
+            )
+
+
+def _shape(rule: str) -> str:
+    return RULE_VARIABLE.sub(lambda m: f"<{m['converter'] or 'default'}>", rule)
+
+
+class _AsciiIntegerConverter(IntegerConverter):
+    """werkzeug's ``int`` converter, accepting ASCII digits only (``\\d`` also matches
+    Arabic-Indic or fullwidth digits: one resource, many URLs) and refusing (404)
+    rather than crashing (500) on a number too long for ``int()``."""
+
+    regex = r"[0-9]+"
 
     def to_python(self, value: str) -> Any:
         try:
@@ -154,6 +334,6 @@ class _BoundedIntegerConverter(IntegerConverter):
             raise ValidationError() from None
 
 
-def _refuse_oversized_integers(app: Flask) -> None:
-    if app.url_map.converters.get("int") is IntegerConverter:
-        app.url_map.converters["int"] = _BoundedIntegerConverter
+def _ascii_integers(url_map: Map) -> None:
+    if url_map.converters.get("int") is IntegerConverter:
+        url_map.converters["int"] = _AsciiIntegerConverter

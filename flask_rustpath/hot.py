@@ -1,203 +1,211 @@
-"""Hot routes: a URL rule with a Python implementation and a Rust one.
+"""The JSON shorthand: a paired view whose whole body is one kernel call.
 
-A :class:`HotRoute` is only a declaration; registering it on an app (see
-:mod:`flask_rustpath.state`) adds its three URLs. :class:`HotRoutes` collects
-declarations made with the :meth:`HotRoutes.hot` decorator, which is the one way
-routes are declared, the built-in ones included.
+``@rustpath.hot("/sum_of_primes/<int:n>", rust="my_crate:sum_of_primes")`` declares a
+kernel and a view at that rule answering ``{"result": ...}``. The kernel's arguments
+come from the URL's variables and, for the other parameters of the function, from the
+query string, a form or a JSON object body, converted by the parameter's type
+annotation. A missing or ill-typed parameter answers 400 JSON naming it, so a
+``POST /score`` with a JSON body is offloaded with no view code at all.
+
+The view is an ordinary Flask view: ``abort()`` and other HTTP exceptions keep their
+status, and the app's error handlers apply outside the JSON errors of
+:mod:`flask_rustpath.errors`.
 """
 
 from __future__ import annotations
 
-import inspect
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypedDict, TypeVar
+import logging
+import math
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from werkzeug.routing import parse_converter_args
+from flask import Blueprint, request
+from werkzeug.exceptions import HTTPException
 
-from .targets import RustTarget
+from .errors import ImplementationError, MissingParameter, json_response
+from .kernel import Kernel
+from .pairing import paired
+from .rules import rule_variables
 
-if TYPE_CHECKING:
-    from typing_extensions import Unpack  # in typing from Python 3.11
+log = logging.getLogger("flask_rustpath")
 
-F = TypeVar("F", bound=Callable[..., Any])
+_MISSING = object()
 
-Side = Literal["python", "rust"]
-SIDES: tuple[Side, ...] = ("python", "rust")
-# What may serve a plain rule: a side, or "shadow" (Rust answers, Python is compared).
-Backend = Literal["python", "rust", "shadow"]
-BACKENDS: tuple[Backend, ...] = ("rust", "python", "shadow")
+
+@dataclass(frozen=True)
+class Parameter:
+    """A kernel parameter read from the request rather than the URL."""
+
+    name: str
+    kind: Any  # the annotation: int, float, str, bool, list, dict, or Any
+    default: Any
 
 
 @dataclass(frozen=True, eq=False)
 class HotRoute:
-    """One hot route: served at ``/python<rule>``, ``/rust<rule>`` and ``<rule>``."""
+    """One JSON shorthand route: a rule, its kernel, and where it is registered."""
 
     rule: str
-    python: Callable[..., Any]
-    rust: RustTarget
-    name: str
-    backend: str | None = None
-    limits: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    examples: tuple[Mapping[str, Any], ...] = ()
-    methods: tuple[str, ...] = ("GET",)
-    compare: Callable[[Any, Any], bool] | None = None
-    shadow_rate: float | None = None
-    strategy: Any = None  # a hypothesis strategy of keyword-argument dicts
+    kernel: Kernel
+    endpoint: str
+    methods: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    blueprint: Blueprint | None = None
 
-    @cached_property  # compiling a werkzeug rule costs more than a whole request
-    def arguments(self) -> frozenset[str]:
-        """Names of the rule's variables, e.g. ``{"n"}`` for ``/sum_of_primes/<int:n>``."""
-        return rule_arguments(self.rule)
+    @property
+    def name(self) -> str:
+        return self.kernel.name
 
+    def view(self) -> Callable[..., Any]:
+        """The view function: every call of it is one kernel call."""
+        kernel, parameters = self.kernel, self.parameters
 
-# <int:n>, <int(signed=True):n>, <n> → converter, its arguments, variable name
-RULE_VARIABLE = re.compile(
-    r"<(?:(?P<converter>[^<>:(]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[^<>:]+)>"
-)
+        def hot_view(**url_values: Any) -> Any:
+            arguments = url_values
+            if parameters:
+                arguments.update(read_parameters(kernel.name, parameters))
+            try:
+                result = kernel(**arguments)
+            except HTTPException:
+                raise
+            except Exception:
+                log.exception("kernel %r raised", kernel.name)
+                raise ImplementationError(
+                    f"kernel {kernel.name!r} failed; see the server log", kernel=kernel.name
+                ) from None
+            try:
+                return json_response({"result": result})
+            except (TypeError, ValueError) as exc:  # unencodable, non-finite, too long
+                raise ImplementationError(
+                    f"kernel {kernel.name!r} returned a value strict JSON cannot encode: {exc}",
+                    kernel=kernel.name,
+                ) from None
 
-
-class RuleVariable(NamedTuple):
-    name: str
-    converter: str  # "default" when the rule names none
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-
-
-def rule_variables(rule: str) -> tuple[RuleVariable, ...]:
-    """The variables of ``rule`` in order of appearance, with their converters."""
-    found = []
-    for match in RULE_VARIABLE.finditer(rule):
-        args, kwargs = parse_converter_args(match["args"]) if match["args"] else ((), {})
-        found.append(RuleVariable(match["name"], match["converter"] or "default", args, kwargs))
-    return tuple(found)
-
-
-def rule_arguments(rule: str) -> frozenset[str]:
-    """The variable names of ``rule``, read from the text: an app's custom converters
-    are not known when a route is declared."""
-    return frozenset(variable.name for variable in rule_variables(rule))
-
-
-class HotOptions(TypedDict, total=False):
-    """Optional settings of a hot route (see :meth:`HotRoutes.hot`)."""
-
-    name: str | None
-    backend: str | None
-    limits: Mapping[str, Mapping[str, float]] | None
-    examples: Sequence[Mapping[str, Any]]
-    methods: Sequence[str]
-    compare: Callable[[Any, Any], bool] | None
-    shadow_rate: float | None
-    strategy: Any
+        hot_view.__name__ = f"hot_{kernel.name}"
+        hot_view.__doc__ = kernel.__doc__
+        return paired(hot_view)
 
 
 def make_hot_route(
-    function: Callable[..., Any],
     rule: str,
+    kernel: Kernel,
     *,
-    rust: str | Callable[..., Any],
-    **options: Unpack[HotOptions],
+    endpoint: str | None = None,
+    methods: tuple[str, ...] | list[str] = ("GET",),
+    blueprint: Blueprint | None = None,
 ) -> HotRoute:
-    """Check a declaration and build its :class:`HotRoute`; errors surface at import time."""
-    misspelt = set(options) - set(HotOptions.__annotations__)
-    if misspelt:
-        raise TypeError(f"unknown hot route option(s) {sorted(misspelt)}")
-    name = options.get("name")
-    backend = options.get("backend")
-    shadow_rate = options.get("shadow_rate")
+    """Check a shorthand declaration; errors surface at import time."""
     if not rule.startswith("/"):
         raise ValueError(f"hot route rule must start with '/', got {rule!r}")
-    if backend is not None and backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
-    if shadow_rate is not None and not 0 <= shadow_rate <= 1:
-        raise ValueError(f"shadow_rate must be from 0 to 1, got {shadow_rate!r}")
-    limits = dict(options.get("limits") or {})
-    unknown = set(limits) - set(SIDES)
-    if unknown:
-        raise ValueError(f"limits are keyed by side {SIDES}; unknown keys {sorted(unknown)}")
-    arguments = rule_arguments(rule)
-    try:
-        inspect.signature(function).bind(**dict.fromkeys(arguments))
-    except TypeError as exc:
+    variables = {variable.name for variable in rule_variables(rule)}
+    unknown = variables - set(kernel.parameters)
+    if unknown and not _takes_any_keyword(kernel):
         raise TypeError(
-            f"{function.__qualname__} cannot be called with the variables of {rule!r} "
-            f"({', '.join(sorted(arguments)) or 'none'}): {exc}"
-        ) from None
-    for side, bounds in limits.items():
-        stray = set(bounds) - arguments
-        if stray:
-            raise ValueError(f"{side} limits name {sorted(stray)}, which {rule!r} does not have")
+            f"{kernel.python.__qualname__} cannot take the variable(s) "
+            f"{', '.join(sorted(unknown))} of {rule!r}"
+        )
+    parameters = kernel_parameters(kernel, skip=variables)
     return HotRoute(
         rule=rule,
-        python=function,
-        rust=RustTarget(rust),
-        name=name or function.__name__,
-        backend=backend,
-        limits=limits,
-        examples=tuple(options.get("examples", ())),
-        methods=tuple(m.upper() for m in options.get("methods", ("GET",))),
-        compare=options.get("compare"),
-        shadow_rate=shadow_rate,
-        strategy=options.get("strategy"),
+        kernel=kernel,
+        endpoint=endpoint or kernel.name,
+        methods=tuple(method.upper() for method in methods),
+        parameters=parameters,
+        blueprint=blueprint,
     )
 
 
-class HotRoutes:
-    """An ordered collection of hot route declarations, by name."""
+def kernel_parameters(
+    kernel: Kernel, skip: set[str] | frozenset[str] = frozenset()
+) -> tuple[Parameter, ...]:
+    """The parameters of ``kernel`` other than ``skip``, with their annotated types."""
+    hints = _type_hints(kernel.python)
+    parameters = []
+    for name, parameter in kernel.signature.parameters.items():
+        if name in skip or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.kind == parameter.POSITIONAL_ONLY:
+            raise TypeError(f"{kernel.python.__qualname__}: {name} is positional-only")
+        default = _MISSING if parameter.default is parameter.empty else parameter.default
+        parameters.append(Parameter(name, hints.get(name, Any), default))
+    return tuple(parameters)
 
-    def __init__(self) -> None:
-        self._routes: dict[str, HotRoute] = {}
 
-    def hot(
-        self,
-        rule: str,
-        *,
-        rust: str | Callable[..., Any],
-        **options: Unpack[HotOptions],
-    ) -> Callable[[F], F]:
-        """Declare the decorated view as the Python side of a hot route.
+def read_parameters(kernel: str, parameters: tuple[Parameter, ...]) -> dict[str, Any]:
+    """The non-URL arguments of a shorthand route, from the request."""
+    body: Any = None
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise MissingParameter(
+                "the request body must be a JSON object", kernel=kernel, parameter=None
+            )
+    values: dict[str, Any] = {}
+    for parameter in parameters:
+        if body is not None and parameter.name in body:
+            value = _from_json(parameter, body[parameter.name], kernel)
+        elif parameter.name in request.values:
+            value = _from_text(parameter, request.values[parameter.name], kernel)
+        elif parameter.default is not _MISSING:
+            continue
+        else:
+            raise MissingParameter(
+                f"missing parameter {parameter.name!r}", kernel=kernel, parameter=parameter.name
+            )
+        values[parameter.name] = value
+    return values
 
-        Args:
-            rule: the URL rule, with Flask converters (``/sum_of_primes/<int:n>``).
-            rust: the Rust implementation, a callable or a ``"module:attr"`` string
-                imported on first use; it is called with the same keyword arguments.
 
-        Options (all optional, keyword-only):
-            name: route name (default: the function's name); endpoints are
-                ``rustpath.<name>``, ``rustpath.python_<name>``, ``rustpath.rust_<name>``.
-            backend: ``"rust"``, ``"python"`` or ``"shadow"`` for the plain rule,
-                overriding ``RUSTPATH_BACKEND``.
-            limits: upper bounds per side and argument, e.g.
-                ``{"python": {"n": 10**6}, "rust": {"n": 10**10}}``; above them the
-                route answers 422.
-            examples: sample arguments: links on index pages, inputs for ``check``.
-            methods: HTTP methods the three URLs accept.
-            compare: ``compare(python_result, rust_result) -> bool`` for shadow mode,
-                compare and check (default ``==``), e.g. a float tolerance.
-            shadow_rate: fraction of shadow-mode requests compared, overriding
-                ``RUSTPATH_SHADOW_RATE``.
-            strategy: a hypothesis strategy of keyword-argument dicts for ``check``
-                and :func:`flask_rustpath.testing.assert_parity`.
+def _from_text(parameter: Parameter, text: str, kernel: str) -> Any:
+    kind = parameter.kind
+    try:
+        if kind is int:
+            if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit():
+                raise ValueError
+            return int(text)
+        if kind is float:
+            value = float(text) if text.isascii() else math.nan
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        if kind is bool:
+            return {"true": True, "1": True, "false": False, "0": False}[text.lower()]
+        if kind in (str, Any):
+            return text
+    except (ValueError, KeyError):
+        pass
+    raise _ill_typed(parameter, kernel)
 
-        The function is returned unchanged: it stays callable as plain Python.
-        """
 
-        def decorator(function: F) -> F:
-            self.add(make_hot_route(function, rule, rust=rust, **options))
-            return function
+def _from_json(parameter: Parameter, value: Any, kernel: str) -> Any:
+    kind = parameter.kind
+    if kind is Any:
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, float) and isinstance(value, bool):
+        raise _ill_typed(parameter, kernel)
+    origin = typing.get_origin(kind) or kind
+    if isinstance(origin, type) and isinstance(value, origin):
+        return value
+    raise _ill_typed(parameter, kernel)
 
-        return decorator
 
-    def add(self, route: HotRoute) -> None:
-        if route.name in self._routes:
-            raise ValueError(f"a hot route named {route.name!r} is already declared")
-        self._routes[route.name] = route
+def _ill_typed(parameter: Parameter, kernel: str) -> MissingParameter:
+    kind = getattr(parameter.kind, "__name__", str(parameter.kind))
+    return MissingParameter(
+        f"parameter {parameter.name!r} must be {kind}", kernel=kernel, parameter=parameter.name
+    )
 
-    def __iter__(self) -> Iterator[HotRoute]:
-        return iter(list(self._routes.values()))
 
-    def __len__(self) -> int:
-        return len(self._routes)
+def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(function)
+    except Exception:  # unresolvable string annotations: read those parameters as text
+        return {}
+
+
+def _takes_any_keyword(kernel: Kernel) -> bool:
+    return any(p.kind == p.VAR_KEYWORD for p in kernel.signature.parameters.values())

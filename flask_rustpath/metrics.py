@@ -1,15 +1,20 @@
-"""Per-route, per-backend counts and compute times.
+"""Per-kernel, per-side counts and compute times.
 
 Always kept in-process for :meth:`RustPath.stats` (one process's view). When
 ``prometheus-client`` is installed (``flask-rustpath[metrics]``) the same events
 also feed Prometheus metrics, which aggregate across gunicorn workers in the
 client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``).
+
+Recording never raises: a metrics failure (a missing or deleted multiprocess
+directory, a full disk) is handed to ``on_failure`` once per event and the
+response goes on unchanged.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -31,8 +36,10 @@ class _SideStats:
 class Metrics:
     """Thread-safe event sink for one app."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_failure: Callable[[BaseException], None] | None = None) -> None:
+        self._on_failure = on_failure
         self._lock = threading.Lock()
+        self._fallbacks: Counter[str] = Counter()
         self._sides: dict[tuple[str, str], _SideStats] = defaultdict(_SideStats)
         self._shadow: dict[str, Counter[str]] = defaultdict(Counter)
         # Labelled Prometheus children by label values: .labels() on every request
@@ -40,7 +47,40 @@ class Metrics:
         self._children: dict[tuple[str, ...], Any] = {}
 
     def request(self, route: str, backend: str, seconds: float | None, error: str | None) -> None:
-        """One request answered by ``backend``: its compute time, or the error code it got."""
+        """One call run by ``backend``: its compute time, or the error code it got."""
+        try:
+            self._request(route, backend, seconds, error)
+        except Exception as exc:
+            self._failed(exc)
+
+    def shadow(self, route: str, outcome: str) -> None:
+        """One shadow comparison's outcome (one of :data:`SHADOW_OUTCOMES`)."""
+        try:
+            with self._lock:
+                self._shadow[route][outcome] += 1
+            if _prometheus() is not None:
+                self._child("shadow", route, outcome).inc()
+        except Exception as exc:
+            self._failed(exc)
+
+    def fallback(self, route: str) -> None:
+        """One call that ran on Python because the Rust module does not import."""
+        try:
+            with self._lock:
+                self._fallbacks[route] += 1
+            if _prometheus() is not None:
+                self._child("fallback", route).inc()
+        except Exception as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._on_failure is not None:
+            try:
+                self._on_failure(exc)
+            except Exception:
+                pass
+
+    def _request(self, route: str, backend: str, seconds: float | None, error: str | None) -> None:
         with self._lock:
             stats = self._sides[route, backend]
             stats.requests += 1
@@ -53,13 +93,6 @@ class Metrics:
             self._child("requests", route, backend, error or "ok").inc()
             if error is None and seconds is not None:
                 self._child("seconds", route, backend).observe(seconds)
-
-    def shadow(self, route: str, outcome: str) -> None:
-        """One shadow comparison's outcome (one of :data:`SHADOW_OUTCOMES`)."""
-        with self._lock:
-            self._shadow[route][outcome] += 1
-        if _prometheus() is not None:
-            self._child("shadow", route, outcome).inc()
 
     def _child(self, metric: str, *labels: str) -> Any:
         key = (metric, *labels)
@@ -82,6 +115,8 @@ class Metrics:
                 }
             for route, outcomes in self._shadow.items():
                 result.setdefault(route, {})["shadow"] = {o: outcomes[o] for o in SHADOW_OUTCOMES}
+            for route, count in self._fallbacks.items():
+                result.setdefault(route, {})["fallbacks"] = count
             return result
 
 
@@ -96,12 +131,12 @@ def _prometheus() -> dict[str, Any] | None:
     return {
         "requests": PromCounter(
             "rustpath_requests",
-            "Hot-route requests by route, backend that answered, and outcome (ok or error code)",
+            "Kernel calls by kernel, side that ran, and outcome (ok or error code)",
             ["route", "backend", "outcome"],
         ),
         "seconds": Histogram(
             "rustpath_compute_seconds",
-            "Compute time of successful hot-route calls, implementation call only",
+            "Compute time of successful kernel calls, implementation call only",
             ["route", "backend"],
             buckets=BUCKETS,
         ),
@@ -109,6 +144,11 @@ def _prometheus() -> dict[str, Any] | None:
             "rustpath_shadow",
             "Shadow comparisons of Python against Rust by outcome",
             ["route", "outcome"],
+        ),
+        "fallback": PromCounter(
+            "rustpath_fallback",
+            "Kernel calls run on Python because the Rust module does not import",
+            ["route"],
         ),
     }
 

@@ -1,102 +1,247 @@
-"""Shadow mode: Rust answers; for a sample of requests Python runs too, off the
-response's path, and the two results are compared.
+"""Shadow mode at the kernel: Rust answers; for a sample of calls the Python reference
+runs too, off the request path, with the same plain arguments, and the results are
+compared.
 
-The response never waits for, or changes because of, the Python side: its
-exceptions, its queue being full and its taking too long are counted, not raised.
-A mismatch is logged once per distinct input, with both results, and counted.
-``RUSTPATH_SHADOW_RAISE`` runs the comparison inline and raises on a mismatch, so a
-test suite fails loudly.
+The response never waits for, or changes because of, the shadow: a full queue, a
+slow or failing reference, a failing ``compare=`` hook or a metrics error are
+counted, never raised. By default the reference runs in a small process pool (the
+kernel's arguments are plain values, so they pickle), so shadow traffic never holds
+the serving process's GIL; a reference that cannot be imported by name (defined in
+``__main__`` or inside a function) runs on a background thread instead.
+
+Mismatches are logged at a bounded rate, with both results; ``RUSTPATH_SHADOW_RAISE``
+compares inline and raises :class:`ShadowMismatch`, so a test suite fails loudly.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import multiprocessing
+import os
 import random
-from collections.abc import Mapping
-from typing import Any, Protocol
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
-
-from . import config
-from .calling import check_limits, results_match, run_side
-from .errors import HotRouteError, LimitExceeded
+from .calling import check_limits, results_match
+from .config import AppSettings, KernelSettings
+from .errors import LimitExceeded
 from .executor import BoundedExecutor
-from .hot import HotRoute
-from .metrics import Metrics
+from .logs import LimitedLog
 
+if TYPE_CHECKING:
+    from .kernel import Kernel
 
-class ShadowContext(Protocol):
-    """What shadow mode needs from the app's state (``RustPathState`` provides it)."""
+log = logging.getLogger("flask_rustpath")
 
-    metrics: Metrics
-
-    def executor(self, app_config: Mapping[str, Any]) -> BoundedExecutor: ...
-
-    def first_mismatch(self, route: str, kwargs: Mapping[str, Any]) -> bool: ...
+# What a comparison's outcome is counted as.
+Observe = Callable[[str, str], None]
 
 
 class ShadowMismatch(AssertionError):
     """Python and Rust disagreed (raised only with ``RUSTPATH_SHADOW_RAISE``)."""
 
 
-def shadow(
-    state: ShadowContext, route: HotRoute, kwargs: Mapping[str, Any], rust_result: Any
-) -> None:
-    """Maybe compare Python with ``rust_result`` for this request (sampled, bounded)."""
-    app_config = current_app.config
-    rate = config.shadow_rate_for(app_config, route)
-    if rate == 0 or (rate < 1 and random.random() >= rate):
-        return
-    try:
-        check_limits(route, "python", kwargs)
-    except LimitExceeded:
-        state.metrics.shadow(route.name, "skipped")  # Python would take too long here
-        return
-    if app_config["RUSTPATH_SHADOW_RAISE"]:
-        _compare(current_app, state, route, dict(kwargs), rust_result, raise_mismatch=True)
-        return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    timeout = float(app_config["RUSTPATH_SHADOW_TIMEOUT"])
-    arguments = dict(kwargs)
+def run_reference(
+    module: str, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """In a pool process: import the kernel by name and run its Python reference."""
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    reference = getattr(found, "python", found)  # a Kernel, or the plain function
+    return reference(*args, **kwargs)
 
-    def job(waited: float) -> None:
-        if waited > timeout:
-            state.metrics.shadow(route.name, "timeout")
+
+def importable(function: Callable[..., Any]) -> bool:
+    """Whether a fresh process can find ``function`` by its module and qualified name."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", "")
+    return bool(module) and module != "__main__" and "<locals>" not in qualname
+
+
+class ShadowRunner:
+    """Samples, queues and compares the shadow calls of one app, in each process."""
+
+    def __init__(self, settings: AppSettings, observe: Observe, logs: LimitedLog) -> None:
+        self.settings = settings
+        self._observe = observe
+        self._logs = logs
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._processes: ProcessPoolExecutor | None = None
+        self._pending = 0
+        self._threads = BoundedExecutor(settings.shadow_workers, settings.shadow_queue)
+
+    def offer(
+        self,
+        kernel: Kernel,
+        settings: KernelSettings,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        rust_result: Any,
+    ) -> None:
+        """Maybe compare the reference with ``rust_result`` for this call (sampled, bounded)."""
+        try:
+            rate = settings.shadow_rate
+            if rate == 0 or (rate < 1 and random.random() >= rate):
+                return
+            limits = settings.limits.get("python")
+            if limits:
+                try:
+                    check_limits(kernel, "python", kernel.bind(args, kwargs), limits)
+                except LimitExceeded:
+                    self._observe(kernel.name, "skipped")  # the reference would take too long
+                    return
+            if self.settings.shadow_raise:
+                python_result = kernel.python(*args, **kwargs)
+                self._judge(kernel, args, kwargs, python_result, rust_result, raise_mismatch=True)
+                return
+            if self.settings.shadow_pool == "process" and importable(kernel):
+                self._submit_process(kernel, args, kwargs, rust_result)
+            else:
+                self._submit_thread(kernel, args, kwargs, rust_result)
+        except ShadowMismatch:
+            raise
+        except Exception:
+            self._observe(kernel.name, "error")
+            self._logs.warning(
+                f"shadow-error:{kernel.name}",
+                "shadow call of kernel %r failed to start",
+                kernel.name,
+            )
+
+    def join(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued shadow call has been compared; ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                pending = self._pending
+            if pending == 0 and self._threads.join(max(0.0, deadline - time.monotonic())):
+                return True
+            time.sleep(0.005)
+        return False
+
+    def _submit_process(
+        self, kernel: Kernel, args: tuple[Any, ...], kwargs: dict[str, Any], rust_result: Any
+    ) -> None:
+        settings = self.settings
+        with self._lock:
+            pid = os.getpid()
+            if self._processes is None or self._pid != pid:
+                # A pool inherited over fork is the parent's: start this process's own,
+                # with spawn, so nothing a forked worker holds is copied into it.
+                self._processes = ProcessPoolExecutor(
+                    settings.shadow_workers, mp_context=multiprocessing.get_context("spawn")
+                )
+                self._pid, self._pending = pid, 0
+            if self._pending >= settings.shadow_queue + settings.shadow_workers:
+                full = True
+            else:
+                full = False
+                self._pending += 1
+            pool = self._processes
+        if full:
+            self._observe(kernel.name, "dropped")
             return
-        with app.app_context():
-            _compare(app, state, route, arguments, rust_result, raise_mismatch=False)
+        submitted = time.monotonic()
+        try:
+            future = pool.submit(
+                run_reference, kernel.__module__, kernel.__qualname__, args, kwargs
+            )
+        except Exception:
+            with self._lock:
+                self._pending -= 1
+            raise
 
-    if not state.executor(app_config).submit(job):
-        state.metrics.shadow(route.name, "dropped")
+        def done(future: Future[Any]) -> None:
+            try:
+                if time.monotonic() - submitted > settings.shadow_timeout:
+                    self._observe(kernel.name, "timeout")
+                elif future.exception() is not None:
+                    self._reference_failed(kernel, future.exception())
+                else:
+                    self._judge(kernel, args, kwargs, future.result(), rust_result)
+            except Exception:
+                log.exception("shadow comparison of kernel %r failed", kernel.name)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+        future.add_done_callback(done)
+
+    def _submit_thread(
+        self, kernel: Kernel, args: tuple[Any, ...], kwargs: dict[str, Any], rust_result: Any
+    ) -> None:
+        timeout = self.settings.shadow_timeout
+
+        def job(waited: float) -> None:
+            if waited > timeout:
+                self._observe(kernel.name, "timeout")
+                return
+            try:
+                python_result = kernel.python(*args, **kwargs)
+            except Exception as exc:
+                self._reference_failed(kernel, exc)
+                return
+            self._judge(kernel, args, kwargs, python_result, rust_result)
+
+        if not self._threads.submit(job):
+            self._observe(kernel.name, "dropped")
+
+    def _reference_failed(self, kernel: Kernel, exc: BaseException | None) -> None:
+        self._observe(kernel.name, "error")
+        self._logs.warning(
+            f"shadow-error:{kernel.name}",
+            "shadow call of kernel %r: the Python reference raised %s",
+            kernel.name,
+            type(exc).__name__,
+        )
+
+    def _judge(
+        self,
+        kernel: Kernel,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        python_result: Any,
+        rust_result: Any,
+        *,
+        raise_mismatch: bool = False,
+    ) -> None:
+        try:
+            same = results_match(kernel, python_result, rust_result)
+        except Exception:
+            self._observe(kernel.name, "error")
+            self._logs.warning(
+                f"shadow-error:{kernel.name}", "compare hook of kernel %r raised", kernel.name
+            )
+            return
+        if same:
+            self._observe(kernel.name, "match")
+            return
+        self._observe(kernel.name, "mismatch")
+        inputs = _describe_inputs(kernel, args, kwargs)
+        self._logs.warning(
+            f"shadow-mismatch:{kernel.name}",
+            "shadow mismatch on kernel %r for %s: python=%.200r rust=%.200r",
+            kernel.name,
+            inputs,
+            python_result,
+            rust_result,
+        )
+        if raise_mismatch:
+            raise ShadowMismatch(
+                f"shadow mismatch on kernel {kernel.name!r} for {inputs}: "
+                f"python={python_result!r} rust={rust_result!r}"
+            )
 
 
-def _compare(
-    app: Flask,
-    state: ShadowContext,
-    route: HotRoute,
-    kwargs: dict[str, Any],
-    rust_result: Any,
-    *,
-    raise_mismatch: bool,
-) -> None:
+def _describe_inputs(kernel: Kernel, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
     try:
-        python_result = run_side(route, "python", kwargs, limits=False).result
-        same = results_match(route, python_result, rust_result)
-    except HotRouteError:
-        state.metrics.shadow(route.name, "error")  # logged by run_side
-        return
-    except Exception:
-        app.logger.exception("compare hook of hot route %r raised", route.name)
-        state.metrics.shadow(route.name, "error")
-        return
-    if same:
-        state.metrics.shadow(route.name, "match")
-        return
-    state.metrics.shadow(route.name, "mismatch")
-    message = (
-        f"shadow mismatch on hot route {route.name!r} for {kwargs!r}: "
-        f"python={python_result!r} rust={rust_result!r}"
-    )
-    if state.first_mismatch(route.name, kwargs):
-        app.logger.warning("%s", message)
-    if raise_mismatch:
-        raise ShadowMismatch(message)
+        text = repr(kernel.bind(args, kwargs))
+    except TypeError:
+        text = repr((args, dict(kwargs)))
+    return text if len(text) <= 300 else text[:300] + "…"

@@ -1,4 +1,4 @@
-"""Per-app state: the hot routes registered on one Flask app and their URL rules.
+"""Per-app state: settings resolved at ``init_app``, kernels, hot routes, gates, metrics.
 
 Lives in ``app.extensions["rustpath"]``, so one :class:`~flask_rustpath.RustPath`
 can serve several apps (app factories, tests) without sharing anything mutable.
@@ -6,223 +6,193 @@ can serve several apps (app factories, tests) without sharing anything mutable.
 
 from __future__ import annotations
 
-import re
+import logging
+import os
 import threading
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.routing.exceptions import HTTPException as RoutingHTTPException
 
-from . import config
-from .config import EXTENSION_KEY
-from .dispatch import make_views
-from .errors import HotRouteError, InvalidArgument
+from .admission import Gate
+from .config import EXTENSION_KEY, AppSettings, KernelSettings, resolve
+from .context import SIDES, Side
+from .errors import HotRouteError, InvalidArgument, Misconfigured, NotFoundJSON
 from .errors import MethodNotAllowed as JSONMethodNotAllowed
-from .executor import BoundedExecutor
-from .hot import RULE_VARIABLE, HotRoute, rule_variables
+from .hot import HotRoute
+from .kernel import Kernel
+from .logs import LimitedLog
 from .metrics import Metrics
+from .rules import fixed_start, loosen
+from .shadow import ShadowRunner
+from .targets import TargetUnavailable
 
-ENDPOINT_PREFIX = "rustpath."
-# Distinct inputs remembered per app so a mismatch is logged once, not per request.
-MISMATCHES_REMEMBERED = 10_000
-
-
-class RouteURL(NamedTuple):
-    route: HotRoute
-    kind: str  # "python", "rust", "plain" or "compare"
-    rule: str
-    endpoint: str
-
-
-KINDS = ("python", "rust", "plain", "compare")
+log = logging.getLogger("flask_rustpath")
 
 
 class RustPathState:
-    """The hot routes of one app, with what is needed to answer routing errors in JSON."""
+    """Everything flask-rustpath keeps for one app."""
 
-    def __init__(self) -> None:
-        self.routes: dict[str, HotRoute] = {}
-        self._urls: dict[tuple[str, str], RouteURL] = {}
-        self.metrics = Metrics()
-        self._lock = threading.Lock()
-        self._executor: BoundedExecutor | None = None
-        self._mismatches: set[tuple[str, str]] = set()
-        # Hot rules with every converter loosened to a plain segment: a path that
-        # matches here but not in the real URL map has an argument its converter refused.
-        self._loose = Map(strict_slashes=True, merge_slashes=False)
-
-    def check(self, app: Flask, routes: list[HotRoute]) -> None:
-        """Raise, touching nothing, if any of ``routes`` cannot be registered on ``app``."""
-        if app._got_first_request:
-            raise RuntimeError(
-                f"app {app.name!r} has already handled a request; declare hot routes before "
-                "it serves (Flask freezes the URL map then)"
-            )
-        config.validate(app.config, routes)
-        taken = dict(self.routes)
-        for route in routes:
-            if route.name in taken:
-                raise ValueError(f"a hot route named {route.name!r} is already registered")
-            for other in taken.values():
-                if other.rule == route.rule:
-                    hint = (
-                        " (a built-in route; set RUSTPATH_BUILTINS = False to serve your own)"
-                        if other.python.__module__ == "flask_rustpath.builtins"
-                        else ""
-                    )
-                    raise ValueError(
-                        f"{route.rule!r} is already served by hot route {other.name!r}{hint}"
-                    )
-            for url in self._plan(app, route):
-                if url.endpoint in app.view_functions:
-                    raise ValueError(f"app {app.name!r} already has an endpoint {url.endpoint!r}")
-            taken[route.name] = route
-
-    def register(self, app: Flask, routes: list[HotRoute]) -> None:
-        """Add the URL rules of ``routes`` to ``app`` (whose state this is).
-
-        Callers run :meth:`check` on every app and route first, so that a refusal
-        happens before anything anywhere has changed.
-        """
-        for route in routes:
-            self._add(app, route)
-
-    def _add(self, app: Flask, route: HotRoute) -> None:
-        views = make_views(route, self)
-        for url in self._plan(app, route):
-            methods = ["GET"] if url.kind == "compare" else list(route.methods)
-            app.add_url_rule(url.rule, url.endpoint, views[url.kind], methods=methods)
-            if url.kind != "plain" or not url.rule.startswith("/<"):
-                # A plain rule that starts with a variable would claim every 404.
-                self._loose.add(Rule(_loosen(url.rule), endpoint=(route.name, url.kind)))
-            self._urls[route.name, url.kind] = url
-        self.routes[route.name] = route
-
-    def _plan(self, app: Flask, route: HotRoute) -> list[RouteURL]:
-        rules = {
-            "python": config.prefix(app.config, "python") + route.rule,
-            "rust": config.prefix(app.config, "rust") + route.rule,
-            "plain": route.rule,
-            "compare": config.prefix(app.config, "url") + "/compare" + route.rule,
+    def __init__(self, app: Flask, settings: AppSettings) -> None:
+        self.app_name = app.name
+        self.config = app.config
+        self.settings = settings
+        self.kernels: dict[str, Kernel] = {}
+        self.kernel_settings: dict[str, KernelSettings] = {}
+        self.routes: dict[str, HotRoute] = {}  # JSON shorthand routes, by endpoint
+        self.logs = LimitedLog(settings.log_interval)
+        self.metrics = Metrics(self._metrics_failed)
+        self.problems: dict[str, str] = {}  # what is degraded, for health()
+        self.shadow = ShadowRunner(settings, self.metrics.shadow, self.logs)
+        # Worker-wide admission per side, shared by every kernel.
+        self.gates: dict[Side, tuple[Gate, ...]] = {
+            side: (Gate(settings.concurrency[side]),) for side in SIDES
         }
-        return [
-            RouteURL(
-                route,
-                kind,
-                rules[kind],
-                ENDPOINT_PREFIX + (route.name if kind == "plain" else f"{kind}_{route.name}"),
-            )
-            for kind in KINDS
-        ]
+        self._lock = threading.Lock()
+        self._loose: Map | None = None
 
-    def parse_arguments(
-        self, app: Flask, route: HotRoute, raw: Mapping[str, str]
-    ) -> dict[str, Any]:
-        """Convert text arguments (from a form or a command line) as the URL would.
+    # -- kernels -------------------------------------------------------------------
 
-        Each variable is matched alone, by a one-variable rule with the same converter
-        text and the app's own converters (custom ones included): ``abc`` is refused for
-        ``<int:n>`` exactly as ``/sum_of_primes/abc`` is, and a ``/`` in one value cannot
-        shift text into the next variable.
-        """
-        missing = [v.name for v in rule_variables(route.rule) if raw.get(v.name, "") == ""]
-        if missing:
-            raise InvalidArgument(
-                f"missing argument(s) for {route.rule}: {', '.join(missing)}",
-                route=route.name,
-                rule=route.rule,
-            )
-        values: dict[str, Any] = {}
-        for match in RULE_VARIABLE.finditer(route.rule):
-            name, text = match["name"], raw[match["name"]]
-            one = Map(
-                [Rule("/" + match[0], endpoint=name)],
-                converters=app.url_map.converters,
-                merge_slashes=False,
-            )
-            try:
-                _, converted = one.bind("").match("/" + text)
-            except HTTPException:  # NotFound, or a redirect for a trailing slash
-                raise InvalidArgument(
-                    f"{text!r} is not a valid value for {name} in {route.rule}",
-                    route=route.name,
-                    rule=route.rule,
-                ) from None
-            values[name] = converted[name]
-        return values
-
-    def url_for_kind(self, route: HotRoute, kind: str) -> RouteURL:
-        return self._urls[route.name, kind]
-
-    def executor(self, app_config: Mapping[str, Any]) -> BoundedExecutor:
-        """The app's shadow executor, sized from the config on first use."""
+    def add_kernel(self, kernel: Kernel) -> KernelSettings:
+        """Register ``kernel`` and compute its settings (once); a different kernel of
+        the same name is refused."""
         with self._lock:
-            if self._executor is None:
-                self._executor = BoundedExecutor(
-                    app_config["RUSTPATH_SHADOW_WORKERS"], app_config["RUSTPATH_SHADOW_QUEUE"]
-                )
-            return self._executor
-
-    def first_mismatch(self, route: str, kwargs: Mapping[str, Any]) -> bool:
-        """Whether this is the first mismatch seen for ``route`` on these inputs."""
-        key = (route, repr(sorted(kwargs.items())))
-        with self._lock:
-            if key in self._mismatches:
-                return False
-            if len(self._mismatches) < MISMATCHES_REMEMBERED:
-                self._mismatches.add(key)
-            return True
-
-    def routing_error(self, app: Flask, environ: Any, exc: HTTPException) -> HotRouteError | None:
-        """The JSON error for a 404/405 on a hot route's URL, or ``None`` if it is not one."""
-        path = environ.get("PATH_INFO") or "/"
-        if isinstance(exc, MethodNotAllowed):
-            # Ours only if the path really is one of our URLs under some other method.
-            adapter = app.url_map.bind_to_environ(environ)
-            for method in exc.valid_methods or ():
-                try:
-                    endpoint, _ = adapter.match(path, method=method)
-                except RoutingHTTPException:
-                    continue
-                if str(endpoint).startswith(ENDPOINT_PREFIX):
-                    allowed = sorted(exc.valid_methods or ())
-                    return JSONMethodNotAllowed(
-                        f"{path} accepts {', '.join(allowed)}", allowed=allowed
+            known = self.kernels.get(kernel.name)
+            if known is not None:
+                if known is not kernel:
+                    raise ValueError(
+                        f"two kernels are named {kernel.name!r} on app {self.app_name!r} "
+                        f"({known.python.__qualname__} and {kernel.python.__qualname__}); "
+                        "give one of them name="
                     )
+                return self.kernel_settings[kernel.name]
+            settings = resolve(self.config, kernel)
+            self.kernels[kernel.name] = kernel
+            self.kernel_settings[kernel.name] = settings
+            return settings
+
+    def settings_for(self, kernel: Kernel) -> KernelSettings:
+        settings = self.kernel_settings.get(kernel.name)
+        if settings is None or self.kernels[kernel.name] is not kernel:
+            settings = self.add_kernel(kernel)
+        return settings
+
+    def rust_unavailable(self, kernel: Kernel, exc: TargetUnavailable) -> None:
+        """A call fell back to Python because the Rust module does not import."""
+        self.metrics.fallback(kernel.name)
+        self.logs.warning(
+            f"unavailable:{kernel.name}",
+            "kernel %r runs on Python: %s",
+            kernel.name,
+            exc,
+        )
+
+    def observe(self, kernel: str, side: str, seconds: float | None, error: str | None) -> None:
+        self.metrics.request(kernel, side, seconds, error)
+
+    def _metrics_failed(self, exc: BaseException) -> None:
+        """Metrics could not be recorded: say so once, and report the app degraded."""
+        with self._lock:
+            first = "metrics" not in self.problems
+            self.problems["metrics"] = f"{type(exc).__name__}: {exc}"
+        if first:
+            try:
+                log.error(
+                    "[pid %d] flask-rustpath metrics are failing, responses are unaffected: %s",
+                    os.getpid(),
+                    self.problems["metrics"],
+                )
+            except Exception:
+                pass
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok"}``, or ``"degraded"`` with what is wrong; serving goes on."""
+        if not self.problems:
+            return {"status": "ok"}
+        return {"status": "degraded", "problems": dict(self.problems)}
+
+    # -- hot routes ----------------------------------------------------------------
+
+    def add_route(self, route: HotRoute) -> None:
+        self.add_kernel(route.kernel)
+        self.routes[route.endpoint] = route
+
+    def routing_error(self, exc: HTTPException) -> HotRouteError | None:
+        """The JSON error for a 404/405 under a hot route's rule, or ``None``.
+
+        Matches the decoded path (``request.path``), after any side prefix was taken off.
+        """
+        loose = self._loose_map()
+        if loose is None:
             return None
+        path = request.path
+        if isinstance(exc, MethodNotAllowed):
+            try:
+                loose.bind("").match(path, method="__probe__")
+            except MethodNotAllowed:
+                pass
+            except RoutingHTTPException:
+                return None
+            allowed = sorted(exc.valid_methods or ())
+            return JSONMethodNotAllowed(f"{path} accepts {', '.join(allowed)}", allowed=allowed)
         if not isinstance(exc, NotFound):
             return None
         try:
-            (name, kind), values = self._loose.bind("").match(path, method="GET")
+            (endpoint, rule), values = loose.bind("").match(path, method="GET")
         except RoutingHTTPException:
+            starts = {fixed_start(r.rule) for r in loose.iter_rules() if fixed_start(r.rule)}
+            for start in starts:
+                if path == start or path.startswith(start + "/"):
+                    return NotFoundJSON(f"{path} fits no variant of a hot route here", route=start)
             return None
-        rule = self.url_for_kind(self.routes[name], kind).rule
         got = ", ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
         return InvalidArgument(
             f"{path} does not fit {rule}: {got} is not a valid value for its converter",
-            route=name,
+            route=endpoint,
             rule=rule,
         )
 
+    def _loose_map(self) -> Map | None:
+        """The app's hot rules with converters loosened, built on first use (the URL map
+        is complete by then: Flask refuses new rules once an app serves)."""
+        if self._loose is None:
+            endpoints = set(self.routes)
+            loose = Map(strict_slashes=True, merge_slashes=False)
+            for rule in current_app.url_map.iter_rules():
+                if rule.endpoint in endpoints and not rule.rule.startswith("/<"):
+                    loose.add(
+                        Rule(
+                            loosen(rule.rule),
+                            endpoint=(rule.endpoint, rule.rule),
+                            methods=rule.methods,
+                        )
+                    )
+            self._loose = loose
+        return self._loose if any(True for _ in self._loose.iter_rules()) else None
 
-def _loosen(rule: str) -> str:
-    def loose(match: re.Match[str]) -> str:
-        converter = "path" if match["converter"] == "path" else "string"
-        return f"<{converter}:{match['name']}>"
-
-    return RULE_VARIABLE.sub(loose, rule)
+    def check_rule(self, rule: Rule) -> None:
+        """Refuse a URL rule that a side prefix would hide, or that collides with a hot
+        route's rule; called for every rule the app adds, before and after init_app."""
+        for side in SIDES:
+            prefix = self.settings.prefix(side)
+            if rule.rule == prefix or rule.rule.startswith(prefix + "/"):
+                raise Misconfigured(
+                    f"URL rule {rule.rule!r} is under {prefix}, which flask-rustpath reserves "
+                    f"for the {side} variants of paired views; change the rule or "
+                    f"RUSTPATH_{side.upper()}_PREFIX"
+                )
 
 
 def get_state(app: Flask | None = None) -> RustPathState:
     """The :class:`RustPathState` of ``app`` (default: the current app)."""
     app = app or current_app
     try:
-        return app.extensions[EXTENSION_KEY]
+        state: RustPathState = app.extensions[EXTENSION_KEY]
     except KeyError:
         raise RuntimeError(
             f"flask-rustpath is not initialised on app {app.name!r}: call RustPath(app) "
             "or rustpath.init_app(app) first"
         ) from None
+    return state

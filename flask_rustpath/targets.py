@@ -9,7 +9,9 @@ life of the process.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -33,7 +35,10 @@ class RustTarget:
 
     def __init__(self, target: str | Callable[..., Any]) -> None:
         self._lock = threading.Lock()
-        self._function: Callable[..., Any] | None = None
+        # The implementation once imported: read without the lock on every call.
+        self.function: Callable[..., Any] | None = None
+        # Whether it takes a ``timeout`` keyword (seconds), to stop at a deadline.
+        self.takes_timeout = False
         # Only the reason is kept: re-raising one cached exception would grow its
         # traceback, and keep every request's frames alive, on each raise.
         self._failure: str | None = None
@@ -41,7 +46,7 @@ class RustTarget:
         self.module: str | None = None
         if callable(target):
             self.spec = f"{target.__module__}:{getattr(target, '__qualname__', target)}"
-            self._function = target
+            self._set(target)
         elif isinstance(target, str):
             module, sep, attr = target.partition(":")
             if not (sep and module and attr):
@@ -60,13 +65,13 @@ class RustTarget:
 
     def resolve(self) -> Callable[..., Any]:
         """The implementation, imported on first call; raises :class:`TargetUnavailable`."""
-        function = self._function
+        function = self.function
         if function is not None:
             return function
         with self._lock:
-            if self._function is None and self._failure is None:
+            if self.function is None and self._failure is None:
                 self._import()
-            function, failure = self._function, self._failure
+            function, failure = self.function, self._failure
         if function is None:
             raise TargetUnavailable(self.spec, failure or "not imported")
         return function
@@ -97,10 +102,21 @@ class RustTarget:
         if not callable(found):
             self._fail(f"{attr_path!r} in {module_name!r} is not callable")
             return
-        self._function = found
+        self._set(found)
+
+    def _set(self, function: Callable[..., Any]) -> None:
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):  # no signature to read: pass no timeout
+            parameters = {}  # type: ignore[assignment]
+        self.takes_timeout = "timeout" in parameters
+        self.function = function
 
     def _fail(self, reason: str) -> None:
         self._failure = reason
+        # The reason may carry file paths: it goes to the log, never to a client.
         log.warning(
-            "%s; its hot routes fall back to Python.", TargetUnavailable(self.spec, reason)
+            "[pid %d] %s; its kernels fall back to Python.",
+            os.getpid(),
+            TargetUnavailable(self.spec, reason),
         )

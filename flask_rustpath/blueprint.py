@@ -1,0 +1,62 @@
+"""The extension's own URLs, on one blueprint mounted at ``RUSTPATH_URL_PREFIX``.
+
+- ``/``: the dashboard (kernels, live counts, a compare form);
+- ``/compare/<kernel>?arg=value…``: both sides of a kernel on one input, as JSON;
+- ``/metrics``: Prometheus metrics, when prometheus-client is installed;
+- the built-in kernels' JSON routes, when ``RUSTPATH_BUILTINS`` is true.
+
+The dashboard and compare run the slow Python reference on request, so they answer
+only when ``RUSTPATH_COMPARE`` is true (by default, in debug mode).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app
+
+from .comparison import compare_sides
+from .errors import NotEnabled, NotFoundJSON, json_response
+from .hot import kernel_parameters, make_hot_route, read_parameters
+from .metrics import prometheus_available, render_prometheus
+from .state import RustPathState
+
+NAME = "rustpath"
+
+
+def make_blueprint(state: RustPathState) -> Blueprint:
+    """The blueprint for one app (its routes depend on that app's settings)."""
+    from .dashboard import dashboard_view
+
+    blueprint = Blueprint(NAME, __name__, template_folder="templates")
+    blueprint.add_url_rule("/", "dashboard", dashboard_view)
+
+    def compare_view(kernel: str) -> Response:
+        require_compare(state)
+        found = state.kernels.get(kernel)
+        if found is None:
+            raise NotFoundJSON(f"no kernel named {kernel!r}", kernel=kernel)
+        arguments = read_parameters(found.name, kernel_parameters(found))
+        return json_response(compare_sides(state, found, arguments).to_json())
+
+    blueprint.add_url_rule("/compare/<kernel>", "compare", compare_view)
+    if state.settings.metrics and prometheus_available():
+        blueprint.add_url_rule("/metrics", "metrics", _metrics_view)
+    if state.settings.builtins:
+        from .builtins import builtin_routes
+
+        for rule, kernel in builtin_routes:
+            route = make_hot_route(rule, kernel)
+            state.routes[f"{NAME}.{route.endpoint}"] = route
+            blueprint.add_url_rule(rule, route.endpoint, route.view(), methods=list(route.methods))
+    return blueprint
+
+
+def require_compare(state: RustPathState) -> None:
+    """Raise :class:`NotEnabled` unless compare and the dashboard may run here."""
+    enabled = state.settings.compare
+    if not (current_app.debug if enabled is None else enabled):
+        raise NotEnabled("the compare endpoints are off; set RUSTPATH_COMPARE = True")
+
+
+def _metrics_view() -> Response:
+    body, content_type = render_prometheus()
+    return Response(body, content_type=content_type)
