@@ -1,0 +1,255 @@
+"""Paired views keep everything Flask gives a view, on all three URLs.
+
+Runs the tutorial-shaped app in tests/apps/blog.py through the test client, and the
+properties that depend on a real server (process-pool shadow, forked workers) under
+real gunicorn on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from flask_rustpath import RustPath, serving, url_for
+from flask_rustpath.errors import Misconfigured
+from flask_rustpath.kernels import sum_of_primes_sieve
+from tests.apps import blog
+from tests.servers import ROOT
+
+ALICE = {"Authorization": "Bearer alice-token"}
+SIDES = ("", "/python", "/rust")
+
+
+@pytest.fixture
+def app() -> Flask:
+    return blog.create_app({"TESTING": True})
+
+
+@pytest.mark.parametrize("prefix", SIDES)
+def test_login_required_refuses_anonymous_clients_on_every_side(app: Flask, prefix: str) -> None:
+    response = app.test_client().get(f"{prefix}/blog/stats/1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/login"
+
+
+@pytest.mark.parametrize("prefix", SIDES)
+def test_abort_404_gives_the_apps_own_404_on_every_side(app: Flask, prefix: str) -> None:
+    response = app.test_client().get(f"{prefix}/blog/stats/99", headers=ALICE)
+    assert response.status_code == 404
+    assert response.get_data(as_text=True) == "<h1>The blog has no such page</h1>"
+
+
+@pytest.mark.parametrize("prefix", SIDES)
+def test_abort_403_keeps_its_status(app: Flask, prefix: str) -> None:
+    assert app.test_client().get(f"{prefix}/blog/stats/2", headers=ALICE).status_code == 403
+
+
+@pytest.mark.parametrize("prefix", SIDES)
+def test_blueprint_hooks_run_on_every_side(app: Flask, prefix: str) -> None:
+    response = app.test_client().get(f"{prefix}/blog/stats/1", headers=ALICE)
+    assert response.status_code == 200
+    assert response.headers[blog.BLUEPRINT_HOOK_HEADER] == "ran"
+
+
+def test_each_side_runs_its_own_kernel_and_says_so(app: Flask) -> None:
+    client = app.test_client()
+    expected = sum_of_primes_sieve(len(blog.POSTS[1]["body"]) * 1000)
+    for prefix, side in (("/python", "python"), ("/rust", "rust"), ("", "rust")):
+        response = client.get(f"{prefix}/blog/stats/1", headers=ALICE)
+        assert response.get_json() == {"post": 1, "prime_sum": expected}
+        assert response.headers["X-RustPath-Backend"] == side
+        timing = response.headers["Server-Timing"]
+        assert re.fullmatch(rf'{side};dur=\d+\.\d{{3}};desc="prime_sum"', timing), timing
+
+
+def test_the_plain_backend_follows_the_configuration() -> None:
+    app = blog.create_app({"RUSTPATH_BACKENDS": {"prime_sum": "python"}})
+    response = app.test_client().get("/blog/stats/1", headers=ALICE)
+    assert response.headers["X-RustPath-Backend"] == "python"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/blog/stats/1", "/blog/page/1", "/blog/async/1000", "/about", "/blog/stats/99"],
+)
+def test_the_plain_rule_answers_byte_for_byte_as_before_offloading(path: str) -> None:
+    before = blog.create_app(offload=False).test_client().get(path, headers=ALICE)
+    after = blog.create_app().test_client().get(path, headers=ALICE)
+    assert (after.status_code, after.get_data()) == (before.status_code, before.get_data())
+    assert after.content_type == before.content_type
+
+
+@pytest.mark.parametrize("prefix", SIDES)
+def test_a_json_post_with_a_tuple_return_keeps_its_status(app: Flask, prefix: str) -> None:
+    response = app.test_client().post(f"{prefix}/blog/score", json={"n": 100}, headers=ALICE)
+    assert response.status_code == 201
+    assert response.get_json() == {"user": "alice", "score": 1060}
+
+
+@pytest.mark.parametrize("prefix", SIDES)
+def test_an_async_view_is_paired(app: Flask, prefix: str) -> None:
+    response = app.test_client().get(f"{prefix}/blog/async/100")
+    assert response.status_code == 200
+    assert response.get_json() == {"n": 100, "total": 1060}
+    assert response.headers["X-RustPath-Backend"] == (prefix.strip("/") or "rust")
+
+
+@pytest.mark.parametrize("prefix", SIDES)
+def test_a_template_view_renders_on_every_side(app: Flask, prefix: str) -> None:
+    response = app.test_client().get(f"{prefix}/blog/page/1", headers=ALICE)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("<h1>Hello</h1>")
+
+
+def test_an_unpaired_view_is_the_apps_404_under_a_side_prefix(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/about").status_code == 200
+    for prefix in ("/python", "/rust"):
+        response = client.get(f"{prefix}/about")
+        assert response.status_code == 404
+        assert response.get_data(as_text=True) == "<h1>The blog has no such page</h1>"
+
+
+def test_a_missing_trailing_slash_redirect_keeps_the_side() -> None:
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    @app.route("/items/")
+    @rustpath.paired
+    def items() -> str:
+        return "items"
+
+    response = app.test_client().get("/rust/items")
+    assert response.status_code in (301, 308)
+    assert response.headers["Location"].endswith("/rust/items/")
+
+
+def test_url_for_builds_every_variant(app: Flask) -> None:
+    with app.test_request_context():
+        assert url_for("blog.stats", post_id=3) == "/blog/stats/3"
+        assert url_for("blog.stats", post_id=3, side="python") == "/python/blog/stats/3"
+        assert url_for("blog.stats", post_id=3, side="rust") == "/rust/blog/stats/3"
+        assert url_for("blog.stats", post_id=3, side="rust", _external=True) == (
+            "http://localhost/rust/blog/stats/3"
+        )
+        with pytest.raises(ValueError, match="not a paired view"):
+            url_for("about", side="rust")
+
+
+def test_url_for_keeps_the_mount_point_of_an_app_under_a_script_root(app: Flask) -> None:
+    with app.test_request_context("/", base_url="http://localhost/mounted/"):
+        assert url_for("blog.stats", post_id=3, side="rust") == "/mounted/rust/blog/stats/3"
+
+
+def test_url_for_is_in_templates(app: Flask) -> None:
+    with app.test_request_context():
+        rendered = app.jinja_env.from_string(
+            "{{ rustpath_url_for('blog.stats', post_id=1, side='python') }}"
+        ).render()
+    assert rendered == "/python/blog/stats/1"
+
+
+def test_shadow_runs_the_kernel_off_the_request_and_counts_the_planted_mismatch() -> None:
+    # The view reads g.user; the kernel gets only plain values, so the reference can
+    # run in the process pool with no request context: the production path.
+    app = blog.create_app()
+    client = app.test_client()
+    agree = client.get("/blog/shadowed/100", headers=ALICE)
+    differ = client.get(f"/blog/shadowed/{blog.PLANTED}", headers=ALICE)
+    assert agree.get_json() == {"user": "alice", "total": 1060}
+    assert differ.get_json()["total"] == sum_of_primes_sieve(blog.PLANTED)  # Rust's answer
+    assert blog.rustpath.join_shadow(app)
+    shadow = blog.rustpath.stats(app)["planted"]["shadow"]
+    assert (shadow["match"], shadow["mismatch"]) == (1, 1)
+
+
+def test_a_rule_under_a_side_prefix_is_refused_before_and_after_init_app() -> None:
+    early = Flask(__name__)
+    early.add_url_rule("/rust/status", "status", lambda: "ok")
+    with pytest.raises(Misconfigured, match="/rust/status"):
+        RustPath(early)
+    late = Flask(__name__)
+    RustPath(late)
+    with pytest.raises(Misconfigured, match="/python/status"):
+        late.add_url_rule("/python/status", "status", lambda: "ok")
+
+
+def test_a_hot_rule_colliding_with_a_view_is_refused_in_either_order() -> None:
+    def declare(rustpath: RustPath) -> None:
+        @rustpath.hot("/total/<int:n>", rust="flask_rustpath._native:sum_of_primes")
+        def total(n: int) -> int:
+            return sum_of_primes_sieve(n)
+
+    view_first = Flask(__name__)
+    view_first.add_url_rule("/total/<int:count>", "count", lambda count: "")
+    with pytest.raises(Misconfigured, match="collides"):
+        declare(RustPath(view_first))
+
+    hot_first = Flask(__name__)
+    declare(RustPath(hot_first))
+    with pytest.raises(Misconfigured, match="collides"):
+        hot_first.add_url_rule("/total/<int:count>", "count", lambda count: "")
+
+
+# -- real gunicorn ------------------------------------------------------------------------
+
+
+def _request(base: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(base + path, **kwargs)
+    opener = urllib.request.build_opener(_NoRedirect())
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@pytest.mark.slow
+def test_the_blog_under_real_gunicorn() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        log = Path(scratch) / "gunicorn.log"
+        env = {"GUNICORN_APP": "tests.apps.blog:create_app()", "WEB_CONCURRENCY": "2"}
+        with serving.gunicorn(env, log, cwd=ROOT, ready_path="/about") as base:
+            for prefix in SIDES:
+                status, headers, _ = _request(base, f"{prefix}/blog/stats/1")
+                assert (status, headers["Location"]) == (302, "/auth/login"), prefix
+                status, headers, body = _request(base, f"{prefix}/blog/stats/1", headers=ALICE)
+                assert status == 200 and headers[blog.BLUEPRINT_HOOK_HEADER] == "ran"
+                assert json.loads(body)["prime_sum"] == sum_of_primes_sieve(26_000)
+                status, _, body = _request(base, f"{prefix}/blog/stats/99", headers=ALICE)
+                assert (status, body) == (404, b"<h1>The blog has no such page</h1>")
+                status, _, body = _request(
+                    base,
+                    f"{prefix}/blog/score",
+                    data=b'{"n": 100}',
+                    headers={**ALICE, "Content-Type": "application/json"},
+                    method="POST",
+                )
+                assert (status, json.loads(body)) == (201, {"user": "alice", "score": 1060})
+            status, _, body = _request(base, f"/blog/shadowed/{blog.PLANTED}", headers=ALICE)
+            assert status == 200
+            # Production mode: no RUSTPATH_SHADOW_RAISE; the process pool reports it.
+            deadline = time.monotonic() + 60
+            while "shadow mismatch on kernel 'planted'" not in log.read_text(errors="replace"):
+                assert time.monotonic() < deadline, serving.log_tail(log)
+                time.sleep(0.2)
+            line = next(
+                line
+                for line in log.read_text(errors="replace").splitlines()
+                if "shadow mismatch" in line
+            )
+            assert re.search(r"\[pid \d+\]", line), line
+            assert f"{{'n': {blog.PLANTED}}}" in line
