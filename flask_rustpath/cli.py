@@ -1,80 +1,166 @@
-"""``flask rustpath``: list, compare and check an app's hot routes from the command line."""
+"""``flask rustpath``: list, compare, check and benchmark an app's kernels and paired views."""
 
 from __future__ import annotations
 
+import difflib
 import sys
 import tempfile
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, request
 from flask.cli import AppGroup, ScriptInfo
+from werkzeug.routing import RequestRedirect
 
-from . import config, crates, hey, serving
-from .comparison import compare_sides
+from . import crates, hey, serving
+from .comparison import arguments_from_text, compare_sides
+from .context import SIDES
 from .crate_commands import build_command as build_crates_command
 from .crate_commands import new_command
 from .errors import HotRouteError
-from .hot import HotRoute, rule_variables
-from .state import get_state
+from .hot import HotRoute, kernel_parameters
+from .kernel import Kernel
+from .pairing import is_paired, url_for
+from .rules import rule_variables
+from .state import RustPathState, get_state
 
-cli = AppGroup("rustpath", help="Inspect, compare and check the app's hot routes.")
+cli = AppGroup("rustpath", help="Inspect, compare, check and benchmark the app's kernels.")
 cli.add_command(new_command)
 cli.add_command(build_crates_command)
 
 _FRESH = {True: "yes", False: "STALE", None: "-"}
+# Lines of a differing body shown by `compare /url`.
+DIFF_LINES = 40
+
+
+# -- routes --------------------------------------------------------------------------------
 
 
 @cli.command("routes")
 def routes_command() -> None:
-    """Table of hot routes: rule, Python side, Rust target, whether it imports and its
-    build is fresh (sources not newer than the build; "-" when unknown), backend."""
-    state = get_state()
-    rows = [("ROUTE", "RULE", "PYTHON", "RUST TARGET", "IMPORTS", "FRESH", "BACKEND")]
-    for route in state.routes.values():
-        python = f"{route.python.__module__}:{route.python.__qualname__}"
-        imports = "yes" if route.rust.available else "NO"
+    """Tables of the app's kernels, paired views and JSON shorthand routes.
+
+    Kernels: Python reference, Rust target, whether it imports and its build is fresh
+    (sources not newer than the build; "-" when unknown), and the backend that runs it
+    when no side is pinned. Paired views: the URLs of their two variants.
+    """
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    rows = [("KERNEL", "PYTHON", "RUST TARGET", "IMPORTS", "FRESH", "BACKEND")]
+    for kernel in state.kernels.values():
+        imports = "yes" if kernel.rust.available else "NO"
+        fresh = _FRESH[crates.freshness(kernel.rust.module).fresh] if kernel.rust.module else "-"
+        rows.append(
+            (kernel.name, _qualified(kernel.python), kernel.rust.spec, imports, fresh,
+             _backend(state, kernel))
+        )  # fmt: skip
+    _table(rows)
+    click.echo()
+    paired = [("PAIRED VIEW", "RULE", "METHODS", "PYTHON URL", "RUST URL")]
+    for rule in app.url_map.iter_rules():
+        if is_paired(app.view_functions.get(rule.endpoint)):
+            methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
+            variants = [state.settings.prefix(side) + rule.rule for side in SIDES]
+            paired.append((rule.endpoint, rule.rule, methods, *variants))
+    _table(paired)
+    click.echo()
+    shorthand = [("JSON ROUTE", "RULE", "KERNEL", "METHODS", "REQUEST PARAMETERS")]
+    for endpoint, route in state.routes.items():
+        parameters = " ".join(f"{p.name}:{_kind(p.kind)}" for p in route.parameters) or "-"
+        shorthand.append(
+            (endpoint, _full_rule(app, endpoint, route), route.kernel.name,
+             ",".join(route.methods), parameters)
+        )  # fmt: skip
+    _table(shorthand)
+    for kernel in state.kernels.values():
         try:
-            backend = config.backend_for(current_app.config, route)
-        except HotRouteError as err:
-            backend = f"invalid ({err.message})"
-        fresh = _FRESH[crates.freshness(route.rust.module).fresh] if route.rust.module else "-"
-        rows.append((route.name, route.rule, python, route.rust.spec, imports, fresh, backend))
+            kernel.rust.resolve()
+        except Exception as exc:  # TargetUnavailable, with the reason
+            click.echo(f"\n{kernel.name}: {exc}", err=True)
+
+
+def _backend(state: RustPathState, kernel: Kernel) -> str:
+    settings = state.settings_for(kernel)
+    if settings.backend == "shadow":
+        return f"shadow:{settings.shadow_rate:.0%}"
+    return settings.backend
+
+
+def _full_rule(app: Flask, endpoint: str, route: HotRoute) -> str:
+    """The rule as the app serves it (with a blueprint's ``url_prefix``)."""
+    rules = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint]
+    return rules[0] if rules else route.rule
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
-    for route in state.routes.values():
-        if not route.rust.available:
-            try:
-                route.rust.resolve()
-            except Exception as exc:  # TargetUnavailable, with the reason
-                click.echo(f"\n{route.name}: {exc}", err=True)
+        cells = zip(row, widths, strict=True)
+        click.echo("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
+
+
+# -- compare -------------------------------------------------------------------------------
 
 
 @cli.command("compare")
-@click.argument("route_name", metavar="ROUTE")
+@click.argument("target", metavar="KERNEL|/URL")
 @click.argument("arguments", nargs=-1, metavar="ARGS...")
 @click.option("--no-limits", is_flag=True, help="Ignore the configured per-side limits.")
 @click.option("--repeat", "-r", default=1, show_default=True, type=click.IntRange(min=1),
               help="Time each side this many times and keep the best.")  # fmt: skip
+@click.option("-X", "--method", default="GET", show_default=True,
+              help="HTTP method, for a /URL.")  # fmt: skip
+@click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+              help="A request header, for a /URL (repeatable).")  # fmt: skip
+@click.option("--json", "json_body", metavar="JSON", help="A JSON request body, for a /URL.")
+@click.option("--data", metavar="TEXT", help="A raw request body, for a /URL.")
 def compare_command(
-    route_name: str, arguments: tuple[str, ...], no_limits: bool, repeat: int
+    target: str,
+    arguments: tuple[str, ...],
+    no_limits: bool,
+    repeat: int,
+    method: str,
+    headers: tuple[str, ...],
+    json_body: str | None,
+    data: str | None,
 ) -> None:
-    """Run both sides of ROUTE in-process and print timings, speedup and whether they match.
+    """Run both sides of a kernel, or of a paired view's URL, and say whether they agree.
 
-    ARGS are the rule's variables, in order or as name=value:
-    ``flask rustpath compare sum_of_primes 100000``. The Rust side is warmed up
-    with one untimed call first.
+    \b
+    flask rustpath compare sum_of_primes 100000
+    flask rustpath compare text_stats body='a b c'
+    flask rustpath compare /blog/stats/3 -H 'Cookie: session=…'
+
+    A KERNEL runs in-process on ARGS, given in parameter order or as name=value and
+    converted by the parameter's type annotation (a list or dict parameter takes
+    JSON); the Rust side is warmed up with one untimed call first. A /URL of a paired
+    view is requested through the app's test client at /python/URL and /rust/URL
+    (--repeat times each, timing the whole request; the last responses count), and
+    the responses' status, content type and body are compared. Exits 1 when the
+    sides disagree.
     """
-    route = _route(route_name)
+    if target.startswith("/"):
+        if arguments:
+            raise click.UsageError("a /URL takes no ARGS; put the query string in the URL")
+        body = json_body.encode() if json_body is not None else (data or "").encode()
+        header_map = _headers(headers)
+        if json_body is not None:
+            header_map.setdefault("Content-Type", "application/json")
+        _compare_url(target, method.upper(), header_map, body or None, repeat)
+        return
     state = get_state()
+    kernel = _kernel(state, target)
     try:
-        kwargs = state.parse_arguments(current_app, route, _raw_arguments(route, arguments))
-        comparison = compare_sides(route, kwargs, limits=not no_limits, repeat=repeat)
+        kwargs = arguments_from_text(kernel, _raw_arguments(kernel, arguments))
+        comparison = compare_sides(state, kernel, kwargs, limits=not no_limits, repeat=repeat)
     except HotRouteError as err:
         raise click.ClickException(err.message) from None
+    except TypeError as err:  # positional-only parameters: no names to give
+        raise click.ClickException(str(err)) from None
     for side, outcome in (("python", comparison.python), ("rust", comparison.rust)):
         click.echo(f"{side:<7} {outcome.seconds * 1000:>12.3f} ms   {outcome.result!r}")
     if comparison.speedup is not None:
@@ -84,34 +170,166 @@ def compare_command(
         raise SystemExit(1)
 
 
+def _compare_url(
+    url: str, method: str, headers: Mapping[str, str], body: bytes | None, repeat: int
+) -> None:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    endpoint = paired_endpoint(app, url, method)
+    responses = {}
+    for side in SIDES:
+        client = app.test_client()  # one each: no cookie set by one side reaches the other
+        seconds = float("inf")
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.open(
+                state.settings.prefix(side) + url, method=method, headers=dict(headers), data=body
+            )
+            seconds = min(seconds, time.perf_counter() - started)
+        responses[side] = response
+        click.echo(
+            f"{side:<7} {seconds * 1000:>12.3f} ms   {response.status_code}  "
+            f"{response.content_type or '-'}  {len(response.get_data())} bytes"
+        )
+    python, rust = responses["python"], responses["rust"]
+    differences = []
+    if python.status_code != rust.status_code:
+        differences.append(f"status: python {python.status_code}, rust {rust.status_code}")
+    if python.content_type != rust.content_type:
+        differences.append(
+            f"content type: python {python.content_type!r}, rust {rust.content_type!r}"
+        )
+    if python.get_data() != rust.get_data():
+        differences.append("body:\n" + _body_diff(python.get_data(), rust.get_data()))
+    click.echo(f"view    {endpoint}")
+    click.echo(f"match   {'NO' if differences else 'yes'}")
+    for difference in differences:
+        click.echo(difference)
+    if differences:
+        raise SystemExit(1)
+
+
+def paired_endpoint(app: Flask, url: str, method: str = "GET") -> str:
+    """The endpoint of the paired view that serves ``url`` (a plain URL, query string
+    allowed); :class:`click.ClickException` when it is no paired view's."""
+    path = urlsplit(url).path
+    with app.test_request_context(path, method=method):
+        exc = request.routing_exception
+        if isinstance(exc, RequestRedirect):
+            raise click.ClickException(f"{path} redirects to {exc.new_url}; give that URL")
+        if exc is not None:
+            raise click.ClickException(f"{method} {path} matches no URL rule of the app ({exc})")
+        endpoint = request.endpoint or ""
+    if not is_paired(app.view_functions.get(endpoint)):
+        raise click.ClickException(
+            f"{path} is served by {endpoint!r}, which is not a paired view: it has no "
+            "/python and /rust variants (mark it with @rustpath.paired)"
+        )
+    return endpoint
+
+
+def _body_diff(python: bytes, rust: bytes) -> str:
+    a = python.decode("utf-8", "replace").splitlines()
+    b = rust.decode("utf-8", "replace").splitlines()
+    if a == b:  # the bytes differ where splitlines() cannot see it: line endings
+        return f"  python {python[:200]!r}\n  rust   {rust[:200]!r}"
+    lines = list(difflib.unified_diff(a, b, "python", "rust", lineterm=""))
+    if len(lines) > DIFF_LINES:
+        lines = [*lines[:DIFF_LINES], f"… {len(lines) - DIFF_LINES} more diff lines"]
+    return "\n".join(lines)
+
+
+def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
+    headers = {}
+    for pair in pairs:
+        name, sep, value = pair.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected 'Name: value', got {pair!r}", param_hint="-H")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _kernel(state: RustPathState, name: str) -> Kernel:
+    if name not in state.kernels:
+        known = ", ".join(sorted(state.kernels)) or "none"
+        raise click.BadParameter(f"no kernel {name!r}; known: {known}", param_hint="KERNEL")
+    return state.kernels[name]
+
+
+def _raw_arguments(kernel: Kernel, arguments: tuple[str, ...]) -> dict[str, str]:
+    """ARGS by parameter name: ``name=value`` for a parameter of that name, else the
+    next parameter in order (so a positional text may contain ``=``)."""
+    try:
+        names = [parameter.name for parameter in kernel_parameters(kernel)]
+    except TypeError as err:
+        raise click.ClickException(str(err)) from None
+    raw: dict[str, str] = {}
+    for argument in arguments:
+        name, sep, value = argument.partition("=")
+        if sep and name in names:
+            raw[name] = value
+            continue
+        position = next((n for n in names if n not in raw), None)
+        if position is None:
+            raise click.BadParameter(
+                f"kernel {kernel.name} takes {len(names)} argument(s): {', '.join(names)}",
+                param_hint="ARGS",
+            )
+        raw[position] = argument
+    return raw
+
+
+def _kind(kind: Any) -> str:
+    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
+
+
+def _qualified(function: Any) -> str:
+    module = getattr(function, "__module__", None) or "?"
+    return f"{module}:{getattr(function, '__qualname__', repr(function))}"
+
+
+# -- check ---------------------------------------------------------------------------------
+
+
 @cli.command("check")
-@click.argument("route_name", metavar="[ROUTE]", required=False)
+@click.argument("kernel_name", metavar="[KERNEL]", required=False)
 @click.option("--examples", "max_examples", default=100, show_default=True,
-              help="Generated inputs per route.")  # fmt: skip
-def check_command(route_name: str | None, max_examples: int) -> None:
-    """Check that Python and Rust agree, on each route's examples and generated inputs.
+              type=click.IntRange(min=0), help="Generated inputs per kernel.")  # fmt: skip
+def check_command(kernel_name: str | None, max_examples: int) -> None:
+    """Check that Python and Rust agree, on each kernel's examples and generated inputs.
 
-    Inputs come from the route's ``strategy=`` or its URL converters. Exits 1 on the
-    first disagreement of any route, showing the (shrunk) failing input.
+    Inputs come from the kernel's ``strategy=`` or its parameters' type annotations;
+    text includes control characters, \\r, \\x85, U+2028/U+2029, combining marks and
+    astral characters. The same inputs are drawn on every run. Exits 1 if any kernel
+    disagrees, showing the (shrunk) failing input, or if its inputs cannot be generated.
     """
-    from .testing import ParityError, assert_parity
+    from .testing import NoStrategy, ParityError, assert_parity
 
-    routes = [_route(route_name)] if route_name else list(get_state().routes.values())
+    state = get_state()
+    kernels = [_kernel(state, kernel_name)] if kernel_name else list(state.kernels.values())
     failed = False
-    for route in routes:
+    for kernel in kernels:
         try:
-            checked = assert_parity(route, max_examples=max_examples)
+            checked = assert_parity(kernel, max_examples=max_examples)
         except ParityError as exc:
             failed = True
-            click.echo(f"FAIL  {route.name}: {exc}")
+            click.echo(f"FAIL  {exc}")  # the message starts with the kernel's name
+        except NoStrategy as exc:
+            failed = True
+            click.echo(f"FAIL  {kernel.name}: cannot generate inputs: {exc}")
         else:
-            click.echo(f"ok    {route.name}: {checked} inputs agree")
+            click.echo(f"ok    {kernel.name}: {checked} inputs agree")
     if failed:
         raise SystemExit(1)
 
 
+# -- bench ---------------------------------------------------------------------------------
+
+
 @cli.command("bench")
 @click.argument("route_names", nargs=-1, metavar="[ROUTE]...")
+@click.option("--url", "urls", multiple=True, metavar="/PATH",
+              help="A plain URL of a paired view to load too (repeatable).")  # fmt: skip
 @click.option(
     "--serve",
     "app_spec",
@@ -137,17 +355,21 @@ def check_command(route_name: str | None, max_examples: int) -> None:
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256))
 def bench_command(
     route_names: tuple[str, ...],
+    urls: tuple[str, ...],
     app_spec: str | None,
     concurrency: str,
     duration: float,
     workers: int,
     threads: int,
 ) -> None:
-    """Load /python and /rust of each hot route with hey, side by side, under real gunicorn.
+    """Load /python and /rust of JSON routes and paired views with hey, under real gunicorn.
 
-    Each route is driven at its first ``examples=`` entry, on 127.0.0.1 only, for a
-    bounded time per URL. Prints requests per second of each side and their ratio;
-    exits 1 if any response was not a 2xx (a failed row is no measurement).
+    ROUTE is a JSON shorthand route's endpoint or kernel name (default: every one,
+    unless --url is given); each is requested with GET at its kernel's first
+    ``examples=`` entry. --url /PATH adds a paired view's plain URL, requested at
+    /python/PATH and /rust/PATH. Loopback only, for a bounded time per URL. Prints
+    requests per second of each side and their ratio; exits 1 if any response was not
+    a 2xx (a failed row is no measurement).
     """
     if hey.hey_path() is None:
         raise click.ClickException("hey is not installed (Debian/Ubuntu: apt-get install hey)")
@@ -155,19 +377,18 @@ def bench_command(
     spec = app_spec or _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
     if not spec:
         raise click.ClickException("say what gunicorn should serve: --serve 'myapp:create_app()'")
-    state = get_state()
-    routes = [_route(name) for name in route_names] or list(state.routes.values())
-    plan = []
-    with current_app.test_request_context():
-        for route in routes:
-            if not route.examples:
-                click.echo(f"skip  {route.name}: no examples= to request", err=True)
-                continue
-            for side in config.SIDES:
-                endpoint = state.url_for_kind(route, side).endpoint
-                plan.append((route.name, side, url_for(endpoint, **route.examples[0])))
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    plan = _route_plan(app, state, route_names, default=not urls)
+    for url in urls:
+        if not url.startswith("/"):
+            raise click.BadParameter(f"expected a path like /blog/stats/3, got {url!r}")
+        paired_endpoint(app, url)
+        plan += [(url, side, state.settings.prefix(side) + url) for side in SIDES]
     if not plan:
-        raise click.ClickException("no hot route has examples= to benchmark")
+        raise click.ClickException(
+            "nothing to benchmark: no JSON route has examples= (give a paired view with --url)"
+        )
     env = {"GUNICORN_APP": spec, "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
     rates: dict[tuple[str, str, int], float] = {}
     failed = False
@@ -210,6 +431,53 @@ def bench_command(
         raise SystemExit(1)
 
 
+def _route_plan(
+    app: Flask, state: RustPathState, names: tuple[str, ...], *, default: bool
+) -> list[tuple[str, str, str]]:
+    """(row name, side, URL) for each JSON route to load, at its kernel's first example."""
+    if names:
+        routes = [_json_route(state, name) for name in names]
+    elif default:
+        routes = list(state.routes.items())
+    else:
+        routes = []
+    plan = []
+    with app.test_request_context():
+        for endpoint, route in routes:
+            examples = route.kernel.examples
+            if not examples:
+                click.echo(f"skip  {endpoint}: its kernel has no examples= to request", err=True)
+                continue
+            if "GET" not in route.methods:
+                click.echo(f"skip  {endpoint}: answers {', '.join(route.methods)}, not GET",
+                           err=True)  # fmt: skip
+                continue
+            url_names = {variable.name for variable in rule_variables(route.rule)}
+            example = dict(examples[0])
+            if any(
+                not isinstance(value, (int, float, str, bool))
+                for name, value in example.items()
+                if name not in url_names
+            ):
+                click.echo(f"skip  {endpoint}: its example does not fit in a GET URL", err=True)
+                continue
+            for side in SIDES:
+                plan.append((endpoint, side, url_for(endpoint, side=side, **example)))
+    return plan
+
+
+def _json_route(state: RustPathState, name: str) -> tuple[str, HotRoute]:
+    """A JSON route and its endpoint, by endpoint or by its kernel's name when exactly
+    one route has that kernel."""
+    if name in state.routes:
+        return name, state.routes[name]
+    matches = [(e, route) for e, route in state.routes.items() if route.kernel.name == name]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(sorted(state.routes)) or "none"
+    raise click.BadParameter(f"no JSON route {name!r}; known: {known}", param_hint="ROUTE")
+
+
 def _gunicorn_app(info: ScriptInfo | None) -> str | None:
     """What ``--app`` named, spelt for gunicorn: a bare module becomes ``module:app`` or
     ``module:create_app()``, the names Flask itself looks for first."""
@@ -238,29 +506,3 @@ def _concurrencies(text: str) -> list[int]:
 
 def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
-
-
-def _route(name: str) -> HotRoute:
-    routes = get_state().routes
-    if name not in routes:
-        known = ", ".join(sorted(routes)) or "none"
-        raise click.BadParameter(f"no hot route {name!r}; known: {known}", param_hint="ROUTE")
-    return routes[name]
-
-
-def _raw_arguments(route: HotRoute, arguments: tuple[str, ...]) -> dict[str, str]:
-    names = [variable.name for variable in rule_variables(route.rule)]
-    raw: dict[str, str] = {}
-    positional = iter(names)
-    for argument in arguments:
-        name, sep, value = argument.partition("=")
-        if sep and name in names:
-            raw[name] = value
-        else:
-            try:
-                raw[next(positional)] = argument
-            except StopIteration:
-                raise click.BadParameter(
-                    f"{route.rule} takes {len(names)} argument(s): {', '.join(names)}"
-                ) from None
-    return raw

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
+
 from .calling import Outcome, results_match, run_side
 from .context import Side
+from .errors import MissingParameter
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -76,3 +80,40 @@ def _best_of(
 ) -> Outcome:
     runs = [run_side(state, kernel, side, kwargs, limits=limits) for _ in range(repeat)]
     return min(runs, key=lambda outcome: outcome.seconds)
+
+
+# Annotations whose values are typed as text on a command line or in a form; any other
+# (list, dict, …) is read as JSON.
+TEXT_KINDS = (int, float, bool, str, Any)
+
+
+def arguments_from_text(kernel: Kernel, raw: Mapping[str, str]) -> dict[str, Any]:
+    """``kernel``'s keyword arguments from text (a command line, a form), converted by each
+    parameter's annotation exactly as a JSON shorthand route converts a query string;
+    values of other annotations (``list[int]``, ``dict``) are read as JSON. Raises
+    :class:`MissingParameter` (400) naming a missing or ill-typed parameter, and
+    ``TypeError`` for a kernel whose parameters cannot be named."""
+    from .hot import kernel_parameters, read_parameters
+
+    parameters = kernel_parameters(kernel)
+    kinds = {parameter.name: parameter.kind for parameter in parameters}
+    query: dict[str, str] = {}
+    body: dict[str, Any] = {}
+    for name, text in raw.items():
+        if name not in kinds:
+            continue
+        if kinds[name] in TEXT_KINDS:
+            query[name] = text
+            continue
+        try:
+            body[name] = json.loads(text)
+        except ValueError:
+            kind = getattr(kinds[name], "__name__", str(kinds[name]))
+            raise MissingParameter(
+                f"parameter {name!r} must be JSON for {kind}", kernel=kernel.name, parameter=name
+            ) from None
+    options: dict[str, Any] = {"query_string": query}
+    if body:
+        options["json"] = body
+    with current_app.test_request_context("/", **options):
+        return read_parameters(kernel.name, parameters)

@@ -1,96 +1,89 @@
-"""The dashboard: every hot route of an app, its live counts, and a compare form with a chart.
+"""The dashboard: every kernel of an app, its live counts, and a compare form with a chart.
 
-Served at ``<RUSTPATH_URL_PREFIX>/`` behind the same switch as the compare endpoint
-(``RUSTPATH_COMPARE``, on in debug mode by default), because its form runs the slow
-Python implementation on request. It is plain server-rendered HTML: a GET form, an
-inline SVG chart drawn here, no JavaScript and nothing fetched from elsewhere, so it
-works on an air-gapped box and under a strict Content-Security-Policy.
+Served at ``<RUSTPATH_URL_PREFIX>/`` on the extension's blueprint, behind the same
+switch as the compare endpoint (``RUSTPATH_COMPARE``, on in debug mode by default),
+because its form runs the slow Python reference on request. It is plain
+server-rendered HTML: a GET form per kernel whose inputs follow the kernel's parameter
+annotations, an inline SVG chart drawn here, no JavaScript and nothing fetched from
+elsewhere, so it works on an air-gapped box and under a strict Content-Security-Policy.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Flask, current_app, render_template, request
 
-from . import config
-from .comparison import Comparison, compare_sides
-from .errors import HotRouteError, NotEnabled
-from .hot import HotRoute, rule_variables
+from .blueprint import require_compare
+from .comparison import TEXT_KINDS, Comparison, arguments_from_text, compare_sides
+from .context import SIDES
+from .errors import HotRouteError
+from .hot import Parameter, kernel_parameters
+from .kernel import Kernel
 from .metrics import SHADOW_OUTCOMES
-from .state import get_state
+from .pairing import is_paired
+from .state import RustPathState, get_state
 from .targets import TargetUnavailable
 
 ENDPOINT = "rustpath.dashboard"
-# The query parameter naming the route to compare. It has a hyphen so that it can
-# never collide with a rule variable, which must be a Python identifier.
-ROUTE_FIELD = "hot-route"
+# The query parameter naming the kernel to compare. It has a hyphen so that it can
+# never collide with a kernel's parameter, which must be a Python identifier.
+KERNEL_FIELD = "compare-kernel"
 TEMPLATE = "rustpath/dashboard.html"
-
-# Registered only for its template folder: the page must render in any user app, whose
-# own template folder does not hold ours (a user template of the same name still wins,
-# which is Flask's way of overriding an extension's templates).
-_templates = Blueprint("rustpath_dashboard", __name__, template_folder="templates")
 
 # Results longer than this are cut in the page; the compare endpoint has them whole.
 RESULT_CHARS = 200
 TIMES = "\u00d7"  # the multiplication sign, spelled out so that linters do not take it for x
 
 
-def register_dashboard(app: Flask) -> None:
-    """Serve the dashboard at ``<RUSTPATH_URL_PREFIX>/`` as endpoint ``rustpath.dashboard``.
+def dashboard_view() -> tuple[str, int]:
+    """The page; with ``?compare-kernel=<name>&<parameter>=<value>…`` it also runs a
+    comparison.
 
-    Called from :meth:`RustPath.init_app`, after the hot routes are registered. The rule
-    is always added; whether it answers is decided per request, so tests and app
-    factories may switch ``RUSTPATH_COMPARE`` after ``init_app`` like the compare
-    endpoint. Calling it again on the same app does nothing.
-    """
-    if ENDPOINT in app.view_functions:
-        return
-    app.register_blueprint(_templates)
-    app.add_url_rule(config.prefix(app.config, "url") + "/", ENDPOINT, dashboard_view)
-
-
-def dashboard_view() -> Response | tuple[str, int]:
-    """The page; with ``?hot-route=<name>&<argument>=<value>…`` it also runs a comparison.
-
-    The status is 400 for input that does not fit the route, the error's own status
+    The status is 400 for input that does not fit the kernel, the error's own status
     when a comparison is refused for a client error (422 above a limit), and 200
     otherwise: when an implementation fails (500, 503) the page itself still worked
     and reports that status in its body.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not config.compare_enabled(app.config, app.debug):
-        return NotEnabled("the dashboard is off; set RUSTPATH_COMPARE = True").to_response()
     state = get_state(app)
-    selected = request.args.get(ROUTE_FIELD)
+    require_compare(state)
+    selected = request.args.get(KERNEL_FIELD)
     outcome: Outcome | None = None
     if selected is not None:
-        outcome = run_comparison(app, selected, request.args)
-    rows = [route_row(app, route, selected, request.args) for route in state.routes.values()]
+        outcome = run_comparison(state, selected, request.args)
+    snapshot = state.metrics.snapshot()
+    rows = [
+        kernel_row(state, kernel, snapshot.get(kernel.name, {}), selected, request.args)
+        for kernel in state.kernels.values()
+    ]
     page = render_template(
         TEMPLATE,
         rows=rows,
+        views=paired_views(app, state),
         outcome=outcome,
-        route_field=ROUTE_FIELD,
+        kernel_field=KERNEL_FIELD,
         app_name=app.name,
         metrics_url=_metrics_url(app),
     )
     return page, outcome.status if outcome is not None else 200
 
 
-# -- the route table -------------------------------------------------------------------
+# -- the kernel table ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Argument:
-    """One input of a route's compare form."""
+    """One input of a kernel's compare form."""
 
     name: str
-    converter: str  # "int", "string", … shown as the placeholder
+    kind: str  # "int", "str", "list[int] as JSON", … shown as the placeholder
+    numeric: bool
+    required: bool
     value: str  # what the input is pre-filled with
 
 
@@ -105,58 +98,133 @@ class SideCounts:
 
 
 @dataclass(frozen=True)
-class RouteRow:
+class KernelRow:
     name: str
-    rule: str
     doc: str
     python: str  # module:qualname
     rust: str  # the target spec
     rust_available: bool
     rust_reason: str | None  # why the target does not import
-    backend: str | None  # None when the configuration is broken
+    backend: str
     backend_note: str | None  # fallback or shadow rate
-    backend_error: str | None
     counts: dict[str, SideCounts]
     shadow: list[tuple[str, int]]  # non-zero outcomes only
+    fallbacks: int
+    routes: list[str]  # rules of the JSON shorthand routes that call it
     arguments: list[Argument] = field(default_factory=list)
+    form_error: str | None = None  # why the form cannot be offered
 
 
-def route_row(
-    app: Flask, route: HotRoute, selected: str | None, submitted: Mapping[str, str]
-) -> RouteRow:
-    """What the page shows for ``route``; a broken setting becomes an error cell, not a 500."""
+@dataclass(frozen=True)
+class PairedView:
+    endpoint: str
+    rule: str
+    python: str  # the variants' rules
+    rust: str
+
+
+def kernel_row(
+    state: RustPathState,
+    kernel: Kernel,
+    stats: Mapping[str, Any],
+    selected: str | None,
+    submitted: Mapping[str, str],
+) -> KernelRow:
+    """What the page shows for ``kernel``."""
     rust_reason = None
     try:
-        route.rust.resolve()
+        kernel.rust.resolve()
     except TargetUnavailable as exc:
         rust_reason = exc.reason
-    backend: str | None = None
-    backend_note = backend_error = None
-    try:
-        backend = config.backend_for(app.config, route)
-        if backend != "python" and rust_reason is not None:
-            backend_note = "Rust does not import: Python answers"
-        elif backend == "shadow":
-            backend_note = f"{config.shadow_rate_for(app.config, route):.0%} compared"
-    except HotRouteError as err:
-        backend_error = err.message
-    stats = get_state(app).metrics.snapshot().get(route.name, {})
+    settings = state.settings_for(kernel)
+    backend_note = None
+    if settings.backend != "python" and rust_reason is not None:
+        backend_note = "Rust does not import: Python answers"
+    elif settings.backend == "shadow":
+        backend_note = f"{settings.shadow_rate:.0%} compared"
     shadow = stats.get("shadow", {})
-    return RouteRow(
-        name=route.name,
-        rule=route.rule,
-        doc=_summary(route.python),
-        python=_qualified_name(route.python),
-        rust=route.rust.spec,
+    arguments: list[Argument] = []
+    form_error = None
+    try:
+        arguments = form_arguments(kernel, submitted if selected == kernel.name else None)
+    except TypeError as exc:  # positional-only parameters: nothing to name in a form
+        form_error = str(exc)
+    return KernelRow(
+        name=kernel.name,
+        doc=_summary(kernel.python),
+        python=_qualified_name(kernel.python),
+        rust=kernel.rust.spec,
         rust_available=rust_reason is None,
         rust_reason=rust_reason,
-        backend=backend,
+        backend=settings.backend,
         backend_note=backend_note,
-        backend_error=backend_error,
-        counts={side: _side_counts(stats.get(side)) for side in config.SIDES},
+        counts={side: _side_counts(stats.get(side)) for side in SIDES},
         shadow=[(o, shadow[o]) for o in SHADOW_OUTCOMES if shadow.get(o)],
-        arguments=_form_arguments(route, submitted if selected == route.name else None),
+        fallbacks=stats.get("fallbacks", 0),
+        routes=[route.rule for route in state.routes.values() if route.kernel is kernel],
+        arguments=arguments,
+        form_error=form_error,
     )
+
+
+def paired_views(app: Flask, state: RustPathState) -> list[PairedView]:
+    """Every paired view of the app, with the rules of its two variants."""
+    return [
+        PairedView(
+            rule.endpoint,
+            rule.rule,
+            state.settings.prefix("python") + rule.rule,
+            state.settings.prefix("rust") + rule.rule,
+        )
+        for rule in app.url_map.iter_rules()
+        if is_paired(app.view_functions.get(rule.endpoint))
+    ]
+
+
+def form_arguments(kernel: Kernel, submitted: Mapping[str, str] | None) -> list[Argument]:
+    """The kernel's inputs in parameter order, pre-filled with what was submitted, else
+    its first example, else the parameter's default."""
+    example = kernel.examples[0] if kernel.examples else {}
+    arguments = []
+    for parameter in kernel_parameters(kernel):
+        signature_parameter = kernel.signature.parameters[parameter.name]
+        has_default = signature_parameter.default is not signature_parameter.empty
+        if submitted is not None:
+            value = submitted.get(parameter.name, "")
+        elif parameter.name in example:
+            value = as_text(parameter, example[parameter.name])
+        elif has_default:
+            value = as_text(parameter, parameter.default)
+        else:
+            value = ""
+        arguments.append(
+            Argument(
+                name=parameter.name,
+                kind=_kind_label(parameter.kind),
+                numeric=parameter.kind in (int, float),
+                required=not has_default,
+                value=value,
+            )
+        )
+    return arguments
+
+
+def as_text(parameter: Parameter, value: Any) -> str:
+    """``value`` as the form would submit it for ``parameter``."""
+    if parameter.kind is bool or isinstance(value, bool):
+        return "true" if value else "false"
+    if parameter.kind in TEXT_KINDS and isinstance(value, (str, int, float)):
+        return str(value)
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _kind_label(kind: Any) -> str:
+    label = getattr(kind, "__name__", None) if isinstance(kind, type) else None
+    label = label or str(kind).replace("typing.", "")
+    return label if kind in TEXT_KINDS else f"{label} as JSON"
 
 
 def _summary(function: Any) -> str:
@@ -182,21 +250,6 @@ def _side_counts(stats: Mapping[str, Any] | None) -> SideCounts:
     )
 
 
-def _form_arguments(route: HotRoute, submitted: Mapping[str, str] | None) -> list[Argument]:
-    """The route's inputs, in rule order: what was submitted, else its first example."""
-    example = route.examples[0] if route.examples else {}
-    arguments = []
-    for variable in rule_variables(route.rule):
-        name = variable.name
-        if submitted is not None:
-            value = submitted.get(name, "")
-        else:
-            value = "" if example.get(name) is None else str(example[name])
-        converter = "string" if variable.converter == "default" else variable.converter
-        arguments.append(Argument(name, converter, value))
-    return arguments
-
-
 def _metrics_url(app: Flask) -> str | None:
     return next(
         (rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == "rustpath.metrics"),
@@ -207,15 +260,11 @@ def _metrics_url(app: Flask) -> str | None:
 # -- running a comparison ---------------------------------------------------------------
 
 
-class InvalidInput(Exception):
-    """The form does not name a route or its arguments do not fit the route's converters."""
-
-
 @dataclass(frozen=True)
 class Outcome:
     """A comparison that ran (``comparison`` and ``chart``) or the reason it did not."""
 
-    route: str
+    kernel: str
     call: str  # "sum_of_primes(n=100000)", or what was submitted when it did not convert
     status: int  # the HTTP status of the page
     comparison: Comparison | None = None
@@ -228,29 +277,33 @@ class Outcome:
     error_status: int | None = None  # the status the compare endpoint would answer with
 
 
-def run_comparison(app: Flask, name: str, submitted: Mapping[str, str]) -> Outcome:
+def run_comparison(state: RustPathState, name: str, submitted: Mapping[str, str]) -> Outcome:
     """Convert the submitted strings and run both sides in-process, limits included."""
-    route = get_state(app).routes.get(name)
-    raw_call = _call(name, {k: v for k, v in submitted.items() if k != ROUTE_FIELD})
+    kernel = state.kernels.get(name)
+    raw = {k: v for k, v in submitted.items() if k != KERNEL_FIELD}
+    raw_call = _call(name, raw)
+    if kernel is None:
+        message = f"there is no kernel named {name!r} on this app"
+        return Outcome(name, raw_call, 400, error=message, error_code="invalid_input")
     try:
-        if route is None:
-            raise InvalidInput(f"there is no hot route named {name!r} on this app")
-        kwargs = convert_arguments(app, route, submitted)
-    except InvalidInput as exc:
-        return Outcome(
-            name, raw_call, 400, error=str(exc), error_code="invalid_input", error_status=400
-        )
+        kwargs = arguments_from_text(kernel, raw)
+    except HotRouteError as err:
+        return Outcome(name, raw_call, 400, error=err.message, error_code=err.error,
+                       error_status=err.code)  # fmt: skip
+    except TypeError as err:
+        return Outcome(name, raw_call, 400, error=str(err), error_code="invalid_input")
     call = _call(name, kwargs)
     try:
-        comparison = compare_sides(route, kwargs)
+        comparison = compare_sides(state, kernel, kwargs)
     except HotRouteError as err:
+        status = err.code or 500
         return Outcome(
             name,
             call,
-            err.status if 400 <= err.status < 500 else 200,
+            status if 400 <= status < 500 else 200,
             error=err.message,
-            error_code=err.code,
-            error_status=err.status,
+            error_code=err.error,
+            error_status=status,
         )
     return Outcome(
         name,
@@ -262,14 +315,6 @@ def run_comparison(app: Flask, name: str, submitted: Mapping[str, str]) -> Outco
         python_result=_shorten(repr(comparison.python.result)),
         rust_result=_shorten(repr(comparison.rust.result)),
     )
-
-
-def convert_arguments(app: Flask, route: HotRoute, submitted: Mapping[str, str]) -> dict[str, Any]:
-    """The route's keyword arguments from form strings, converted as its URL would be."""
-    try:
-        return get_state(app).parse_arguments(app, route, submitted)
-    except HotRouteError as err:
-        raise InvalidInput(err.message) from None
 
 
 def _call(name: str, arguments: Mapping[str, Any]) -> str:
@@ -369,7 +414,7 @@ def bar_chart(python_ms: float, rust_ms: float) -> Chart:
             y=PLOT_TOP + i * (BAR_HEIGHT + BAR_GAP),
             width=round(max(MIN_BAR, offset(math.log10(drawn[side]))), 1),
         )
-        for i, side in enumerate(config.SIDES)
+        for i, side in enumerate(SIDES)
     ]
     axis_y = PLOT_TOP + len(bars) * (BAR_HEIGHT + BAR_GAP) - BAR_GAP // 2
     step = 1 if span <= 8 else 2  # keep the tick labels apart on wide ranges
