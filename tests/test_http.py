@@ -148,7 +148,7 @@ def test_per_kernel_config_overrides_decorator_and_global_backend(config, side) 
     ("key", "value", "match"),
     [
         ("RUSTPATH_BACKEND", "go", "RUSTPATH_BACKEND must be one of rust, python, shadow"),
-        ("RUSTPATH_SHADOW_RATE", 1.5, "RUSTPATH_SHADOW_RATE must be a number from 0 to 1"),
+        ("RUSTPATH_BACKENDS", ["rust"], "RUSTPATH_BACKENDS must be a dict"),
     ],
 )
 def test_a_bad_global_kernel_setting_is_refused_by_init_app(key, value, match) -> None:
