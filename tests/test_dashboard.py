@@ -1,5 +1,5 @@
-"""The dashboard at ``<RUSTPATH_URL_PREFIX>/``: the page through the test client, the chart's
-geometry, and the real page in a headless Chromium against a real server."""
+"""The dashboard at ``<RUSTPATH_URL_PREFIX>/``: kernels, live counts and compare forms through
+the test client, the chart's geometry, and the real page in headless Chromium."""
 
 from __future__ import annotations
 
@@ -17,20 +17,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from flask_rustpath import RustPath
-from flask_rustpath.dashboard import bar_chart, format_ms, register_dashboard
+from flask_rustpath.dashboard import KERNEL_FIELD, bar_chart, format_ms
 from flask_rustpath.demo import create_app
 from flask_rustpath.state import get_state
+
+from .apps import tools
 
 NUMBER_MS = re.compile(r"^\d[\d,]*(\.\d+)? ms$")
 
 
 def dashboard_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """The demo app with the dashboard; ``register_dashboard`` is a no-op once
-    ``init_app`` registers it itself."""
-    app = create_app({"TESTING": True, "RUSTPATH_COMPARE": True, **(config or {})})
-    register_dashboard(app)
-    return app
+    """The demo app with the dashboard switched on."""
+    return create_app({"TESTING": True, "RUSTPATH_COMPARE": True, **(config or {})})
 
 
 @pytest.fixture
@@ -38,15 +36,21 @@ def dashboard() -> FlaskClient:
     return dashboard_app().test_client()
 
 
+@pytest.fixture
+def tools_client() -> FlaskClient:
+    return tools.create_app().test_client()
+
+
 class _Page(HTMLParser):
-    """Collects the text of every ``data-cell`` element, keyed by its row's ``data-route``,
-    and the attributes of every element, so tests do not depend on the markup's layout."""
+    """Collects the text of every ``data-cell`` element, keyed by its row's ``data-kernel``
+    (or ``data-view``), and the attributes of every element, so tests do not depend on
+    the markup's layout."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cells: dict[tuple[str, str], str] = {}
         self.elements: list[tuple[str, dict[str, str]]] = []
-        self._route = ""
+        self._row = ""
         self._open: list[tuple[str, str]] = []  # (tag, cell) of open data-cell elements
         self._text: dict[str, list[str]] = {}
 
@@ -55,8 +59,8 @@ class _Page(HTMLParser):
         self.elements.append((tag, attributes))
         if tag == "br":  # a line break separates words; <wbr> does not
             self.handle_data(" ")
-        if tag == "tr" and "data-route" in attributes:
-            self._route = attributes["data-route"]
+        if tag == "tr" and ("data-kernel" in attributes or "data-view" in attributes):
+            self._row = attributes.get("data-kernel") or attributes["data-view"]
         if "data-cell" in attributes:
             self._open.append((tag, attributes["data-cell"]))
             self._text[attributes["data-cell"]] = []
@@ -65,7 +69,7 @@ class _Page(HTMLParser):
         if self._open and self._open[-1][0] == tag:
             _, cell = self._open.pop()
             text = " ".join("".join(self._text.pop(cell)).split())
-            self.cells[self._route, cell] = text
+            self.cells[self._row, cell] = text
 
     def handle_data(self, data: str) -> None:
         for _, cell in self._open:
@@ -87,9 +91,14 @@ def parse(html: str) -> _Page:
 
 
 def message(html: str) -> str:
-    found = re.search(r'<p class="message"[^>]*>(.*?)</p>', html, re.S)
+    found = re.search(r'<div id="result".*?<p class="message"[^>]*>(.*?)</p>', html, re.S)
     assert found is not None, "the page shows no error message"
     return found[1]
+
+
+def compare(client: FlaskClient, kernel: str, **arguments: str) -> tuple[int, str]:
+    response = client.get("/rustpath/", query_string={KERNEL_FIELD: kernel, **arguments})
+    return response.status_code, response.get_data(as_text=True)
 
 
 # -- switched on and off ---------------------------------------------------------------
@@ -100,8 +109,13 @@ def test_dashboard_is_404_when_compare_is_off() -> None:
     response = app.test_client().get("/rustpath/")
     assert response.status_code == 404
     assert response.json["error"] == "not_enabled"
-    app.config["RUSTPATH_COMPARE"] = True  # read per request, like the compare endpoint
-    assert app.test_client().get("/rustpath/").status_code == 200
+    assert (
+        dashboard_app({"RUSTPATH_COMPARE": False, "DEBUG": True})
+        .test_client()
+        .get("/rustpath/")
+        .status_code
+        == 404
+    )
 
 
 def test_dashboard_is_on_in_debug_mode_by_default() -> None:
@@ -116,77 +130,94 @@ def test_dashboard_follows_the_url_prefix() -> None:
     assert client.get("/rustpath/").status_code == 404
 
 
-# -- the route table -------------------------------------------------------------------
+# -- the kernel table ------------------------------------------------------------------
 
 
-def test_page_lists_every_route_with_its_sides_backend_and_counts(dashboard) -> None:
-    dashboard.get("/rust/sum_of_primes/100")
-    dashboard.get("/rust/sum_of_primes/1000")
-    dashboard.get("/python/sum_of_primes/10")
-    dashboard.get("/python/sum_of_primes/2000000")  # 422: counted as an error
-    response = dashboard.get("/rustpath/")
+def test_page_lists_every_kernel_with_its_sides_backend_and_live_counts(tools_client) -> None:
+    tools_client.get("/rust/blog/stats/3")
+    tools_client.get("/rust/blog/stats/4")
+    tools_client.get("/blog/stats/5")  # the plain URL: the backend, rust
+    tools_client.get("/python/blog/stats/6")
+    tools_client.application.config["PROPAGATE_EXCEPTIONS"] = False  # a 500, not a raise
+    failed = tools_client.post("/python/blog/shout", json={"text": 5})  # 5.upper()
+    assert failed.status_code == 500
+    response = tools_client.get("/rustpath/")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = parse(response.get_data(as_text=True))
-    names = {a["data-route"] for a in page.find("tr") if "data-route" in a}
-    assert names == set(get_state(dashboard.application).routes)
-    other = sorted(names - {"sum_of_primes"})[0]
+    names = {a["data-kernel"] for a in page.find("tr") if "data-kernel" in a}
+    assert names == set(get_state(tools_client.application).kernels)
     cells = page.cells
-    assert cells["sum_of_primes", "rule"] == "/sum_of_primes/<int:n>"
-    assert cells["sum_of_primes", "python"] == "flask_rustpath.builtins:sum_of_primes"
-    assert cells["sum_of_primes", "rust"] == "flask_rustpath._native:sum_of_primes"
-    assert cells["sum_of_primes", "imports"] == "imports"
-    assert cells["sum_of_primes", "backend"] == "rust"
-    assert cells["sum_of_primes", "rust-requests"] == "2"
-    assert cells["sum_of_primes", "rust-errors"] == "0"
-    assert NUMBER_MS.match(cells["sum_of_primes", "rust-mean"])
-    assert cells["sum_of_primes", "python-requests"] == "2"
-    assert cells["sum_of_primes", "python-errors"] == "1"
-    assert cells[other, "rust-mean"] == "—"
-    # one GET form per route, with an input per rule variable, pre-filled from examples
-    form = page.find("form", data_route="sum_of_primes")
-    assert form and form[0]["method"] == "get"
-    assert page.find("input", name="n", value="100000")
+    assert cells["triple", "name"] == "triple"
+    assert cells["triple", "python"] == "tests.apps.tools:create_app.<locals>.triple"
+    assert cells["triple", "rust"] == "tests.apps.tools:create_app.<locals>.<lambda>"
+    assert cells["triple", "imports"] == "imports"
+    assert cells["triple", "backend"] == "rust"
+    assert cells["triple", "rust-requests"] == "3"
+    assert cells["triple", "rust-errors"] == "0"
+    assert NUMBER_MS.match(cells["triple", "rust-mean"])
+    assert cells["triple", "python-requests"] == "1"
+    assert cells["shout", "python-requests"] == "1"
+    assert cells["shout", "python-errors"] == "1"
+    assert page.find("td", data_cell="python-errors", title="AttributeError: 1")
+    assert cells["shout", "python-mean"] == "—"
+    assert cells["shout", "route"] == "/shout/<text>"  # the JSON route that calls it
+    assert cells["length", "rust-requests"] == "0"
+
+
+def test_page_lists_paired_views_with_their_variants(tools_client) -> None:
+    cells = parse(tools_client.get("/rustpath/").get_data(as_text=True)).cells
+    assert cells["blog.stats", "view-rule"] == "/blog/stats/<int:post_id>"
+    assert cells["blog.stats", "view-python"] == "/python/blog/stats/<int:post_id>"
+    assert cells["blog.stats", "view-rust"] == "/rust/blog/stats/<int:post_id>"
+    assert ("hello", "view-rule") not in cells
+
+
+def test_compare_forms_follow_the_parameter_annotations(tools_client) -> None:
+    page = parse(tools_client.get("/rustpath/").get_data(as_text=True))
+    forms = {a["data-kernel"] for a in page.find("form")}
+    assert forms == set(get_state(tools_client.application).kernels)
+    [x] = page.find("input", name="x")
+    assert x["value"] == "7"  # the kernel's first example
+    assert x["data-kind"] == "int" and x["inputmode"] == "decimal" and "required" in x
+    [items] = page.find("input", name="items")
+    assert items["data-kind"] == "list[int] as JSON" and "required" in items
+    [scale] = page.find("input", name="scale")
+    assert scale["value"] == "1" and "required" not in scale  # its default
+    [flag] = page.find("input", name="flag")
+    assert flag["data-kind"] == "bool" and "inputmode" not in flag
+    assert page.find("input", name=KERNEL_FIELD, value="triple", type="hidden")
 
 
 def test_page_shows_shadow_outcomes() -> None:
-    app = dashboard_app({"RUSTPATH_BACKEND": "shadow", "RUSTPATH_SHADOW_RATE": 1.0})
-    app.config["RUSTPATH_SHADOW_RAISE"] = True  # inline, so the count is there at once
+    app = dashboard_app(
+        {
+            "RUSTPATH_BACKEND": "shadow",
+            "RUSTPATH_SHADOW_RATE": 1.0,
+            "RUSTPATH_SHADOW_RAISE": True,  # inline, so the count is there at once
+        }
+    )
     client = app.test_client()
-    client.get("/sum_of_primes/100")
+    assert client.get("/sum_of_primes/100").status_code == 200
     cells = parse(client.get("/rustpath/").get_data(as_text=True)).cells
     assert cells["sum_of_primes", "shadow"] == "match 1"
     assert cells["sum_of_primes", "backend"] == "shadow 100% compared"
+    assert cells["sum_of_primes_sieve", "shadow"] == "none"
 
 
-def test_a_broken_backend_setting_is_an_error_cell_not_a_500() -> None:
-    app = dashboard_app()
-    # validate() runs at init_app; a value changed afterwards is only seen per request
-    app.config["RUSTPATH_BACKENDS"] = {"sum_of_primes": "fortran"}
-    response = app.test_client().get("/rustpath/")
-    assert response.status_code == 200
-    cells = parse(response.get_data(as_text=True)).cells
-    assert "must be one of" in cells["sum_of_primes", "backend"]
-    assert "'fortran'" in cells["sum_of_primes", "backend"]
-    others = set(get_state(app).routes) - {"sum_of_primes"}
-    assert others and all(cells[name, "backend"] == "rust" for name in others)
-
-
-def test_a_rust_target_that_does_not_import_is_shown_with_its_reason() -> None:
-    app = Flask("broken_rust")
-    app.config.update(RUSTPATH_COMPARE=True, RUSTPATH_BUILTINS=False)
-    rustpath = RustPath(app)
-    rustpath.hot("/gone/<int:x>", rust="no_such_module_here:f", name="gone")(lambda x: x)
-    register_dashboard(app)
-    client = app.test_client()
-    page = client.get("/rustpath/").get_data(as_text=True)
-    cells = parse(page).cells
-    assert cells["gone", "imports"] == "does not import"
-    assert "No module named" in page
-    assert "Python answers" in cells["gone", "backend"]
-    response = client.get("/rustpath/?hot-route=gone&x=1")
-    assert response.status_code == 200  # the page worked; the Rust side did not
-    html = response.get_data(as_text=True)
+def test_a_rust_target_that_does_not_import_is_shown_with_its_reason(tools_client) -> None:
+    app = tools_client.application
+    with app.app_context():
+        assert get_state(app).kernels["bounded"](3) == 3  # falls back to Python
+    html = tools_client.get("/rustpath/").get_data(as_text=True)
+    cells = parse(html).cells
+    assert cells["bounded", "imports"] == "does not import"
+    assert "No module named" in html
+    assert "Python answers" in cells["bounded", "backend"]
+    assert cells["bounded", "fallbacks"] == "1 fell back to Python"
+    assert ("triple", "fallbacks") not in cells
+    status, html = compare(tools_client, "bounded", n="1")
+    assert status == 200  # the page worked; the Rust side did not
     assert "is unavailable" in message(html)
     assert "HTTP 503" in html
 
@@ -195,12 +226,11 @@ def test_a_rust_target_that_does_not_import_is_shown_with_its_reason() -> None:
 
 
 def test_a_comparison_renders_a_bar_chart_with_both_sides(dashboard) -> None:
-    response = dashboard.get("/rustpath/?hot-route=sum_of_primes&n=10000")
-    assert response.status_code == 200
-    html = response.get_data(as_text=True)
+    status, html = compare(dashboard, "sum_of_primes", n="10000")
+    assert status == 200
     page = parse(html)
     [result] = page.find("div", id="result")
-    assert result["data-match"] == "true"
+    assert result["data-match"] == "true" and result["data-kernel"] == "sum_of_primes"
     assert "sum_of_primes(n=10000)" in html
     assert "5736396" in html  # both results are shown
     assert len(page.find("svg")) == 1
@@ -216,84 +246,73 @@ def test_a_comparison_renders_a_bar_chart_with_both_sides(dashboard) -> None:
     assert page.find("input", name="n", value="10000")
 
 
-def test_a_comparison_is_not_counted_as_requests(dashboard) -> None:
-    dashboard.get("/rustpath/?hot-route=sum_of_primes&n=100")
+def test_a_comparison_is_not_counted_as_calls(dashboard) -> None:
+    compare(dashboard, "sum_of_primes", n="100")
     cells = parse(dashboard.get("/rustpath/").get_data(as_text=True)).cells
     assert cells["sum_of_primes", "rust-requests"] == "0"
+    assert cells["sum_of_primes", "python-requests"] == "0"
 
 
-def test_a_mismatch_is_shown() -> None:
-    app = Flask("mismatch")
-    app.config.update(RUSTPATH_COMPARE=True, RUSTPATH_BUILTINS=False)
-    rustpath = RustPath(app)
-    rustpath.hot("/inc/<int:x>", rust=lambda x: x + 2, name="inc")(lambda x: x + 1)
-    register_dashboard(app)
-    html = app.test_client().get("/rustpath/?hot-route=inc&x=1").get_data(as_text=True)
+def test_a_mismatch_is_shown(tools_client) -> None:
+    status, html = compare(tools_client, "triple", x="600")
+    assert status == 200
     [result] = parse(html).find("div", id="result")
     assert result["data-match"] == "false"
     assert "results differ" in html
+    _, html = compare(tools_client, "triple", x="6")
+    assert parse(html).find("div", id="result")[0]["data-match"] == "true"
+
+
+def test_arguments_are_converted_by_their_annotations(tools_client) -> None:
+    status, html = compare(tools_client, "total", items="[1, 2, 3]", scale="2")
+    assert status == 200
+    assert "total(items=[1, 2, 3], scale=2)" in html
+    assert "<dd><code>12</code></dd>" in html
+    status, html = compare(tools_client, "signed", flag="false", ratio="2.5")
+    assert status == 200 and "signed(flag=False, ratio=2.5)" in html
+    status, html = compare(tools_client, "shout", text="a b/c")
+    assert status == 200 and "&#39;A B/C&#39;" in html
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"),
+    ("kernel", "arguments", "expected"),
     [
-        ("hot-route=sum_of_primes&n=abc", "'abc' is not a valid value for n"),
-        ("hot-route=sum_of_primes&n=-3", "'-3' is not a valid value for n"),
-        ("hot-route=sum_of_primes&n=1/2", "'1/2' is not a valid value for n"),
-        ("hot-route=sum_of_primes&n=", "missing argument(s) for /sum_of_primes/&lt;int:n&gt;: n"),
-        ("hot-route=sum_of_primes", "missing argument(s) for /sum_of_primes/&lt;int:n&gt;: n"),
-        ("hot-route=nope&n=1", "no hot route named 'nope'"),
+        ("triple", {"x": "abc"}, "parameter 'x' must be int"),
+        ("triple", {"x": ""}, "parameter 'x' must be int"),
+        ("triple", {"x": "1.5"}, "parameter 'x' must be int"),
+        ("triple", {}, "missing parameter 'x'"),
+        ("total", {"items": "[1,"}, "parameter 'items' must be JSON for list"),
+        ("total", {"items": '{"a": 1}'}, "parameter 'items' must be list"),
+        ("signed", {"flag": "maybe", "ratio": "1"}, "parameter 'flag' must be bool"),
+        ("signed", {"flag": "true", "ratio": "nan"}, "parameter 'ratio' must be float"),
+        ("nope", {"x": "1"}, "there is no kernel named 'nope'"),
     ],
 )
-def test_invalid_input_gets_a_readable_message_and_a_400(dashboard, query, expected) -> None:
-    response = dashboard.get("/rustpath/?" + query)
-    assert response.status_code == 400
-    html = response.get_data(as_text=True)
+def test_invalid_input_gets_a_readable_message_and_a_400(
+    tools_client, kernel: str, arguments: dict[str, str], expected: str
+) -> None:
+    status, html = compare(tools_client, kernel, **arguments)
+    assert status == 400
     assert expected.replace("'", "&#39;") in message(html)
-    assert '<table id="routes">' in html  # the rest of the page is still there
+    assert '<table id="kernels">' in html  # the rest of the page is still there
     assert "<svg" not in html
 
 
 def test_a_limit_is_honoured_with_its_status_and_message(dashboard) -> None:
-    response = dashboard.get("/rustpath/?hot-route=sum_of_primes&n=1000001")
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
+    status, html = compare(dashboard, "sum_of_primes", n="1000001")
+    assert status == 422
     assert "n=1000001 is above the python limit of 1000000" in message(html)
     assert "HTTP 422" in html and "limit_exceeded" in html
 
 
 def test_submitted_text_is_escaped(dashboard) -> None:
     evil = "<script>alert(1)</script>"
-    response = dashboard.get("/rustpath/", query_string={"hot-route": "sum_of_primes", "n": evil})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    status, html = compare(dashboard, "sum_of_primes", n=evil)
+    assert status == 400
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
-    response = dashboard.get("/rustpath/", query_string={"hot-route": evil})
-    assert "<script>" not in response.get_data(as_text=True)
-
-
-def test_arguments_are_converted_as_the_url_map_would() -> None:
-    app = Flask("converters")
-    app.config.update(RUSTPATH_COMPARE=True, RUSTPATH_BUILTINS=False)
-    rustpath = RustPath(app)
-    rule = "/pick/<int(min=2):x>/<word>/<path:rest>"
-    rustpath.hot(rule, rust=lambda x, word, rest: 0, name="pick")(lambda x, word, rest: 0)
-    register_dashboard(app)
-    client = app.test_client()
-
-    def submit(**raw: str) -> tuple[int, str]:
-        response = client.get("/rustpath/", query_string={"hot-route": "pick", **raw})
-        return response.status_code, response.get_data(as_text=True)
-
-    # decoded text, as a request's path reaches the converters: no percent-encoding
-    status, html = submit(x="8", word="a b", rest="c/d e")
-    assert status == 200
-    assert "pick(x=8, word=&#39;a b&#39;, rest=&#39;c/d e&#39;)" in html
-    status, html = submit(x="1", word="a", rest="b")  # below int(min=2)
-    assert status == 400 and "&#39;1&#39; is not a valid value for x" in message(html)
-    status, html = submit(x="2", word="a/b", rest="c")  # no slash in a plain segment
-    assert status == 400 and "&#39;a/b&#39; is not a valid value for word" in message(html)
+    status, html = compare(dashboard, evil)
+    assert status == 400 and "<script>" not in html
 
 
 # -- the chart -------------------------------------------------------------------------
@@ -403,12 +422,13 @@ def test_dashboard_in_a_real_browser(
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
         driver.get(live_server + "/rustpath/")
-        rows = driver.find_elements(By.CSS_SELECTOR, "table#routes tbody tr")
-        names = {row.get_attribute("data-route") for row in rows}
-        assert "sum_of_primes" in names
-        assert "/sum_of_primes/<int:n>" in driver.find_element(By.ID, "routes").text
+        rows = driver.find_elements(By.CSS_SELECTOR, "table#kernels tbody tr")
+        names = {row.get_attribute("data-kernel") for row in rows}
+        assert {"sum_of_primes", "sum_of_primes_sieve"} <= names
+        assert "/sum_of_primes/<int:n>" in driver.find_element(By.ID, "kernels").text
+        assert "/rust/sum_of_primes/<int:n>" in driver.find_element(By.ID, "views").text
 
-        form = driver.find_element(By.CSS_SELECTOR, 'form[data-route="sum_of_primes"]')
+        form = driver.find_element(By.CSS_SELECTOR, 'form[data-kernel="sum_of_primes"]')
         field = form.find_element(By.NAME, "n")
         field.clear()
         field.send_keys("100000")
