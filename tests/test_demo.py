@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
-from flask_rustpath.demo import config_from_environ
+from flask_rustpath.demo import create_app
+
+from .servers import ROOT
 
 
 def test_hello_and_healthz(client) -> None:
@@ -21,38 +24,69 @@ def test_index_links_every_side_of_every_hot_route(client) -> None:
         "/python/sum_of_primes/100000",
         "/rust/sum_of_primes/100000",
         "/sum_of_primes/100000",
+        "/python/rustpath/sum_of_primes/100000",
+        "/rust/rustpath/sum_of_primes/100000",
+        "/rustpath/sum_of_primes/100000",
+        "/python/sieve/sum_of_primes/1000000",
+        "/rust/sieve/sum_of_primes/1000000",
+        "/sieve/sum_of_primes/1000000",
     } <= set(links)
     for link in links:
         assert client.get(link).status_code == 200, link
 
 
-def test_settings_from_the_environment() -> None:
-    settings = config_from_environ(
-        {
-            "RUSTPATH_BACKEND": "python",
-            "RUSTPATH_BUILTINS": "false",
-            "RUSTPATH_LIMITS": '{"x": {}}',
-            "HOME": "/",
-        }
-    )
-    assert settings == {
-        "RUSTPATH_BACKEND": "python",
-        "RUSTPATH_BUILTINS": False,
-        "RUSTPATH_LIMITS": {"x": {}},
-    }
+def test_the_demo_serves_the_builtins_and_the_blogs_urls(client) -> None:
+    for path in ("/sum_of_primes/10", "/rustpath/sum_of_primes/10"):
+        for prefix in ("", "/python", "/rust"):
+            assert client.get(prefix + path).json == {"result": 17}, prefix + path
 
 
-def test_flask_cli_sees_the_hot_routes() -> None:
+def test_settings_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("RUSTPATH_BACKEND", "python")
+    monkeypatch.setenv("RUSTPATH_BUILTINS", "false")
+    monkeypatch.setenv("RUSTPATH_LIMITS", '{"sum_of_primes": {"python": {"n": 50}}}')
+    app = create_app({"TESTING": True})
+    assert app.config["RUSTPATH_BACKEND"] == "python"
+    assert app.config["RUSTPATH_BUILTINS"] is False
+    assert app.config["RUSTPATH_LIMITS"] == {"sum_of_primes": {"python": {"n": 50}}}
+    client = app.test_client()
+    assert client.get("/sum_of_primes/10").headers["X-RustPath-Backend"] == "python"
+    assert client.get("/sum_of_primes/51").json["limit"] == 50
+    # The built-ins are off when the environment says so, the blog's URL stays.
+    assert client.get("/rustpath/sum_of_primes/10").status_code == 404
+    assert client.get("/rust/sum_of_primes/10").json == {"result": 17}
+
+
+def test_the_test_config_wins_over_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("RUSTPATH_BACKEND", "python")
+    client = create_app({"TESTING": True, "RUSTPATH_BACKEND": "rust"}).test_client()
+    assert client.get("/sum_of_primes/10").headers["X-RustPath-Backend"] == "rust"
+
+
+def flask_routes() -> set[tuple[str, str, str]]:
     out = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "flask_rustpath.demo", "routes"],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    for endpoint in (
-        "rustpath.sum_of_primes",
-        "rustpath.rust_sum_of_primes",
-        "rustpath.python_sum_of_primes",
-    ):
-        assert endpoint in out.stdout
+    rows = set()
+    for line in out.stdout.splitlines()[2:]:  # after the header and its rule
+        endpoint, methods, rule = line.split()
+        rows.add((endpoint, methods, rule))
+    return rows
+
+
+def test_flask_cli_sees_the_hot_routes() -> None:
+    """Whole rows, so ``sum_of_primes`` cannot be matched by ``sum_of_primes_sieve``."""
+    rows = flask_routes()
+    assert {
+        ("sum_of_primes", "GET", "/sum_of_primes/<int:n>"),
+        ("rustpath.sum_of_primes", "GET", "/rustpath/sum_of_primes/<int:n>"),
+        ("sum_of_primes_sieve", "GET", "/sieve/sum_of_primes/<int:n>"),
+    } <= rows
+    # The variants are a prefix on the same rule, not rules of their own.
+    assert not [rule for _, _, rule in rows if rule.startswith(("/python", "/rust/"))]
