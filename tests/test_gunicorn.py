@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -35,7 +36,13 @@ def test_workers_forked_after_the_master_used_the_pool_do_not_hang() -> None:
         "--preload",
         "tests.apps.preloaded:app",
         # RUSTPATH_THREADS=2: a real pool even on a one-core machine.
-        env={"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "RUSTPATH_THREADS": "2"},
+        # RUSTPATH_CONCURRENCY: every thread may run Rust even on a one-core machine.
+        env={
+            "WEB_CONCURRENCY": "2",
+            "GUNICORN_THREADS": "2",
+            "RUSTPATH_THREADS": "2",
+            "RUSTPATH_CONCURRENCY": '{"rust": 2}',
+        },
     ) as base:
         # n = 10^8 spans many segments, so each worker runs it on its rayon pool.
         url = base + "/rust/sum_of_primes/100000000"
@@ -47,7 +54,13 @@ def test_workers_forked_after_the_master_used_the_pool_do_not_hang() -> None:
 
 def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
     parser = pytest.importorskip("prometheus_client.parser")
-    env = {"WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env = {
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        # Eight clients may land on one worker's four threads: admit them all, this
+        # test is about counting across workers, not about admission.
+        "RUSTPATH_CONCURRENCY": '{"rust": 4}',
+    }
     sent = 0
     with gunicorn(env=env) as base:
         # Send batches until both workers have answered some (each writes its own
@@ -79,3 +92,49 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
     assert values[ok] == sent
     assert values[refused] == 1
     assert values[timed] == sent
+
+
+HOT = {
+    "/rust/sum_of_primes/100": (200, {"result": 1060}),
+    "/python/sum_of_primes/100": (200, {"result": 1060}),
+    "/sum_of_primes/100": (200, {"result": 1060}),
+    "/rustpath/sum_of_primes/100": (200, {"result": 1060}),
+    "/rust/sum_of_primes/x": (404, None),
+    "/python/sum_of_primes/2000000": (422, None),
+}
+
+
+def assert_hot_urls_answer(base: str) -> None:
+    for path, (status, body) in HOT.items():
+        got_status, headers, got_body = get(base + path)
+        assert got_status == status, (path, got_body)
+        assert headers["Content-Type"] == "application/json", path
+        if body is not None:
+            assert json.loads(got_body) == body, path
+
+
+def test_a_missing_metrics_directory_never_changes_a_hot_response(tmp_path) -> None:
+    pytest.importorskip("prometheus_client")
+    env = {"WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing")}
+    with gunicorn(env=env) as base:
+        for _ in range(3):
+            assert_hot_urls_answer(base)
+        status, _, body = get(base + "/healthz")
+    assert status == 200
+    assert json.loads(body)["status"] == "degraded"
+
+
+def test_a_metrics_directory_deleted_at_run_time_never_changes_a_hot_response(tmp_path) -> None:
+    pytest.importorskip("prometheus_client")
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    env = {"WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    with gunicorn(env=env) as base:
+        assert_hot_urls_answer(base)
+        shutil.rmtree(directory)
+        for _ in range(3):
+            assert_hot_urls_answer(base)
+        # A kernel and outcomes no worker has recorded yet need new metric files.
+        status, _, body = get(base + "/sieve/sum_of_primes/1000")
+        assert (status, json.loads(body)) == (200, {"result": 76127})
+        assert get(base + "/healthz")[0] == 200
