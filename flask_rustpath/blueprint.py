@@ -11,13 +11,24 @@ only when ``RUSTPATH_COMPARE`` is true (by default, in debug mode).
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, current_app
+from werkzeug.exceptions import HTTPException
 
 from .comparison import compare_sides
-from .errors import NotEnabled, NotFoundJSON, json_response
+from .errors import (
+    HotRouteError,
+    ImplementationError,
+    NotEnabled,
+    NotFoundJSON,
+    json_response,
+)
 from .hot import kernel_parameters, make_hot_route, read_parameters
 from .metrics import prometheus_available, render_prometheus
 from .state import RustPathState
+
+log = logging.getLogger("flask_rustpath")
 
 NAME = "rustpath"
 
@@ -35,7 +46,15 @@ def make_blueprint(state: RustPathState) -> Blueprint:
         if found is None:
             raise NotFoundJSON(f"no kernel named {kernel!r}", kernel=kernel)
         arguments = read_parameters(found.name, kernel_parameters(found))
-        return json_response(compare_sides(state, found, arguments).to_json())
+        try:
+            return json_response(compare_sides(state, found, arguments).to_json())
+        except HTTPException:
+            raise
+        except Exception:
+            log.exception("comparing kernel %r failed", found.name)
+            raise ImplementationError(
+                f"comparing kernel {found.name!r} failed; see the server log", kernel=found.name
+            ) from None
 
     blueprint.add_url_rule("/compare/<kernel>", "compare", compare_view)
     if state.settings.metrics and prometheus_available():
@@ -58,5 +77,14 @@ def require_compare(state: RustPathState) -> None:
 
 
 def _metrics_view() -> Response:
-    body, content_type = render_prometheus()
+    try:
+        body, content_type = render_prometheus()
+    except Exception:
+        log.exception("rendering Prometheus metrics failed")
+        raise MetricsUnavailable("metrics cannot be rendered here; see the server log") from None
     return Response(body, content_type=content_type)
+
+
+class MetricsUnavailable(HotRouteError):
+    code = 503
+    error = "metrics_unavailable"

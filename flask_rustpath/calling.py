@@ -80,12 +80,11 @@ def call_kernel(
         state.observe(name, side, time.perf_counter() - started, None)
         return result
     limits = settings.limits.get(side)
-    if limits:
-        check_limits(kernel, side, kernel.bind(args, kwargs), limits)
-    gates = state.gates[side]
     entered = []
     try:
-        for gate in gates:
+        if limits:
+            check_limits(kernel, side, kernel.bind(args, kwargs), limits)
+        for gate in state.gates[side]:
             if not gate.try_enter():
                 raise Overloaded(
                     f"the {side} side of {name!r} is at its concurrency limit in this "

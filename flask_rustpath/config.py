@@ -112,8 +112,10 @@ def _parse_environ(raw: str) -> Any:
 def _unknown_key_message(key: str) -> str:
     if key in PROCESS_KEYS:
         return f"{key} is read from the process environment by the Rust pool, not app.config"
-    close = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]}?" if close else ""
+    # Compare what follows the shared prefix, or every key looks alike.
+    names = {known.removeprefix("RUSTPATH_"): known for known in DEFAULTS}
+    close = difflib.get_close_matches(key.removeprefix("RUSTPATH_"), list(names), n=1, cutoff=0.6)
+    hint = f"; did you mean {names[close[0]]}?" if close else ""
     return f"unknown setting {key}{hint}"
 
 
@@ -173,6 +175,14 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         )
     for key in ("RUSTPATH_BACKENDS", "RUSTPATH_SHADOW_RATES", "RUSTPATH_LIMITS"):
         _mapping(config, key)
+    if config["RUSTPATH_BACKEND"] not in BACKENDS:
+        raise Misconfigured(
+            f"RUSTPATH_BACKEND must be one of {', '.join(BACKENDS)}; "
+            f"got {config['RUSTPATH_BACKEND']!r}"
+        )
+    rate = config["RUSTPATH_SHADOW_RATE"]
+    if not _is_number(rate) or not 0 <= rate <= 1:
+        raise Misconfigured(f"RUSTPATH_SHADOW_RATE must be a number from 0 to 1; got {rate!r}")
     deadline = config["RUSTPATH_DEADLINE"]
     if deadline is not None:
         deadline = _positive(config, "RUSTPATH_DEADLINE")

@@ -188,6 +188,12 @@ class RustPath:
         for route in self.routes:
             if route.blueprint is not None:
                 state.routes[f"{route.blueprint.name}.{route.endpoint}"] = route
+        for route in self.routes:
+            if route.blueprint is None:
+                state.routes[route.endpoint] = route
+                planned = Rule(route.rule, endpoint=route.endpoint, methods=route.methods)
+                _refuse_collision(planned, app.url_map, state)
+                del state.routes[route.endpoint]
         for rule in app.url_map.iter_rules():
             if rule.endpoint in state.routes:
                 _refuse_collision(rule, app.url_map, state)
@@ -268,9 +274,19 @@ def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> 
 
 
 def _register_route(app: Flask, route: HotRoute) -> None:
+    """Add ``route`` to ``app``; a refusal (collision, endpoint clash, an app already
+    serving) leaves the app's state as it was."""
     state = get_state(app)
+    kernel_was_known = route.kernel.name in state.kernels
     state.add_route(route)
-    app.add_url_rule(route.rule, route.endpoint, route.view(), methods=list(route.methods))
+    try:
+        app.add_url_rule(route.rule, route.endpoint, route.view(), methods=list(route.methods))
+    except BaseException:
+        state.routes.pop(route.endpoint, None)
+        if not kernel_was_known:
+            state.kernels.pop(route.kernel.name, None)
+            state.kernel_settings.pop(route.kernel.name, None)
+        raise
 
 
 def _before_request() -> Response | None:
@@ -301,18 +317,17 @@ def _checked_rule_class(base: type[Rule], state: RustPathState) -> type[Rule]:
 
 def _refuse_collision(new: Rule, url_map: Map, state: RustPathState) -> None:
     shape = _shape(new.rule)
+    # Flask adds HEAD and OPTIONS to every rule: they say nothing about a collision.
+    methods = (new.methods or set()) - {"HEAD", "OPTIONS"}
     for rule in url_map.iter_rules():
-        if (
-            rule is new
-            or _shape(rule.rule) != shape
-            or not (rule.methods or set()) & (new.methods or set())
-        ):
+        if rule is new or _shape(rule.rule) != shape or not (rule.methods or set()) & methods:
             continue
-        hot = [r for r in (rule, new) if r.endpoint in state.routes]
+        hot = [r for r in (new, rule) if r.endpoint in state.routes]
         if hot:
             raise Misconfigured(
                 f"URL rule {new.rule!r} ({new.endpoint}) collides with {rule.rule!r} "
-                f"({rule.endpoint}), which is a hot route; give one of them another rule"
+                f"({rule.endpoint}); {hot[0].endpoint} is a hot route: give one of them "
+                "another rule"
             )
 
 

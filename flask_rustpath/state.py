@@ -6,6 +6,7 @@ can serve several apps (app factories, tests) without sharing anything mutable.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -96,16 +97,17 @@ class RustPathState:
         """Metrics could not be recorded: say so once, and report the app degraded."""
         with self._lock:
             first = "metrics" not in self.problems
-            self.problems["metrics"] = f"{type(exc).__name__}: {exc}"
+            # Public (a /healthz body): the kind of failure only; details go to the log.
+            self.problems["metrics"] = f"recording failed ({type(exc).__name__}); see the log"
         if first:
-            try:
+            with contextlib.suppress(Exception):
                 log.error(
-                    "[pid %d] flask-rustpath metrics are failing, responses are unaffected: %s",
+                    "[pid %d] flask-rustpath metrics are failing, responses are unaffected: "
+                    "%s: %s",
                     os.getpid(),
-                    self.problems["metrics"],
+                    type(exc).__name__,
+                    exc,
                 )
-            except Exception:
-                pass
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok"}``, or ``"degraded"`` with what is wrong; serving goes on."""
@@ -129,12 +131,15 @@ class RustPathState:
             return None
         path = request.path
         if isinstance(exc, MethodNotAllowed):
-            try:
-                loose.bind("").match(path, method="__probe__")
-            except MethodNotAllowed:
-                pass
-            except RoutingHTTPException:
-                return None
+            # Ours only if every rule the path matches under another method is a hot route.
+            adapter = current_app.url_map.bind("")
+            for method in exc.valid_methods or ():
+                try:
+                    endpoint, _ = adapter.match(path, method=method)
+                except RoutingHTTPException:
+                    continue
+                if endpoint not in self.routes:
+                    return None
             allowed = sorted(exc.valid_methods or ())
             return JSONMethodNotAllowed(f"{path} accepts {', '.join(allowed)}", allowed=allowed)
         if not isinstance(exc, NotFound):
