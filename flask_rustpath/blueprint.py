@@ -58,7 +58,19 @@ def make_blueprint(state: RustPathState) -> Blueprint:
 
     blueprint.add_url_rule("/compare/<kernel>", "compare", compare_view)
     if state.settings.metrics and prometheus_available():
-        blueprint.add_url_rule("/metrics", "metrics", _metrics_view)
+
+        def metrics_view() -> Response:
+            state.metrics.flush()
+            try:
+                body, content_type = render_prometheus()
+            except Exception:
+                log.exception("rendering Prometheus metrics failed")
+                raise MetricsUnavailable(
+                    "metrics cannot be rendered here; see the server log"
+                ) from None
+            return Response(body, content_type=content_type)
+
+        blueprint.add_url_rule("/metrics", "metrics", metrics_view)
     if state.settings.builtins:
         from .builtins import builtin_routes
 
@@ -74,15 +86,6 @@ def require_compare(state: RustPathState) -> None:
     enabled = state.settings.compare
     if not (current_app.debug if enabled is None else enabled):
         raise NotEnabled("the compare endpoints are off; set RUSTPATH_COMPARE = True")
-
-
-def _metrics_view() -> Response:
-    try:
-        body, content_type = render_prometheus()
-    except Exception:
-        log.exception("rendering Prometheus metrics failed")
-        raise MetricsUnavailable("metrics cannot be rendered here; see the server log") from None
-    return Response(body, content_type=content_type)
 
 
 class MetricsUnavailable(HotRouteError):

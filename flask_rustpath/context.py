@@ -11,7 +11,6 @@ proxy resolution on every call, and it follows ``async`` views into their thread
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -25,17 +24,19 @@ Backend = Literal["python", "rust", "shadow"]
 BACKENDS: tuple[Backend, ...] = ("rust", "python", "shadow")
 
 
-@dataclass(eq=False)
 class CallRecord:
     """One request: its app's state, the side its URL pinned (``None`` on the plain
     URL), and each kernel call made while serving it."""
 
-    state: RustPathState
-    side: Side | None
-    # (side, kernel name, seconds) per call, in order.
-    calls: list[tuple[str, str, float]] = field(default_factory=list)
-    # The path the client asked for, before a side prefix was taken off.
-    original_path: str = ""
+    __slots__ = ("calls", "original_path", "side", "state")
+
+    def __init__(self, state: RustPathState, side: Side | None, original_path: str = "") -> None:
+        self.state = state
+        self.side = side
+        # (side, kernel name, seconds) per call, in order.
+        self.calls: list[tuple[str, str, float]] = []
+        # The path the client asked for, before a side prefix was taken off.
+        self.original_path = original_path
 
 
 current_record: ContextVar[CallRecord | None] = ContextVar("rustpath_request", default=None)

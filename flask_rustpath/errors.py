@@ -1,8 +1,9 @@
 """Errors a kernel call or a hot route answers with: HTTP exceptions with JSON bodies.
 
-Each is a :class:`werkzeug.exceptions.HTTPException`, so inside any Flask view it
-behaves like ``abort()``: the app's own error handlers apply when it has one for the
-status or the class, and otherwise the client gets ``{"error": code, "message":
+Each is a :class:`werkzeug.exceptions.HTTPException` and derives from werkzeug's
+class for its status (``LimitExceeded`` is an ``UnprocessableEntity``), so inside any
+Flask view it behaves like ``abort()``: the app's own error handlers apply when it has
+one for the status (``@app.errorhandler(422)``) or the class, and otherwise the client gets ``{"error": code, "message":
 text, ...details}`` with the status that fits. Errors that mean "bad input" or
 "too slow" also derive from the builtin Python exception a caller would catch
 (``ValueError``, ``TimeoutError``), so code around a kernel call keeps working.
@@ -14,6 +15,7 @@ import json
 from typing import Any, ClassVar
 
 from flask import Response
+from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException
 
 
@@ -50,28 +52,28 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(text + "\n", status, mimetype="application/json")
 
 
-class NotEnabled(HotRouteError):
+class NotEnabled(HotRouteError, http.NotFound):
     """A feature that is switched off (the compare endpoints outside debug mode)."""
 
     code = 404
     error = "not_enabled"
 
 
-class NotFoundJSON(HotRouteError):
+class NotFoundJSON(HotRouteError, http.NotFound):
     """A URL under a hot route's rule that fits none of its variants."""
 
     code = 404
     error = "not_found"
 
 
-class InvalidArgument(HotRouteError):
+class InvalidArgument(HotRouteError, http.NotFound):
     """The URL does not fit the route's converters (e.g. ``abc`` for ``<int:n>``)."""
 
     code = 404
     error = "invalid_argument"
 
 
-class MethodNotAllowed(HotRouteError):
+class MethodNotAllowed(HotRouteError, http.MethodNotAllowed):
     code = 405
     error = "method_not_allowed"
 
@@ -79,71 +81,71 @@ class MethodNotAllowed(HotRouteError):
         return {"Allow": ", ".join(self.details.get("allowed", ()))}
 
 
-class MissingParameter(HotRouteError, ValueError):
+class MissingParameter(HotRouteError, http.BadRequest, ValueError):
     """A hot route's query-string, form or JSON parameter is missing or ill-typed."""
 
     code = 400
     error = "invalid_parameter"
 
 
-class BadInput(HotRouteError, ValueError):
+class BadInput(HotRouteError, http.BadRequest, ValueError):
     """A kernel refused its input (it raised ``ValueError`` or ``OverflowError``)."""
 
     code = 400
     error = "bad_input"
 
 
-class LimitExceeded(HotRouteError):
+class LimitExceeded(HotRouteError, http.UnprocessableEntity):
     """An argument is above the limit configured for the side that would serve it."""
 
     code = 422
     error = "limit_exceeded"
 
 
-class Overloaded(HotRouteError):
+class Overloaded(HotRouteError, http.ServiceUnavailable):
     """Every slot for this side of this kernel is busy in this worker: try again later."""
 
     code = 503
     error = "overloaded"
-    retry_after = 1
+    RETRY_AFTER_SECONDS = 1  # a slot frees when one call ends: soon
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
 
 
-class RustUnavailable(HotRouteError):
+class RustUnavailable(HotRouteError, http.ServiceUnavailable):
     """The ``/rust`` side was asked for, but its module does not import (reason logged)."""
 
     code = 503
     error = "rust_unavailable"
 
 
-class DeadlineExceeded(HotRouteError, TimeoutError):
+class DeadlineExceeded(HotRouteError, http.GatewayTimeout, TimeoutError):
     """A kernel call ran past its deadline and was stopped."""
 
     code = 504
     error = "deadline_exceeded"
 
 
-class ImplementationError(HotRouteError):
+class ImplementationError(HotRouteError, http.InternalServerError):
     """A hot route's implementation raised an unexpected exception (details in the log)."""
 
     error = "implementation_error"
 
 
-class RustPanic(HotRouteError, RuntimeError):
+class RustPanic(HotRouteError, http.InternalServerError, RuntimeError):
     """The Rust side panicked; the worker survives and keeps serving."""
 
     error = "rust_panic"
 
 
-class Misconfigured(HotRouteError, ValueError):
+class Misconfigured(HotRouteError, http.InternalServerError, ValueError):
     """A ``RUSTPATH_*`` setting or a declaration is invalid (raised at start-up)."""
 
     error = "misconfigured"
 
 
-class InternalError(HotRouteError):
+class InternalError(HotRouteError, http.InternalServerError):
     """flask-rustpath itself failed (a bug: the traceback is in the server log)."""
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask import current_app, has_app_context
 
+from .calling import call_kernel
 from .config import EXTENSION_KEY
 from .context import BACKENDS, SIDES, Side, current_record
 from .errors import RustUnavailable
@@ -103,8 +104,6 @@ class Kernel:
         return f"<Kernel {self.name} python={self.python.__qualname__} rust={self.rust.spec}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .calling import call_kernel
-
         record = current_record.get()
         state = record.state if record is not None else _state_outside_request()
         if state is None:  # no app at all: Rust if it imports, else the reference

@@ -17,6 +17,7 @@ def is_prime(n: int) -> bool:
 
 def sum_of_primes_naive(n: int) -> int:
     """Sum of the primes below ``n`` by trial division: O(n·√n), the slow original."""
+    _refuse_negative(n)
     return sum(i for i in range(2, n) if is_prime(i))
 
 
@@ -47,4 +48,11 @@ def primes_below(n: int) -> list[int]:
 
 def sum_of_primes_sieve(n: int) -> int:
     """Sum of the primes below ``n`` by a pure-Python sieve."""
+    _refuse_negative(n)
     return sum(primes_below(n))
+
+
+def _refuse_negative(n: int) -> None:
+    """Refuse a negative ``n`` as the Rust kernel does, so both sides agree on it."""
+    if n < 0:
+        raise ValueError(f"n must be 0 or more, got {n}")

@@ -15,6 +15,7 @@ from flask import Flask
 from flask_rustpath import RustPath
 from flask_rustpath.demo import create_app
 from flask_rustpath.metrics import Metrics
+from flask_rustpath.state import get_state
 
 from .servers import ROOT
 
@@ -175,6 +176,10 @@ def test_a_broken_metrics_sink_never_changes_a_hot_response(monkeypatch, caplog)
                 response = client.get(path)
                 assert response.status_code == expected[path].status_code, path
                 assert response.get_data() == expected[path].get_data(), path
+        # Prometheus is fed off the request path; apply what the background flusher
+        # would within FLUSH_SECONDS, in this thread.
+        get_state(app).metrics.flush()
+        get_state(app).metrics.flush()
     health = rustpath.health(app)
     assert health["status"] == "degraded"
     assert "FileNotFoundError" in health["problems"]["metrics"]
@@ -199,6 +204,7 @@ def test_a_broken_metrics_sink_never_changes_a_shadowed_response(monkeypatch) ->
         assert client.get(f"/off/{x}").json == {"result": x + 1}
     assert rustpath.join_shadow(app, timeout=30)
     assert rustpath.stats(app)["off"]["shadow"]["mismatch"] == 5
+    get_state(app).metrics.flush()  # what the background flusher does within FLUSH_SECONDS
     assert rustpath.health(app)["status"] == "degraded"
 
 
@@ -209,12 +215,15 @@ def test_a_missing_multiprocess_directory_never_changes_a_hot_response(tmp_path)
         """
         import json
         from flask_rustpath.demo import create_app
-        client = create_app({"TESTING": True}).test_client()
+        from flask_rustpath.state import get_state
+        app = create_app({"TESTING": True})
+        client = app.test_client()
         out = {}
         for path in ["/rust/sum_of_primes/100", "/sum_of_primes/100",
                      "/python/sum_of_primes/100", "/rust/sum_of_primes/x"]:
             response = client.get(path)
             out[path] = [response.status_code, response.get_data(as_text=True)]
+        get_state(app).metrics.flush()  # as the background flusher would, within 0.5 s
         out["/healthz"] = client.get("/healthz").json
         print(json.dumps(out))
         """
