@@ -50,9 +50,12 @@ def test_flask_cli_sees_the_hot_routes() -> None:
         timeout=60,
         check=True,
     )
-    for endpoint in (
-        "rustpath.sum_of_primes",
-        "rustpath.rust_sum_of_primes",
-        "rustpath.python_sum_of_primes",
-    ):
-        assert endpoint in out.stdout
+    # Whole rows, not substrings: "rustpath.sum_of_primes" is also a prefix of the
+    # sieve and numpy routes' endpoints.
+    rows = out.stdout.splitlines()[2:]  # below the header and its underline
+    routes = {tuple(row.split()) for row in rows}
+    assert {
+        ("rustpath.sum_of_primes", "GET", "/sum_of_primes/<int:n>"),
+        ("rustpath.rust_sum_of_primes", "GET", "/rust/sum_of_primes/<int:n>"),
+        ("rustpath.python_sum_of_primes", "GET", "/python/sum_of_primes/<int:n>"),
+    } <= routes, out.stdout
