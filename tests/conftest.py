@@ -6,6 +6,10 @@ from flask.testing import FlaskClient
 
 from flask_rustpath.demo import create_app
 
+# The rustpath_parity fixture. The plugin is not registered on install: a project
+# opts in, here or with `-p flask_rustpath.testing`.
+pytest_plugins = ["flask_rustpath.testing"]
+
 
 @pytest.fixture
 def app() -> Flask:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import pytest
 
 from bench import primesieve
 from flask_rustpath import hey
+
+from . import support
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED_REPORT = ROOT / "bench" / "REPORT.md"
@@ -84,10 +85,6 @@ def test_hey_refuses_non_loopback_urls() -> None:
         hey.run("http://192.0.2.1:80/", concurrency=1, duration_s=0.1)
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
 def _require_tools() -> None:
     missing = []
     if hey.hey_path() is None:
@@ -96,10 +93,7 @@ def _require_tools() -> None:
     if reason is not None:
         missing.append(reason)
     if missing:
-        message = "benchmark tools missing: " + "; ".join(missing)
-        if _in_ci():
-            pytest.fail(f"{message} (required when CI=true)")
-        pytest.skip(message)
+        support.missing("benchmark tools missing: " + "; ".join(missing))
 
 
 def _digest(path: Path) -> str | None:

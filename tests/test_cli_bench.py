@@ -9,14 +9,13 @@ import pytest
 
 from flask_rustpath.demo import create_app
 
+from . import support
 from .apps import broken
 
 pytestmark = pytest.mark.slow
 
 if shutil.which("hey") is None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("hey is required in CI (apt-get install hey)", pytrace=False)
-    pytest.skip("hey is not installed (apt-get install hey)", allow_module_level=True)
+    support.missing("hey is not installed (apt-get install hey)", allow_module_level=True)
 
 
 def rows(output: str, name: str) -> list[list[str]]:

@@ -188,6 +188,7 @@ def test_stat_reloader_watches_registered_crate_sources(tmp_path: Path) -> None:
     assert lib not in _find_stat_paths(set(), set())
 
 
+@pytest.mark.slow
 def test_flask_run_debug_restarts_when_a_rust_file_changes(tmp_path: Path) -> None:
     """End to end with the stat reloader: ``flask run --debug``, save lib.rs, restart."""
     try:
@@ -220,7 +221,8 @@ def test_flask_run_debug_restarts_when_a_rust_file_changes(tmp_path: Path) -> No
     )
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
-    threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True)
+    reader.start()
 
     def wait_for(text: str, seconds: float = 30) -> list[str]:
         seen, deadline = [], time.monotonic() + seconds
@@ -242,6 +244,8 @@ def test_flask_run_debug_restarts_when_a_rust_file_changes(tmp_path: Path) -> No
     finally:
         process.terminate()
         process.wait(timeout=10)
+        reader.join(timeout=10)  # the pipe ends with the server; then close it
+        process.stdout.close()
 
 
 # --- the walkthrough, compiled for real --------------------------------------------

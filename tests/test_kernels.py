@@ -68,6 +68,7 @@ def test_rust_matches_python_sieve_up_to_thirty_million(prefix_sums, n: int) -> 
     assert _native.sum_of_primes(n, threads=1) == expected
 
 
+@pytest.mark.slow  # the pure-Python sieve up to 3·10^7, seven times
 def test_python_sieve_direct_calls_agree_with_table(prefix_sums) -> None:
     rng = random.Random(20261122)
     for n in [TOP, TOP - 1, *(rng.randrange(TOP) for _ in range(5))]:

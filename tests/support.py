@@ -1,0 +1,29 @@
+"""Helpers for the project's own tests (not shipped with the package)."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+#: Values of ``CI`` that mean "this is a CI run", compared case-insensitively.
+TRUTHY = frozenset({"1", "true", "yes", "on"})
+
+
+def in_ci() -> bool:
+    """True when the ``CI`` environment variable is set to a truthy value.
+
+    ``.ci/run`` sets ``CI=true``; most CI services set ``CI=true`` or ``CI=1``.
+    """
+    return os.environ.get("CI", "").strip().lower() in TRUTHY
+
+
+def missing(reason: str, *, allow_module_level: bool = False) -> NoReturn:
+    """A test cannot run for want of ``reason``: skip it, except in CI, where it fails.
+
+    CI installs every tool the tests need, so a skip there would hide a broken setup.
+    """
+    if in_ci():
+        pytest.fail(f"{reason} (required in CI)", pytrace=False)
+    pytest.skip(reason, allow_module_level=allow_module_level)
