@@ -441,7 +441,7 @@ def _route_plan(
         routes = list(state.routes.items())
     else:
         routes = []
-    plan = []
+    plan: list[tuple[str, str, str]] = []
     with app.test_request_context():
         for endpoint, route in routes:
             examples = route.kernel.examples

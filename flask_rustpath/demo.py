@@ -1,4 +1,4 @@
-"""A small demo app: the built-in kernel at the blog's URLs, a baseline ``/hello`` and ``/healthz``.
+"""A small demo app: the built-in kernel at the blog's URLs, ``/hello`` and ``/healthz``.
 
 ``flask --app flask_rustpath.demo run`` or, with the shipped gunicorn config,
 ``gunicorn -c python:flask_rustpath.gunicorn_conf``.

@@ -3,10 +3,11 @@
 Each is a :class:`werkzeug.exceptions.HTTPException` and derives from werkzeug's
 class for its status (``LimitExceeded`` is an ``UnprocessableEntity``), so inside any
 Flask view it behaves like ``abort()``: the app's own error handlers apply when it has
-one for the status (``@app.errorhandler(422)``) or the class, and otherwise the client gets ``{"error": code, "message":
-text, ...details}`` with the status that fits. Errors that mean "bad input" or
-"too slow" also derive from the builtin Python exception a caller would catch
-(``ValueError``, ``TimeoutError``), so code around a kernel call keeps working.
+one for the status (``@app.errorhandler(422)``) or the class, and otherwise the client
+gets ``{"error": code, "message": text, ...details}`` with the status that fits.
+Errors that mean "bad input" or "too slow" also derive from the builtin exception a
+caller would catch (``ValueError``, ``TimeoutError``), so code around a kernel call
+keeps working.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 class HotRouteError(HTTPException):
     """Base class: an HTTP status (``code``), a stable ``error`` code and a message."""
 
-    code: int | None = 500
+    code = 500
     error: ClassVar[str] = "internal_error"
 
     def __init__(self, message: str, **details: Any) -> None:

@@ -297,7 +297,7 @@ def _before_request() -> Response | None:
     exc = request.routing_exception
     if exc is None:
         return None
-    error = get_state().routing_error(exc)  # type: ignore[arg-type]
+    error = get_state().routing_error(exc)
     return error.get_response() if error is not None else None
 
 

@@ -100,7 +100,7 @@ class ShadowRunner:
                 python_result = kernel.python(*args, **kwargs)
                 self._judge(kernel, args, kwargs, python_result, rust_result, raise_mismatch=True)
                 return
-            if self.settings.shadow_pool == "process" and importable(kernel):
+            if self.settings.shadow_pool == "process" and importable(kernel.python):
                 self._submit_process(kernel, args, kwargs, rust_result)
             else:
                 self._submit_thread(kernel, args, kwargs, rust_result)
@@ -150,7 +150,7 @@ class ShadowRunner:
         submitted = time.monotonic()
         try:
             future = pool.submit(
-                run_reference, kernel.__module__, kernel.__qualname__, args, kwargs
+                run_reference, kernel.python.__module__, kernel.python.__qualname__, args, kwargs
             )
         except Exception:
             with self._lock:

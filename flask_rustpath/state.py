@@ -15,7 +15,6 @@ from typing import Any
 from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.routing.exceptions import HTTPException as RoutingHTTPException
 
 from .admission import Gate
 from .config import EXTENSION_KEY, AppSettings, KernelSettings, resolve
@@ -136,7 +135,7 @@ class RustPathState:
             for method in exc.valid_methods or ():
                 try:
                     endpoint, _ = adapter.match(path, method=method)
-                except RoutingHTTPException:
+                except HTTPException:
                     continue
                 if endpoint not in self.routes:
                     return None
@@ -146,7 +145,7 @@ class RustPathState:
             return None
         try:
             (endpoint, rule), values = loose.bind("").match(path, method="GET")
-        except RoutingHTTPException:
+        except HTTPException:
             starts = {fixed_start(r.rule) for r in loose.iter_rules() if fixed_start(r.rule)}
             for start in starts:
                 if path == start or path.startswith(start + "/"):

@@ -178,7 +178,7 @@ def text_strategy(min_size: int = 0, max_size: int = MAX_SIZE) -> Any:
 
     characters = st.one_of(
         st.sampled_from(TRICKY_CHARACTERS),
-        st.characters(exclude_categories=("Cs",)),
+        st.characters(exclude_categories=["Cs"]),
     )
     # Lists joined, not st.text(characters): text() merges its alphabet into one range
     # of code points and draws mostly low ones, so U+2028 or an emoji would be rare.
