@@ -80,6 +80,7 @@ def render(results: dict[str, Any], chart_name: str | None) -> str:
     if chart_name:
         lines += [f"![HTTP throughput and kernel times]({chart_name})", ""]
     lines += _http(results)
+    lines += _per_request()
     lines += _scaling(results)
     lines += _kernels(results)
     lines += _memory(results)
@@ -242,6 +243,27 @@ def _kernels(results: dict[str, Any]) -> list[str]:
         lines += [f"- {c['column']} at n={short_n(c['n'])}: {c['reason']}" for c in skipped]
         lines.append("")
     return lines
+
+
+def _per_request() -> list[str]:
+    """Instructions per request under callgrind (``python -m bench.per_request``), which
+    writes its own JSON: a count is the same every run, so it is kept apart."""
+    from .per_request import RESULT, render
+
+    if not RESULT.exists():
+        return []
+    results = json.loads(RESULT.read_text())
+    return [
+        "## Per-request cost (instructions, callgrind)",
+        "",
+        f"`python -m bench.per_request`: {results['requests']:,} requests per scenario at "
+        f"n = {results['n']}, each a direct WSGI call with the body consumed, counted "
+        "under callgrind with collection on around the measured loop only. "
+        "Deterministic: the same code gives the same count on every run.",
+        "",
+        render(results),
+        "",
+    ]
 
 
 def _memory(results: dict[str, Any]) -> list[str]:
