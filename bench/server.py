@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +18,19 @@ __all__ = ["REPO_ROOT", "ServerError", "fetch", "gunicorn", "server_env"]
 
 
 def server_env(spec: ServerSpec) -> dict[str, str]:
-    """The shipped config's documented knobs for ``spec``."""
-    env = {"WEB_CONCURRENCY": str(spec.workers), "GUNICORN_THREADS": str(spec.threads), **spec.env}
+    """The shipped config's documented knobs for ``spec``.
+
+    Every thread may run a kernel: the default admission bounds (one Python call per
+    worker) protect a server from its clients, and would turn a throughput benchmark
+    into a count of 503s.
+    """
+    slots = json.dumps({"python": spec.threads, "rust": spec.threads})
+    env = {
+        "WEB_CONCURRENCY": str(spec.workers),
+        "GUNICORN_THREADS": str(spec.threads),
+        "RUSTPATH_CONCURRENCY": slots,
+        **spec.env,
+    }
     if spec.app is not None:
         env["GUNICORN_APP"] = spec.app
     return env
