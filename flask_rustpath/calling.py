@@ -64,50 +64,64 @@ def call_kernel(
 ) -> Any:
     """Run ``side`` of ``kernel`` for the app's code.
 
-    While a request is being served, the side's limits, admission slots and deadline
+    While a request is being served, the side's limits, admission slot and deadline
     apply, and the call is reported for ``Server-Timing``; outside a request
     (a shell, a CLI command, a batch job) it just runs, timed and counted.
+
+    This is the per-request path: one flat function, no lock, one event appended for
+    the metrics.
     """
     record = current_record.get()
     name = kernel.name
+    events = state.metrics.events
     if record is None:
         started = time.perf_counter()
         try:
-            result = invoke(kernel, side, function, args, kwargs)
+            result = function(*args, **kwargs)
         except BaseException as exc:
-            state.observe(name, side, None, _error_code(exc))
-            raise
-        state.observe(name, side, time.perf_counter() - started, None)
+            error = mapped(kernel, side, exc)
+            events.append((name, side, None, error_code(error or exc)))
+            if error is None:
+                raise
+            raise error from exc
+        events.append((name, side, time.perf_counter() - started, None))
         return result
     limits = settings.limits.get(side)
-    entered = []
-    try:
-        if limits:
+    if limits:
+        try:
             check_limits(kernel, side, kernel.bind(args, kwargs), limits)
-        for gate in state.gates[side]:
-            if not gate.try_enter():
-                raise Overloaded(
-                    f"the {side} side of {name!r} is at its concurrency limit in this "
-                    "worker; retry shortly",
-                    kernel=name,
-                    backend=side,
-                )
-            entered.append(gate)
-        deadline = state.settings.deadline
+        except LimitExceeded:
+            events.append((name, side, None, LimitExceeded.error))
+            raise
+    gate = state.gates[side]
+    if not gate.try_enter():
+        events.append((name, side, None, Overloaded.error))
+        raise Overloaded(
+            f"the {side} side of {name!r} is at its concurrency limit in this worker; "
+            "retry shortly",
+            kernel=name,
+            backend=side,
+        )
+    try:
         call_kwargs = kwargs
-        if deadline is not None and side == "rust" and kernel.rust.takes_timeout:
-            call_kwargs = {"timeout": deadline, **kwargs}
+        if side == "rust" and kernel.rust.takes_timeout:
+            deadline = state.settings.deadline
+            if deadline is not None:
+                call_kwargs = {"timeout": deadline, **kwargs}
         started = time.perf_counter()
-        result = invoke(kernel, side, function, args, call_kwargs)
+        try:
+            result = function(*args, **call_kwargs)
+        except BaseException as exc:
+            error = mapped(kernel, side, exc)
+            events.append((name, side, None, error_code(error or exc)))
+            if error is None:
+                raise
+            raise error from exc
         seconds = time.perf_counter() - started
-    except BaseException as exc:
-        state.observe(name, side, None, _error_code(exc))
-        raise
     finally:
-        for gate in entered:
-            gate.leave()
+        gate.leave()
     record.calls.append((side, name, seconds))
-    state.observe(name, side, seconds, None)
+    events.append((name, side, seconds, None))
     if shadowed:
         state.shadow.offer(kernel, settings, args, kwargs, result)
     return result
@@ -169,26 +183,31 @@ def invoke(
     """Call one side, mapping failures as the module docstring says."""
     try:
         return function(*args, **kwargs)
-    except HotRouteError:
-        raise
-    except (ValueError, OverflowError) as exc:
-        raise BadInput(str(exc), kernel=kernel.name, backend=side) from exc
-    except TimeoutError as exc:
-        raise DeadlineExceeded(
+    except BaseException as exc:
+        error = mapped(kernel, side, exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def mapped(kernel: Kernel, side: Side, exc: BaseException) -> HotRouteError | None:
+    """The error to raise for ``exc``, or ``None`` to let it propagate unchanged."""
+    if isinstance(exc, HotRouteError):
+        return None
+    if isinstance(exc, (ValueError, OverflowError)):
+        return BadInput(str(exc), kernel=kernel.name, backend=side)
+    if isinstance(exc, TimeoutError):
+        return DeadlineExceeded(
             f"the {side} side of {kernel.name!r} ran past its deadline and was stopped",
             kernel=kernel.name,
             backend=side,
-        ) from exc
-    except Exception:
-        raise
-    except BaseException as exc:
-        if not is_rust_panic(exc):
-            raise
-        log.error("[pid %d] Rust panic in kernel %r: %s", os.getpid(), kernel.name, exc)
-        raise RustPanic(
-            f"the Rust side of {kernel.name!r} panicked; see the server log",
-            kernel=kernel.name,
-        ) from None
+        )
+    if isinstance(exc, Exception) or not is_rust_panic(exc):
+        return None
+    log.error("[pid %d] Rust panic in kernel %r: %s", os.getpid(), kernel.name, exc)
+    return RustPanic(
+        f"the Rust side of {kernel.name!r} panicked; see the server log", kernel=kernel.name
+    )
 
 
 def results_match(kernel: Kernel, python_result: Any, rust_result: Any) -> bool:
@@ -198,5 +217,5 @@ def results_match(kernel: Kernel, python_result: Any, rust_result: Any) -> bool:
     return bool(python_result == rust_result)
 
 
-def _error_code(exc: BaseException) -> str:
+def error_code(exc: BaseException) -> str:
     return exc.error if isinstance(exc, HotRouteError) else type(exc).__name__

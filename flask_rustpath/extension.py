@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter, Map, Rule, ValidationError
 
 from . import config, crates
@@ -16,7 +16,7 @@ from .context import Side
 from .errors import Misconfigured
 from .hot import HotRoute, make_hot_route
 from .kernel import Kernel, KernelOptions
-from .pairing import PairingMiddleware, paired, refuse_unpaired, url_for
+from .pairing import PairingMiddleware, paired, url_for
 from .rules import RULE_VARIABLE
 from .state import RustPathState, get_state
 
@@ -203,8 +203,7 @@ class RustPath:
         for route in self.routes:
             if route.blueprint is None:
                 _register_route(app, route)
-        app.wsgi_app = PairingMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
-        app.before_request_funcs.setdefault(None, []).insert(0, _before_request)
+        app.wsgi_app = PairingMiddleware(app, app.wsgi_app, state)  # type: ignore[method-assign]
         app.jinja_env.globals["rustpath_url_for"] = url_for
         from .blueprint import make_blueprint
 
@@ -287,18 +286,6 @@ def _register_route(app: Flask, route: HotRoute) -> None:
             state.kernels.pop(route.kernel.name, None)
             state.kernel_settings.pop(route.kernel.name, None)
         raise
-
-
-def _before_request() -> Response | None:
-    """First among ``before_request`` functions: unpaired views refuse a side prefix,
-    and a routing error under a hot route's rule answers in JSON. Every other URL is
-    left to the app's own error handlers."""
-    refuse_unpaired()
-    exc = request.routing_exception
-    if exc is None:
-        return None
-    error = get_state().routing_error(exc)
-    return error.get_response() if error is not None else None
 
 
 def _checked_rule_class(base: type[Rule], state: RustPathState) -> type[Rule]:

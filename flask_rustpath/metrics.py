@@ -5,12 +5,13 @@ Always kept in-process for :meth:`RustPath.stats` (one process's view). When
 also feed Prometheus metrics, which aggregate across gunicorn workers in the
 client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``).
 
-A request only appends its event to a list; a background thread in each process
-applies the events to Prometheus every :data:`FLUSH_SECONDS` (and a scrape of this
-process flushes first). Prometheus's own bookkeeping (label lookups, histogram
-buckets, locks, multiprocess files) so stays off the request path, and so do its
-failures: a missing or deleted multiprocess directory, a full disk. Those are
-handed to ``on_failure`` and the responses go on unchanged.
+A kernel call only appends an event to a deque (atomic, no lock). One background
+thread per process drains every app's events every :data:`FLUSH_SECONDS` into the
+in-process counts and Prometheus; :meth:`Metrics.snapshot` and a scrape of this
+process drain first. Prometheus's own bookkeeping (label lookups, histogram buckets,
+locks, multiprocess files) so stays off the request path, and so do its failures: a
+missing or deleted multiprocess directory, a full disk. Those are handed to
+``on_failure`` and the responses go on unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import contextlib
 import os
 import threading
 import time
-from collections import Counter
+import weakref
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,8 +33,11 @@ BUCKETS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 1
 
 SHADOW_OUTCOMES = ("match", "mismatch", "error", "dropped", "timeout", "skipped")
 
-# How stale Prometheus may be, at most, on a worker that is not the one scraped.
+# How stale the counts may be, at most, on a process that is not the one asked.
 FLUSH_SECONDS = 0.5
+
+# (kernel, side, compute seconds or None, error code or None)
+Event = tuple[str, str, "float | None", "str | None"]
 
 
 @dataclass
@@ -49,39 +54,32 @@ class Metrics:
     def __init__(self, on_failure: Callable[[BaseException], None] | None = None) -> None:
         self._on_failure = on_failure
         self._lock = threading.Lock()
+        # Kernel calls not yet counted; appended to without a lock on the request path.
+        self.events: deque[Event] = deque()
         self._sides: dict[tuple[str, str], _SideStats] = {}
         self._shadow: dict[str, Counter[str]] = {}
         self._fallbacks: Counter[str] = Counter()
         # Events not yet applied to Prometheus: (metric, labels, observed seconds).
         self._pending: list[tuple[str, tuple[str, ...], float | None]] = []
         self._prometheus = find_spec("prometheus_client") is not None
-        self._flusher_pid: int | None = None
         # Labelled Prometheus children by label values (.labels() validates each time).
         self._children: dict[tuple[str, ...], Any] = {}
+        self._children_pid = os.getpid()
+        _FLUSHER.watch(self)
 
     def request(self, route: str, backend: str, seconds: float | None, error: str | None) -> None:
         """One call run by ``backend``: its compute time, or the error code it got."""
-        try:
-            with self._lock:
-                stats = self._sides.get((route, backend))
-                if stats is None:
-                    stats = self._sides[route, backend] = _SideStats()
-                stats.requests += 1
-                if error is not None:
-                    stats.errors[error] += 1
-                elif seconds is not None:
-                    stats.seconds += seconds
-                    stats.timed += 1
-                if self._prometheus:
-                    self._pending.append(("requests", (route, backend, error or "ok"), seconds))
-            if self._prometheus and self._flusher_pid != os.getpid():
-                self._start_flusher()
-        except Exception as exc:
-            self._failed(exc)
+        self.events.append((route, backend, seconds, error))
 
     def shadow(self, route: str, outcome: str) -> None:
         """One shadow comparison's outcome (one of :data:`SHADOW_OUTCOMES`)."""
-        self._count(self._shadow, "shadow", route, outcome)
+        try:
+            with self._lock:
+                self._shadow.setdefault(route, Counter())[outcome] += 1
+                if self._prometheus:
+                    self._pending.append(("shadow", (route, outcome), None))
+        except Exception as exc:
+            self._failed(exc)
 
     def fallback(self, route: str) -> None:
         """One call that ran on Python because the Rust module does not import."""
@@ -90,31 +88,20 @@ class Metrics:
                 self._fallbacks[route] += 1
                 if self._prometheus:
                     self._pending.append(("fallback", (route,), None))
-            if self._prometheus and self._flusher_pid != os.getpid():
-                self._start_flusher()
-        except Exception as exc:
-            self._failed(exc)
-
-    def _count(
-        self, table: dict[str, Counter[str]], metric: str, route: str, outcome: str
-    ) -> None:
-        try:
-            with self._lock:
-                table.setdefault(route, Counter())[outcome] += 1
-                if self._prometheus:
-                    self._pending.append((metric, (route, outcome), None))
-            if self._prometheus and self._flusher_pid != os.getpid():
-                self._start_flusher()
         except Exception as exc:
             self._failed(exc)
 
     def flush(self) -> None:
-        """Apply pending events to Prometheus now; failures go to ``on_failure``."""
+        """Count pending events and apply them to Prometheus now; failures go to
+        ``on_failure``."""
         with self._lock:
+            self._drain()
             pending, self._pending = self._pending, []
         if not pending:
             return
         try:
+            if self._children_pid != os.getpid():  # a parent's children write its files
+                self._children, self._children_pid = {}, os.getpid()
             for metric, labels, seconds in pending:
                 if metric == "requests":
                     self._child("requests", *labels).inc()
@@ -125,21 +112,22 @@ class Metrics:
         except Exception as exc:
             self._failed(exc)
 
-    def _start_flusher(self) -> None:
-        """One flusher thread per process: a forked worker starts its own."""
-        with self._lock:
-            pid = os.getpid()
-            if self._flusher_pid == pid:
-                return
-            self._flusher_pid = pid
-            self._children = {}  # a parent's children belong to the parent's files
-
-        def flush_forever() -> None:
-            while True:
-                time.sleep(FLUSH_SECONDS)
-                self.flush()
-
-        threading.Thread(target=flush_forever, name="rustpath-metrics", daemon=True).start()
+    def _drain(self) -> None:
+        """Count the queued events (the lock is held)."""
+        events = self.events
+        for _ in range(len(events)):
+            route, backend, seconds, error = events.popleft()
+            stats = self._sides.get((route, backend))
+            if stats is None:
+                stats = self._sides[route, backend] = _SideStats()
+            stats.requests += 1
+            if error is not None:
+                stats.errors[error] += 1
+            elif seconds is not None:
+                stats.seconds += seconds
+                stats.timed += 1
+            if self._prometheus:
+                self._pending.append(("requests", (route, backend, error or "ok"), seconds))
 
     def _failed(self, exc: BaseException) -> None:
         if self._on_failure is not None:
@@ -158,6 +146,7 @@ class Metrics:
     def snapshot(self) -> dict[str, Any]:
         """``{route: {"python": {...}, "rust": {...}, "shadow": {...}}}`` for this process."""
         with self._lock:
+            self._drain()
             result: dict[str, Any] = {}
             for (route, backend), s in self._sides.items():
                 result.setdefault(route, {})[backend] = {
@@ -170,6 +159,45 @@ class Metrics:
             for route, count in self._fallbacks.items():
                 result.setdefault(route, {})["fallbacks"] = count
             return result
+
+
+class _Flusher:
+    """One daemon thread per process flushing every live :class:`Metrics`.
+
+    Started when the first app is set up in a process, and again in a forked child
+    (gunicorn's workers), where the parent's thread does not exist.
+    """
+
+    def __init__(self) -> None:
+        self._metrics: weakref.WeakSet[Metrics] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        os.register_at_fork(after_in_child=self._forked)
+
+    def watch(self, metrics: Metrics) -> None:
+        with self._lock:
+            self._metrics.add(metrics)
+            if self._pid != os.getpid():
+                self._start()
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held by another thread
+        if self._pid is not None:
+            self._start()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        threading.Thread(target=self._run, name="rustpath-metrics", daemon=True).start()
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self._pid == pid:
+            time.sleep(FLUSH_SECONDS)
+            for metrics in list(self._metrics):
+                metrics.flush()
+
+
+_FLUSHER = _Flusher()
 
 
 @cache

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import abort, current_app, request
+from flask import Flask, current_app, request
 from flask import url_for as flask_url_for
-from werkzeug.routing import RequestRedirect
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import MapAdapter, RequestRedirect
 
 from .context import SIDES, CallRecord, Side, current_record
 
@@ -59,9 +60,17 @@ def is_paired(view: Callable[..., Any] | None) -> bool:
 
 class PairingMiddleware:
     """WSGI middleware: side prefixes off ``PATH_INFO``, one :class:`CallRecord` per
-    request, and the kernel headers on the way out."""
+    request, the kernel headers on the way out, and JSON for routing errors under a
+    hot route's rule.
 
-    def __init__(self, wsgi_app: WSGIApplication, state: RustPathState) -> None:
+    A plain URL costs a prefix test and a context variable. A side-prefixed URL is
+    matched against the app's URL map first: only a paired view's URL loses its prefix;
+    any other one reaches Flask unchanged, matches nothing (the prefixes are reserved)
+    and gets the app's own 404. A missing trailing slash redirects with the prefix kept.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication, state: RustPathState) -> None:
+        self.app = app
         self.wsgi_app = wsgi_app
         self.state = state
         self.prefixes: tuple[tuple[str, Side], ...] = tuple(
@@ -73,54 +82,100 @@ class PairingMiddleware:
         side: Side | None = None
         for prefix, candidate in self.prefixes:
             if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
-                side = candidate
-                environ["PATH_INFO"] = path[len(prefix) :] or "/"
+                redirect = self._pin(environ, path, prefix)
+                if redirect is not None:
+                    return redirect(environ, start_response)
+                if environ["PATH_INFO"] is not path:
+                    side = candidate
                 break
-        record = CallRecord(self.state, side, original_path=path)
+        record = CallRecord(self.state, side, path)
         token = current_record.set(record)
+        captured: list[Any] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = (status, headers, exc_info)
+            return _no_write
+
         try:
-
-            def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-                if record.calls or side is not None:
-                    headers.extend(_kernel_headers(record))
-                return start_response(status, headers, exc_info)
-
-            return self.wsgi_app(environ, start)
+            body = self.wsgi_app(environ, start)
         finally:
             current_record.reset(token)
+        status, headers, exc_info = captured
+        if status[0] == "4" and status[:3] in ("404", "405") and self.state.routes:
+            error = self._routing_error(environ)
+            if error is not None:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+                return error(environ, start_response)
+        if record.calls or side is not None:
+            headers.extend(_kernel_headers(record))
+        start_response(status, headers, exc_info)
+        return body
+
+    def _pin(self, environ: WSGIEnvironment, path: str, prefix: str) -> HTTPException | None:
+        """Take ``prefix`` off ``PATH_INFO`` if what remains is a paired view's URL."""
+        environ["PATH_INFO"] = path[len(prefix) :] or "/"
+        try:
+            endpoint, _ = self._adapter(environ).match()
+        except RequestRedirect as redirect:
+            redirect.new_url = _insert(redirect.new_url, prefix, environ.get("SCRIPT_NAME", ""))
+            return redirect
+        except HTTPException:
+            return None  # Flask raises the same 404/405 for the paired view's own URL
+        if not is_paired(self.app.view_functions.get(str(endpoint))):
+            environ["PATH_INFO"] = path  # reserved: matches nothing, the app's own 404
+        return None
+
+    def _routing_error(self, environ: WSGIEnvironment) -> HTTPException | None:
+        """JSON for a 404/405 that routing (not a view's ``abort``) gave under a hot rule."""
+        try:
+            self._adapter(environ).match()
+        except (NotFound, MethodNotAllowed) as exc:
+            raw: str = environ.get("PATH_INFO", "") or "/"
+            path = raw.encode("latin-1").decode("utf-8", "replace")
+            return self.state.routing_error(exc, path)
+        except HTTPException:
+            return None
+        return None
+
+    def _adapter(self, environ: WSGIEnvironment) -> MapAdapter:
+        adapter = self.app.create_url_adapter(self.app.request_class(environ))
+        assert adapter is not None  # a request always gets an adapter
+        return adapter
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("flask-rustpath's middleware does not support write(); return a body")
+
+
+def _insert(url: str, prefix: str, script_root: str) -> str:
+    """``url`` with ``prefix`` inserted after its scheme, host and script root."""
+    start = 0
+    scheme_end = url.find("://")
+    if scheme_end != -1:
+        start = url.find("/", scheme_end + 3)
+        if start == -1:
+            return url + prefix
+    script_root = script_root.rstrip("/")
+    if script_root and url.startswith(script_root, start):
+        start += len(script_root)
+    return url[:start] + prefix + url[start:]
 
 
 def _kernel_headers(record: CallRecord) -> list[tuple[str, str]]:
-    sides = list(dict.fromkeys(side for side, _, _ in record.calls))
-    if not sides and record.side is not None:
-        sides = [record.side]
-    headers = [(BACKEND_HEADER, ", ".join(sides))]
-    if record.calls:
-        timing = ", ".join(
-            f'{side};dur={seconds * 1000:.3f};desc="{name}"'
-            for side, name, seconds in record.calls
-        )
-        headers.append(("Server-Timing", timing))
-    return headers
-
-
-def refuse_unpaired() -> None:
-    """``before_request``: under a side prefix, only paired views answer.
-
-    Runs first among the app's ``before_request`` functions. A routing redirect
-    (a missing trailing slash) keeps the side prefix, so the client stays on it.
-    """
-    record = current_record.get()
-    if record is None or record.side is None:
-        return
-    exc = request.routing_exception
-    if isinstance(exc, RequestRedirect):
-        exc.new_url = with_side(exc.new_url, record.side, record.state)
-        return
-    if exc is not None:
-        return  # the app's own 404/405
-    if not is_paired(current_app.view_functions.get(request.endpoint or "")):
-        abort(404)
+    calls = record.calls
+    if not calls:
+        return [(BACKEND_HEADER, record.side or "")]
+    if len(calls) == 1:
+        side, name, seconds = calls[0]
+        return [
+            (BACKEND_HEADER, side),
+            ("Server-Timing", f'{side};dur={seconds * 1000:.3f};desc="{name}"'),
+        ]
+    sides = ", ".join(dict.fromkeys(side for side, _, _ in calls))
+    timing = ", ".join(f'{side};dur={sec * 1000:.3f};desc="{name}"' for side, name, sec in calls)
+    return [(BACKEND_HEADER, sides), ("Server-Timing", timing)]
 
 
 def url_for(endpoint: str, *, side: Side | None = None, **values: Any) -> str:
@@ -149,11 +204,4 @@ def with_side(url: str, side: Side, state: RustPathState) -> str:
     """Insert ``side``'s prefix into a URL built for the plain rule, after the
     script root (an app mounted under a path keeps its mount point)."""
     script_root = request.script_root if request else ""
-    scheme_end = url.find("://")
-    start = 0
-    if scheme_end != -1:
-        start = url.find("/", scheme_end + 3)
-        if start == -1:
-            return url + state.settings.prefix(side)
-    start += len(script_root) if url.startswith(script_root, start) else 0
-    return url[:start] + state.settings.prefix(side) + url[start:]
+    return _insert(url, state.settings.prefix(side), script_root)

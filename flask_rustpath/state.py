@@ -12,7 +12,7 @@ import os
 import threading
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
@@ -38,6 +38,7 @@ class RustPathState:
     def __init__(self, app: Flask, settings: AppSettings) -> None:
         self.app_name = app.name
         self.config = app.config
+        self.url_map = app.url_map
         self.settings = settings
         self.kernels: dict[str, Kernel] = {}
         self.kernel_settings: dict[str, KernelSettings] = {}
@@ -47,9 +48,7 @@ class RustPathState:
         self.problems: dict[str, str] = {}  # what is degraded, for health()
         self.shadow = ShadowRunner(settings, self.metrics.shadow, self.logs)
         # Worker-wide admission per side, shared by every kernel.
-        self.gates: dict[Side, tuple[Gate, ...]] = {
-            side: (Gate(settings.concurrency[side]),) for side in SIDES
-        }
+        self.gates: dict[Side, Gate] = {side: Gate(settings.concurrency[side]) for side in SIDES}
         self._lock = threading.Lock()
         self._loose: Map | None = None
 
@@ -120,18 +119,17 @@ class RustPathState:
         self.add_kernel(route.kernel)
         self.routes[route.endpoint] = route
 
-    def routing_error(self, exc: HTTPException) -> HotRouteError | None:
+    def routing_error(self, exc: HTTPException, path: str) -> HotRouteError | None:
         """The JSON error for a 404/405 under a hot route's rule, or ``None``.
 
-        Matches the decoded path (``request.path``), after any side prefix was taken off.
+        ``path`` is the decoded path, after any side prefix was taken off.
         """
         loose = self._loose_map()
         if loose is None:
             return None
-        path = request.path
         if isinstance(exc, MethodNotAllowed):
             # Ours only if every rule the path matches under another method is a hot route.
-            adapter = current_app.url_map.bind("")
+            adapter = self.url_map.bind("")
             for method in exc.valid_methods or ():
                 try:
                     endpoint, _ = adapter.match(path, method=method)
@@ -164,7 +162,7 @@ class RustPathState:
         if self._loose is None:
             endpoints = set(self.routes)
             loose = Map(strict_slashes=True, merge_slashes=False)
-            for rule in current_app.url_map.iter_rules():
+            for rule in self.url_map.iter_rules():
                 if rule.endpoint in endpoints and not rule.rule.startswith("/<"):
                     loose.add(
                         Rule(
