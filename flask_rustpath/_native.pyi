@@ -1,5 +1,7 @@
 """Rust kernels compiled with PyO3 (see rust_src/). Every call releases the GIL."""
 
+__all__ = ["MAX_N", "_panic", "default_threads", "sum_of_primes"]
+
 MAX_N: int
 """Largest ``n`` that :func:`sum_of_primes` accepts."""
 

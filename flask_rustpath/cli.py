@@ -34,6 +34,7 @@ def routes_command() -> None:
     for route in state.routes.values():
         python = f"{route.python.__module__}:{route.python.__qualname__}"
         imports = "yes" if route.rust.available else "NO"
+        backend: str
         try:
             backend = config.backend_for(current_app.config, route)
         except HotRouteError as err:

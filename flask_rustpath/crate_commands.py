@@ -6,17 +6,28 @@ Plain click commands (no app context needed), added to the ``rustpath`` group in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from . import crates
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """One line on stderr, exit 1: refusals are expected outcomes, not tracebacks."""
     click.echo(f"Error: {message}", err=True)
     raise SystemExit(1)
+
+
+def _prefixed(name: str) -> Callable[[str], None]:
+    """Echo each build output line prefixed with its crate's name."""
+
+    def echo(line: str) -> None:
+        click.echo(f"[{name}] {line}")
+
+    return echo
 
 
 @click.command("new")
@@ -77,11 +88,7 @@ def build_command(names: tuple[str, ...], debug: bool, root: Path) -> None:
     failed = []
     for crate in found:
         click.echo(f"[{crate.name}] building {crate.path} ({profile})")
-        result = crates.build_crate(
-            crate,
-            release=not debug,
-            on_line=lambda line, n=crate.name: click.echo(f"[{n}] {line}"),
-        )
+        result = crates.build_crate(crate, release=not debug, on_line=_prefixed(crate.name))
         if result.ok:
             click.echo(f"[{crate.name}] ok: built and installed in {result.seconds:.1f}s")
         else:

@@ -320,10 +320,10 @@ def _module_name(crate_dir: Path) -> str:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     """``path`` parsed, or ``{}`` when unreadable (or on Python 3.10, which lacks tomllib)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: callers fall back to conventions
+    if sys.version_info < (3, 11):  # callers fall back to conventions
         return {}
+    import tomllib
+
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
@@ -366,7 +366,7 @@ def enable_autobuild(release: bool = True) -> bool:
             log.warning("%s; crates are not rebuilt automatically.", err)
             return False
 
-        class Importer(MaturinProjectImporter):  # type: ignore[misc]
+        class Importer(MaturinProjectImporter):
             """maturin's project importer, with an environment ``maturin develop`` accepts."""
 
             def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:

@@ -11,7 +11,14 @@ Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
 directory) to aggregate Prometheus metrics across workers.
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 wsgi_app = os.environ.get("GUNICORN_APP", "flask_rustpath.demo:create_app()")
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -26,7 +33,7 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 
 
-def child_exit(server, worker):  # gunicorn calls hooks with both
+def child_exit(server: Arbiter, worker: Worker) -> None:
     """Drop a dead worker's live gauges from Prometheus multiprocess files.
 
     Only matters with ``PROMETHEUS_MULTIPROC_DIR`` set (an empty directory per server

@@ -96,7 +96,13 @@ def parse(text: str) -> HeySummary:
     total, rps = values.pop("total_s"), values.pop("requests_per_sec")
     if total is None or rps is None:
         raise HeyError(f"not a hey summary:\n{text[-2000:]}")
-    summary = HeySummary(total_s=total, requests_per_sec=rps, **values)
+    summary = HeySummary(
+        total_s=total,
+        requests_per_sec=rps,
+        average_s=values["average_s"],
+        fastest_s=values["fastest_s"],
+        slowest_s=values["slowest_s"],
+    )
     for percent, seconds in _PERCENTILE.findall(_section(text, "Latency distribution")):
         # hey prints "0% in 0.0000 secs" for percentiles it had too few samples for.
         if percent != "0" and seconds != "NaN":
