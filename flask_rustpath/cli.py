@@ -10,10 +10,11 @@ import click
 from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, ScriptInfo
 
-from . import config, crates, hey, serving
+from . import config, hey, serving
 from .comparison import compare_sides
 from .crate_commands import build_command as build_crates_command
 from .crate_commands import new_command
+from .crate_freshness import freshness
 from .errors import HotRouteError
 from .hot import HotRoute, rule_variables
 from .state import get_state
@@ -39,7 +40,7 @@ def routes_command() -> None:
             backend = config.backend_for(current_app.config, route)
         except HotRouteError as err:
             backend = f"invalid ({err.message})"
-        fresh = _FRESH[crates.freshness(route.rust.module).fresh] if route.rust.module else "-"
+        fresh = _FRESH[freshness(route.rust.module).fresh] if route.rust.module else "-"
         rows.append((route.name, route.rule, python, route.rust.spec, imports, fresh, backend))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
