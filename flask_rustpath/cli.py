@@ -16,11 +16,12 @@ from flask import Flask, current_app, request
 from flask.cli import AppGroup, ScriptInfo
 from werkzeug.routing import RequestRedirect
 
-from . import crates, hey, serving
+from . import hey, serving
 from .comparison import arguments_from_text, compare_sides
 from .context import SIDES
 from .crate_commands import build_command as build_crates_command
 from .crate_commands import new_command
+from .crate_freshness import freshness
 from .errors import HotRouteError
 from .hot import HotRoute, kernel_parameters
 from .kernel import Kernel
@@ -53,7 +54,7 @@ def routes_command() -> None:
     rows = [("KERNEL", "PYTHON", "RUST TARGET", "IMPORTS", "FRESH", "BACKEND")]
     for kernel in state.kernels.values():
         imports = "yes" if kernel.rust.available else "NO"
-        fresh = _FRESH[crates.freshness(kernel.rust.module).fresh] if kernel.rust.module else "-"
+        fresh = _FRESH[freshness(kernel.rust.module).fresh] if kernel.rust.module else "-"
         rows.append(
             (kernel.name, _qualified(kernel.python), kernel.rust.spec, imports, fresh,
              _backend(state, kernel))

@@ -1,7 +1,7 @@
 """``flask rustpath new`` and ``flask rustpath build``: your own Rust crates.
 
 Plain click commands (no app context needed), added to the ``rustpath`` group in
-:mod:`flask_rustpath.cli`. The work is done by :mod:`flask_rustpath.crates`.
+:mod:`flask_rustpath.cli`. The work is done by the ``crate_*`` modules.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import NoReturn
 
 import click
 
-from . import crates
+from .crate_build import build_crate, check_tools
+from .crate_layout import DEFAULT_ROOT, CrateError, find_crates
+from .crate_scaffold import scaffold
 
 
 def _fail(message: str) -> NoReturn:
@@ -45,8 +47,8 @@ def new_command(name: str, directory: Path | None) -> None:
     Build and install it with `flask rustpath build NAME`.
     """
     try:
-        written = crates.scaffold(name, directory)
-    except crates.CrateError as err:
+        written = scaffold(name, directory)
+    except CrateError as err:
         _fail(str(err))
         return
     crate_dir = written[0].parent
@@ -65,7 +67,7 @@ def new_command(name: str, directory: Path | None) -> None:
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=crates.DEFAULT_ROOT,
+    default=DEFAULT_ROOT,
     show_default=True,
     help="Where to look for crates by name.",
 )
@@ -77,9 +79,9 @@ def build_command(names: tuple[str, ...], debug: bool, root: Path) -> None:
     hook can rebuild them on import when RUSTPATH_AUTOBUILD is on.
     """
     try:
-        crates.check_tools()
-        found = crates.find_crates(names, root)
-    except crates.CrateError as err:
+        check_tools()
+        found = find_crates(names, root)
+    except CrateError as err:
         _fail(str(err))
         return
     if not found:
@@ -88,7 +90,7 @@ def build_command(names: tuple[str, ...], debug: bool, root: Path) -> None:
     failed = []
     for crate in found:
         click.echo(f"[{crate.name}] building {crate.path} ({profile})")
-        result = crates.build_crate(crate, release=not debug, on_line=_prefixed(crate.name))
+        result = build_crate(crate, release=not debug, on_line=_prefixed(crate.name))
         if result.ok:
             click.echo(f"[{crate.name}] ok: built and installed in {result.seconds:.1f}s")
         else:

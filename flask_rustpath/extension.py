@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter, Map, Rule, ValidationError
 
-from . import config, crates
+from . import config
 from .config import EXTENSION_KEY
 from .context import Side
+from .crate_autobuild import enable_autobuild, watch_crate_sources
+from .crate_freshness import freshness
+from .crate_layout import is_crate_dir
 from .errors import Misconfigured
 from .hot import HotRoute, make_hot_route
 from .kernel import Kernel, KernelOptions
@@ -246,18 +249,18 @@ def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> 
     if autobuild is None:
         autobuild = app.debug
     modules = sorted({kernel.rust.module for kernel in kernels if kernel.rust.module})
-    reports = [crates.freshness(module) for module in modules]
+    reports = [freshness(module) for module in modules]
     # Crates the hook can rebuild: editable installs of a crate directory. Our own
     # module is imported before any hook could see it.
     rebuildable = {
         report.name
         for report in reports
         if report.crate_dir is not None
-        and crates.is_crate_dir(report.crate_dir)
+        and is_crate_dir(report.crate_dir)
         and not report.name.startswith("flask_rustpath")
     }
-    if autobuild and rebuildable and crates.enable_autobuild():
-        crates.watch_crate_sources(
+    if autobuild and rebuildable and enable_autobuild():
+        watch_crate_sources(
             {r.crate_dir for r in reports if r.name in rebuildable and r.crate_dir}
         )
     else:

@@ -25,7 +25,14 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.cli import AppGroup
 
-from flask_rustpath import RustPath, crates
+from flask_rustpath import (
+    RustPath,
+    crate_autobuild,
+    crate_build,
+    crate_freshness,
+    crate_layout,
+    crate_scaffold,
+)
 from flask_rustpath.crate_commands import build_command, new_command
 
 needs_cargo = pytest.mark.skipif(
@@ -116,7 +123,7 @@ def test_new_honours_dir(tmp_path: Path) -> None:
     assert (target / "src" / "lib.rs").is_file()
     assert (target / "kern.pyi").is_file()
     assert 'name = "kern"' in (target / "Cargo.toml").read_text()
-    assert crates.find_crates([str(target)]) == [crates.Crate("kern", target)]
+    assert crate_layout.find_crates([str(target)]) == [crate_layout.Crate("kern", target)]
 
 
 def test_build_without_cargo_says_how_to_get_it(
@@ -125,7 +132,7 @@ def test_build_without_cargo_says_how_to_get_it(
     monkeypatch.setenv("PATH", str(tmp_path))  # no cargo, no maturin
     result = CliRunner().invoke(build_command, [])
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [f"Error: {crates.MISSING_CARGO}"]
+    assert result.output.strip().splitlines() == [f"Error: {crate_build.MISSING_CARGO}"]
     assert "rustup" in result.output
 
 
@@ -137,10 +144,10 @@ def test_build_without_maturin_says_how_to_get_it(
     cargo.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     # Not beside this interpreter either (where a virtualenv keeps its maturin).
-    monkeypatch.setattr(crates, "_interpreter_scripts", lambda: str(tmp_path))
+    monkeypatch.setattr(crate_build, "_interpreter_scripts", lambda: str(tmp_path))
     result = CliRunner().invoke(build_command, [])
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [f"Error: {crates.MISSING_MATURIN}"]
+    assert result.output.strip().splitlines() == [f"Error: {crate_build.MISSING_MATURIN}"]
 
 
 def test_build_refuses_an_unknown_crate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,9 +160,9 @@ def test_build_refuses_an_unknown_crate(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_freshness_of_modules_without_a_crate() -> None:
-    missing = crates.freshness("no_such_module_for_rustpath")
+    missing = crate_freshness.freshness("no_such_module_for_rustpath")
     assert (missing.built, missing.fresh, missing.detail) == (False, None, "not installed")
-    pure_python = crates.freshness("flask")
+    pure_python = crate_freshness.freshness("flask")
     assert not pure_python.built and pure_python.fresh is None
 
 
@@ -165,11 +172,11 @@ def test_enable_autobuild_installs_the_hook_once() -> None:
         pytest.skip("needs cargo and maturin")
     before = list(sys.meta_path)
     try:
-        assert crates.enable_autobuild()
-        assert crates.enable_autobuild()
+        assert crate_autobuild.enable_autobuild()
+        assert crate_autobuild.enable_autobuild()
         assert len(sys.meta_path) == len(before) + 1
     finally:
-        crates.disable_autobuild()
+        crate_autobuild.disable_autobuild()
     assert sys.meta_path == before
 
 
@@ -177,14 +184,14 @@ def test_stat_reloader_watches_registered_crate_sources(tmp_path: Path) -> None:
     """werkzeug's stat reloader stats every sys.modules[...].__file__: ours included."""
     from werkzeug._reloader import _find_stat_paths
 
-    crates.scaffold("watched", tmp_path / "watched")
+    crate_scaffold.scaffold("watched", tmp_path / "watched")
     try:
-        watched = crates.watch_crate_sources([tmp_path / "watched"])
+        watched = crate_autobuild.watch_crate_sources([tmp_path / "watched"])
         lib = str((tmp_path / "watched" / "src" / "lib.rs").resolve())
         assert lib in {str(p.resolve()) for p in watched}
         assert lib in _find_stat_paths(set(), set())
     finally:
-        crates.unwatch_crate_sources()
+        crate_autobuild.unwatch_crate_sources()
     assert lib not in _find_stat_paths(set(), set())
 
 
@@ -197,16 +204,16 @@ def test_flask_run_debug_restarts_when_a_rust_file_changes(tmp_path: Path) -> No
         pass
     else:
         pytest.skip("watchdog is installed, so werkzeug uses its reloader, not the stat one")
-    crates.scaffold("reloaded", tmp_path / "rust" / "reloaded")
+    crate_scaffold.scaffold("reloaded", tmp_path / "rust" / "reloaded")
     (tmp_path / "reload_app.py").write_text(
         textwrap.dedent(
             """
             from pathlib import Path
             from flask import Flask
-            from flask_rustpath import crates
+            from flask_rustpath.crate_autobuild import watch_crate_sources
 
             app = Flask(__name__)
-            crates.watch_crate_sources([Path(__file__).parent / "rust" / "reloaded"])
+            watch_crate_sources([Path(__file__).parent / "rust" / "reloaded"])
             """
         )
     )
@@ -262,9 +269,9 @@ class Project:
         self.build_seconds = build_seconds
 
     def run_python(self, code: str, *, autobuild: bool) -> subprocess.CompletedProcess[str]:
-        prelude = "from flask_rustpath import crates\n"
+        prelude = "from flask_rustpath.crate_autobuild import enable_autobuild\n"
         if autobuild:
-            prelude += "assert crates.enable_autobuild(release=True)\n"
+            prelude += "assert enable_autobuild(release=True)\n"
         return subprocess.run(
             [sys.executable, "-c", prelude + textwrap.dedent(code)],
             cwd=self.root,
@@ -326,7 +333,7 @@ def test_walkthrough_new_build_import_and_serve(project: Project) -> None:
     assert python.json == rust.json == {"result": 21171191}
     assert rust.headers["X-RustPath-Backend"] == "rust"
 
-    fresh = crates.freshness(name)
+    fresh = crate_freshness.freshness(name)
     assert (fresh.built, fresh.fresh) == (True, True), fresh
     assert fresh.crate_dir == project.crate.resolve()
     assert fresh.library is not None
@@ -377,7 +384,7 @@ def test_the_scaffold_is_fmt_and_clippy_clean(project: Project) -> None:
 @needs_cargo
 def test_a_compile_error_fails_the_build_readably(project: Project) -> None:
     name = f"{project.name}_broken"
-    crates.scaffold(name, project.root / "rust" / name)
+    crate_scaffold.scaffold(name, project.root / "rust" / name)
     lib = project.root / "rust" / name / "src" / "lib.rs"
     broken = lib.read_text().replace(
         "let n = u64", 'let _: u64 = "not a number";\n    let n = u64', 1
@@ -412,7 +419,7 @@ def test_edited_rust_is_rebuilt_on_import_with_autobuild_and_reported_stale_with
     probe = f"import {project.name} as m; print(m.sum_of_primes(10))"
 
     # Autobuild off: the old build keeps serving, nothing compiles, staleness is reported.
-    stale = crates.freshness(project.name)
+    stale = crate_freshness.freshness(project.name)
     assert (stale.built, stale.fresh) == (True, False), stale
     assert "src/lib.rs changed after the last build" in stale.detail
     old = project.run_python(probe, autobuild=False)
@@ -424,7 +431,7 @@ def test_edited_rust_is_rebuilt_on_import_with_autobuild_and_reported_stale_with
     print(f"import-hook rebuild after an edit: {time.perf_counter() - started:.1f}s")
     assert new.returncode == 0, new.stderr
     assert new.stdout.split() == ["34"], new.stdout + new.stderr
-    assert crates.freshness(project.name).fresh is True
+    assert crate_freshness.freshness(project.name).fresh is True
     # The hook's stand-in virtualenv for maturin does not outlive the import.
     leak = project.run_python(probe + "; import os; print(os.environ.get('VIRTUAL_ENV'))",
                               autobuild=True)  # fmt: skip

@@ -60,6 +60,7 @@ def test_rust_matches_python_sieve_for_every_n_below_5000() -> None:
     assert mismatches == []
 
 
+@pytest.mark.slow  # builds the pure-Python table of primes below 3·10^7 first
 @settings(max_examples=300, deadline=None)
 @given(n=st.integers(min_value=0, max_value=TOP))
 def test_rust_matches_python_sieve_up_to_thirty_million(prefix_sums, n: int) -> None:

@@ -1,0 +1,89 @@
+"""``flask rustpath new``'s work: write a new crate from the templates in ``scaffold/``."""
+
+from __future__ import annotations
+
+import keyword
+import re
+import sys
+from pathlib import Path
+from string import Template
+
+from .crate_layout import DEFAULT_ROOT, CrateError
+
+#: The PyO3 requirement written into scaffolded crates: the same minor series as
+#: flask-rustpath's own native module, so one toolchain setup serves both.
+PYO3_VERSION = "0.30"
+
+
+SCAFFOLD_DIR = Path(__file__).with_name("scaffold")
+
+
+# Scaffold template -> path inside the new crate. ``$name`` is substituted in both.
+SCAFFOLD_FILES = {
+    "Cargo.toml.tmpl": "Cargo.toml",
+    "pyproject.toml.tmpl": "pyproject.toml",
+    "lib.rs.tmpl": "src/lib.rs",
+    "module.pyi.tmpl": "$name.pyi",
+    "test_parity.py.tmpl": "tests/test_${name}_parity.py",
+    "gitignore.tmpl": ".gitignore",
+}
+
+
+# fmt: off
+# Names that cannot be a Rust crate or function name: strict and reserved keywords,
+# plus crates every scaffold depends on (a crate may not share a dependency's name).
+# fmt: off
+_RUST_RESERVED = frozenset((
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
+    "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+    "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    "core", "std", "alloc", "proc_macro", "test", "pyo3", "rayon",
+))
+# fmt: on
+# fmt: on
+# fmt: on
+_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def check_name(name: str) -> None:
+    """Refuse a crate name that cannot be a Python module *and* a Rust crate.
+
+    Lower-case ASCII only: Rust crate names are ASCII, and an upper-case module name
+    makes rustc warn (non_snake_case), which fails ``clippy -D warnings``.
+    """
+    if not name.isidentifier():
+        raise CrateError(f"{name!r} is not a valid Python identifier")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise CrateError(f"{name!r} is a Python keyword")
+    if not _NAME_PATTERN.fullmatch(name):
+        raise CrateError(
+            f"{name!r}: use lower-case ASCII letters, digits and underscores "
+            "(it names both a Python module and a Rust crate)"
+        )
+    if name in _RUST_RESERVED:
+        raise CrateError(f"{name!r} is reserved in Rust or names a dependency")
+    if name in sys.stdlib_module_names:
+        raise CrateError(f"{name!r} would shadow the standard library module of that name")
+
+
+def scaffold(name: str, directory: Path | None = None) -> list[Path]:
+    """Write a new crate for module ``name`` into ``directory`` (default ``rust/NAME``).
+
+    Refuses an existing directory rather than merging into it: half-overwritten
+    Cargo and pyproject files are worse than an error. Returns the files written.
+    """
+    check_name(name)
+    target = Path(directory) if directory is not None else DEFAULT_ROOT / name
+    if target.exists():
+        raise CrateError(f"{target} already exists; choose another --dir or remove it")
+    values = {"name": name, "pyo3_version": PYO3_VERSION}
+    written = []
+    for template_name, relative in SCAFFOLD_FILES.items():
+        text = Template((SCAFFOLD_DIR / template_name).read_text(encoding="utf-8"))
+        path = target / Template(relative).substitute(values)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.substitute(values), encoding="utf-8")
+        written.append(path)
+    return written
