@@ -14,27 +14,28 @@ class Gate:
     """At most ``limit`` holders at once; :meth:`try_enter` never blocks.
 
     The slots are tokens in a list: ``list.pop`` and ``list.append`` are atomic, so
-    entering and leaving take no lock on the request path.
+    entering and leaving take no lock; the request path pops and appends ``tokens``
+    directly.
     """
 
-    __slots__ = ("_tokens", "limit")
+    __slots__ = ("limit", "tokens")
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError(f"a gate needs at least one slot, got {limit}")
         self.limit = limit
-        self._tokens: list[None] = [None] * limit
+        self.tokens: list[None] = [None] * limit
 
     def try_enter(self) -> bool:
         try:
-            self._tokens.pop()
+            self.tokens.pop()
         except IndexError:
             return False
         return True
 
     def leave(self) -> None:
-        self._tokens.append(None)
+        self.tokens.append(None)
 
     @property
     def held(self) -> int:
-        return self.limit - len(self._tokens)
+        return self.limit - len(self.tokens)

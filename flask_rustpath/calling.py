@@ -1,8 +1,8 @@
 """Running one side of a kernel: limits, admission, deadline, timing and errors.
 
-Every kernel call goes through :func:`call_kernel` (calls made by the app's code)
-or :func:`run_side` (the tools: compare, check, parity, dashboard). Both map what an
-implementation raises the same way:
+Every kernel call goes through :meth:`Kernel.__call__ <flask_rustpath.kernel.Kernel>`
+(calls made by the app's code) or :func:`run_side` (the tools: compare, check, parity,
+dashboard). Both map what an implementation raises the same way (:func:`mapped`):
 
 - ``ValueError``/``OverflowError``: the input was refused, :class:`BadInput` (400),
   still a ``ValueError``;
@@ -18,18 +18,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableSequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from .config import KernelSettings
-from .context import Side, current_record
+from .context import Side
 from .errors import (
     BadInput,
     DeadlineExceeded,
     HotRouteError,
     LimitExceeded,
-    Overloaded,
     RustPanic,
     RustUnavailable,
     is_rust_panic,
@@ -49,82 +47,6 @@ class Outcome:
 
     result: Any
     seconds: float
-
-
-def call_kernel(
-    state: RustPathState,
-    kernel: Kernel,
-    settings: KernelSettings,
-    side: Side,
-    function: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    *,
-    shadowed: bool = False,
-) -> Any:
-    """Run ``side`` of ``kernel`` for the app's code.
-
-    While a request is being served, the side's limits, admission slot and deadline
-    apply, and the call is reported for ``Server-Timing``; outside a request
-    (a shell, a CLI command, a batch job) it just runs, timed and counted.
-
-    This is the per-request path: one flat function, no lock, one event appended for
-    the metrics.
-    """
-    record = current_record.get()
-    name = kernel.name
-    events = state.metrics.events
-    if record is None:
-        started = time.perf_counter()
-        try:
-            result = function(*args, **kwargs)
-        except BaseException as exc:
-            error = mapped(kernel, side, exc)
-            events.append((name, side, None, error_code(error or exc)))
-            if error is None:
-                raise
-            raise error from exc
-        events.append((name, side, time.perf_counter() - started, None))
-        return result
-    limits = settings.limits.get(side)
-    if limits:
-        try:
-            check_limits(kernel, side, kernel.bind(args, kwargs), limits)
-        except LimitExceeded:
-            events.append((name, side, None, LimitExceeded.error))
-            raise
-    gate = state.gates[side]
-    if not gate.try_enter():
-        events.append((name, side, None, Overloaded.error))
-        raise Overloaded(
-            f"the {side} side of {name!r} is at its concurrency limit in this worker; "
-            "retry shortly",
-            kernel=name,
-            backend=side,
-        )
-    try:
-        call_kwargs = kwargs
-        if side == "rust" and kernel.rust.takes_timeout:
-            deadline = state.settings.deadline
-            if deadline is not None:
-                call_kwargs = {"timeout": deadline, **kwargs}
-        started = time.perf_counter()
-        try:
-            result = function(*args, **call_kwargs)
-        except BaseException as exc:
-            error = mapped(kernel, side, exc)
-            events.append((name, side, None, error_code(error or exc)))
-            if error is None:
-                raise
-            raise error from exc
-        seconds = time.perf_counter() - started
-    finally:
-        gate.leave()
-    record.calls.append((side, name, seconds))
-    events.append((name, side, seconds, None))
-    if shadowed:
-        state.shadow.offer(kernel, settings, args, kwargs, result)
-    return result
 
 
 def run_side(
@@ -188,6 +110,18 @@ def invoke(
         if error is None:
             raise
         raise error from exc
+
+
+def raise_mapped(
+    kernel: Kernel, side: Side, exc: BaseException, events: MutableSequence[Any]
+) -> NoReturn:
+    """Count ``exc`` as the call's outcome and raise what it maps to (called from the
+    ``except`` block around an implementation call)."""
+    error = mapped(kernel, side, exc)
+    events.append((kernel.name, side, None, error_code(error or exc)))
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 def mapped(kernel: Kernel, side: Side, exc: BaseException) -> HotRouteError | None:

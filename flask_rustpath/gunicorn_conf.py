@@ -7,8 +7,9 @@ Rust kernels release the GIL, so threads of one worker compute in parallel.
 Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
 (workers, default 2), ``GUNICORN_THREADS`` (default 4), ``GUNICORN_TIMEOUT``
 (seconds, default 60), ``GUNICORN_GRACEFUL_TIMEOUT`` (seconds, default 8),
-``GUNICORN_APP``; ``PROMETHEUS_MULTIPROC_DIR`` (an empty
-directory) to aggregate Prometheus metrics across workers.
+``GUNICORN_APP``, ``GUNICORN_FORWARDER_HEADERS`` (default none);
+``PROMETHEUS_MULTIPROC_DIR`` (an empty directory) to aggregate Prometheus metrics across
+workers.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
 accesslog = "-"  # stdout
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# gunicorn takes SCRIPT_NAME and PATH_INFO from request headers sent from loopback (a
+# local proxy); a client could then send a SCRIPT_NAME the path does not start with and
+# get a 500 from gunicorn itself. Trust no such header unless a proxy that strips it
+# from clients is configured to set it (GUNICORN_FORWARDER_HEADERS=SCRIPT_NAME).
+forwarder_headers = os.environ.get("GUNICORN_FORWARDER_HEADERS", "")
 
 
 def child_exit(server: Arbiter, worker: Worker) -> None:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask import current_app, has_app_context
 
-from .calling import call_kernel
+from .calling import check_limits, raise_mapped
 from .config import EXTENSION_KEY
 from .context import BACKENDS, SIDES, Side, current_record
-from .errors import RustUnavailable
+from .errors import LimitExceeded, Overloaded, RustUnavailable
 from .targets import RustTarget, TargetUnavailable
 
 if TYPE_CHECKING:
@@ -104,36 +105,107 @@ class Kernel:
         return f"<Kernel {self.name} python={self.python.__qualname__} rust={self.rust.spec}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the side this call belongs to (see the module docstring).
+
+        While a request is served, the side's limits, admission slot and deadline
+        apply and the call is reported for ``Server-Timing``. This is the per-request
+        path, kept flat: one lookup of the kernel's plan on the app, no lock.
+        """
         record = current_record.get()
-        state = record.state if record is not None else _state_outside_request()
+        if record is None:
+            return self._outside_request(args, kwargs)
+        state = record.state
+        plan = state.plans.get(self) or state.plan_for(self)
+        pinned = record.side
+        backend = pinned or plan.backend
+        side: Side
+        if backend == "python":
+            side, function = "python", self.python
+        else:
+            rust = self.rust.function
+            if rust is None:
+                side, function = self._rust_or_fallback(state, pinned)
+            else:
+                side, function = "rust", rust
+        name = self.name
+        events = plan.events
+        limits = plan.limits[side]
+        if limits:
+            try:
+                check_limits(self, side, self.bind(args, kwargs), limits)
+            except LimitExceeded:
+                events.append((name, side, None, LimitExceeded.error))
+                raise
+        tokens = plan.slots[side]
+        try:
+            tokens.pop()
+        except IndexError:
+            events.append((name, side, None, Overloaded.error))
+            raise Overloaded(
+                f"the {side} side of {name!r} is at its concurrency limit in this worker; "
+                "retry shortly",
+                kernel=name,
+                backend=side,
+            ) from None
+        try:
+            call_kwargs = kwargs
+            if side == "rust" and plan.deadline is not None and self.rust.takes_timeout:
+                call_kwargs = {"timeout": plan.deadline, **kwargs}
+            started = perf_counter()
+            try:
+                result = function(*args, **call_kwargs)
+            except BaseException as exc:
+                raise_mapped(self, side, exc, events)
+            seconds = perf_counter() - started
+        finally:
+            tokens.append(None)
+        record.calls.append((side, name, seconds))
+        events.append((name, side, seconds, None))
+        if backend == "shadow" and side == "rust":
+            state.shadow.offer(self, plan.settings, args, kwargs, result)
+        return result
+
+    def _rust_or_fallback(
+        self, state: RustPathState, pinned: Side | None
+    ) -> tuple[Side, Callable[..., Any]]:
+        """The Rust side on its first call, or the reference when it does not import
+        (a pinned ``/rust`` URL answers 503 instead)."""
+        try:
+            return "rust", self.rust.resolve()
+        except TargetUnavailable as exc:
+            if pinned == "rust":
+                raise RustUnavailable(
+                    f"the Rust side of kernel {self.name!r} is unavailable; see the server log",
+                    kernel=self.name,
+                ) from None
+            state.rust_unavailable(self, exc)
+            return "python", self.python
+
+    def _outside_request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A call from a shell, a CLI command or a job: the app's configured backend if
+        there is an app, no limits, admission or deadline; timed and counted."""
+        state = _state_outside_request()
         if state is None:  # no app at all: Rust if it imports, else the reference
             try:
-                return self.rust.resolve()(*args, **kwargs)
-            except TargetUnavailable:
-                return self.python(*args, **kwargs)
-        pinned = record.side if record is not None else None
-        settings = state.settings_for(self)
-        side: Side
-        backend = pinned or settings.backend
-        if backend == "python":
-            return call_kernel(state, self, settings, "python", self.python, args, kwargs)
-        function = self.rust.function
-        if function is None:
-            try:
                 function = self.rust.resolve()
-            except TargetUnavailable as exc:
-                if pinned == "rust":
-                    raise RustUnavailable(
-                        f"the Rust side of kernel {self.name!r} is unavailable; see the "
-                        "server log",
-                        kernel=self.name,
-                    ) from None
-                state.rust_unavailable(self, exc)
-                return call_kernel(state, self, settings, "python", self.python, args, kwargs)
-        side = "rust"
-        return call_kernel(
-            state, self, settings, side, function, args, kwargs, shadowed=backend == "shadow"
-        )
+            except TargetUnavailable:
+                function = self.python
+            return function(*args, **kwargs)
+        plan = state.plans.get(self) or state.plan_for(self)
+        side: Side
+        if plan.backend == "python":
+            side, function = "python", self.python
+        else:
+            side, function = "rust", self.rust.function or self._rust_or_fallback(state, None)[1]
+            if function is self.python:
+                side = "python"
+        started = perf_counter()
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as exc:
+            raise_mapped(self, side, exc, plan.events)
+        plan.events.append((self.name, side, perf_counter() - started, None))
+        return result
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Arguments by parameter name, as the reference would see them; ``TypeError``

@@ -9,7 +9,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
@@ -24,12 +28,26 @@ from .errors import MethodNotAllowed as JSONMethodNotAllowed
 from .hot import HotRoute
 from .kernel import Kernel
 from .logs import LimitedLog
-from .metrics import Metrics
+from .metrics import Event, Metrics
 from .rules import fixed_start, loosen
 from .shadow import ShadowRunner
 from .targets import TargetUnavailable
 
 log = logging.getLogger("flask_rustpath")
+
+_REPEATED_SLASHES = re.compile("/{2,}")
+
+
+@dataclass(frozen=True, eq=False)
+class KernelPlan:
+    """Everything a call of one kernel reads on one app, gathered for the request path."""
+
+    settings: KernelSettings
+    backend: str
+    limits: Mapping[str, Mapping[str, float] | None]
+    slots: Mapping[str, list[None]]  # the side's admission tokens (see admission.Gate)
+    events: deque[Event]
+    deadline: float | None
 
 
 class RustPathState:
@@ -49,6 +67,7 @@ class RustPathState:
         self.shadow = ShadowRunner(settings, self.metrics.shadow, self.logs)
         # Worker-wide admission per side, shared by every kernel.
         self.gates: dict[Side, Gate] = {side: Gate(settings.concurrency[side]) for side in SIDES}
+        self.plans: dict[Kernel, KernelPlan] = {}
         self._lock = threading.Lock()
         self._loose: Map | None = None
 
@@ -72,6 +91,20 @@ class RustPathState:
             self.kernel_settings[kernel.name] = settings
             return settings
 
+    def plan_for(self, kernel: Kernel) -> KernelPlan:
+        """What a call of ``kernel`` needs on this app, computed on its first call."""
+        settings = self.settings_for(kernel)
+        plan = KernelPlan(
+            settings=settings,
+            backend=settings.backend,
+            limits={side: settings.limits.get(side) for side in SIDES},
+            slots={side: self.gates[side].tokens for side in SIDES},
+            events=self.metrics.events,
+            deadline=self.settings.deadline,
+        )
+        self.plans[kernel] = plan
+        return plan
+
     def settings_for(self, kernel: Kernel) -> KernelSettings:
         settings = self.kernel_settings.get(kernel.name)
         if settings is None or self.kernels[kernel.name] is not kernel:
@@ -87,9 +120,6 @@ class RustPathState:
             kernel.name,
             exc,
         )
-
-    def observe(self, kernel: str, side: str, seconds: float | None, error: str | None) -> None:
-        self.metrics.request(kernel, side, seconds, error)
 
     def _metrics_failed(self, exc: BaseException) -> None:
         """Metrics could not be recorded: say so once, and report the app degraded."""
@@ -145,8 +175,9 @@ class RustPathState:
             (endpoint, rule), values = loose.bind("").match(path, method="GET")
         except HTTPException:
             starts = {fixed_start(r.rule) for r in loose.iter_rules() if fixed_start(r.rule)}
+            merged = _REPEATED_SLASHES.sub("/", path)  # the app may merge them too
             for start in starts:
-                if path == start or path.startswith(start + "/"):
+                if merged == start or merged.startswith(start + "/"):
                     return NotFoundJSON(f"{path} fits no variant of a hot route here", route=start)
             return None
         got = ", ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
