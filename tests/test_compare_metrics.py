@@ -164,6 +164,9 @@ def test_a_broken_metrics_sink_never_changes_a_hot_response(monkeypatch, caplog)
         "/rustpath/sum_of_primes/10",
     ]
     expected = {path: healthy.get(path) for path in paths}
+    # Count the healthy app's calls now: the flusher must find nothing of it to write
+    # once Prometheus is broken below.
+    get_state(healthy.application).metrics.flush()
     break_prometheus(monkeypatch)
     from flask_rustpath.demo import rustpath
 

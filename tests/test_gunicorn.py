@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from flask_rustpath.metrics import FLUSH_SECONDS
 
 from .servers import get, gunicorn
 
@@ -61,6 +64,14 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
         # test is about counting across workers, not about admission.
         "RUSTPATH_CONCURRENCY": '{"rust": 4}',
     }
+    timed_key = (
+        "rustpath_compute_seconds_count",
+        (("backend", "rust"), ("route", "sum_of_primes")),
+    )
+    refused_key = (
+        "rustpath_requests_total",
+        (("backend", "python"), ("outcome", "limit_exceeded"), ("route", "sum_of_primes")),
+    )
     sent = 0
     with gunicorn(env=env) as base:
         # Send batches until both workers have answered some (each writes its own
@@ -74,12 +85,19 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
                     break
         assert len(list(tmp_path.glob("counter_*.db"))) == 2
         get(f"{base}/python/sum_of_primes/2000000")  # one 422
-        status, _, body = get(f"{base}/rustpath/metrics")
-    assert status == 200
-    values = {}
-    for family in parser.text_string_to_metric_families(body.decode()):
-        for s in family.samples:
-            values[s.name, tuple(sorted(s.labels.items()))] = s.value
+        # Each worker writes its counts within FLUSH_SECONDS; scrape until they are in.
+        deadline = time.monotonic() + 10 * FLUSH_SECONDS
+        while True:
+            status, _, body = get(f"{base}/rustpath/metrics")
+            assert status == 200
+            values = {}
+            for family in parser.text_string_to_metric_families(body.decode()):
+                for s in family.samples:
+                    values[s.name, tuple(sorted(s.labels.items()))] = s.value
+            settled = values.get(timed_key) == sent and values.get(refused_key) == 1
+            if settled or time.monotonic() > deadline:
+                break
+            time.sleep(FLUSH_SECONDS / 5)
     ok = (
         "rustpath_requests_total",
         (("backend", "rust"), ("outcome", "ok"), ("route", "sum_of_primes")),
@@ -119,8 +137,14 @@ def test_a_missing_metrics_directory_never_changes_a_hot_response(tmp_path) -> N
     with gunicorn(env=env) as base:
         for _ in range(3):
             assert_hot_urls_answer(base)
-        status, _, body = get(base + "/healthz")
-    assert status == 200
+        # Metrics are written off the request path, within FLUSH_SECONDS: wait for it.
+        deadline = time.monotonic() + 10 * FLUSH_SECONDS
+        while True:
+            status, _, body = get(base + "/healthz")
+            assert status == 200
+            if json.loads(body)["status"] == "degraded" or time.monotonic() > deadline:
+                break
+            time.sleep(FLUSH_SECONDS / 5)
     assert json.loads(body)["status"] == "degraded"
 
 
