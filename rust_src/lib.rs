@@ -7,7 +7,9 @@
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
+pub mod cancel;
 pub mod pool;
+pub mod primesum;
 pub mod sieve;
 
 /// Sum of all primes below `n`.
