@@ -72,6 +72,14 @@ pub fn pool_with(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError
     }
 }
 
+/// Panics with `message` on a worker of `pool`; the panic resumes on the caller.
+///
+/// The test hook behind `_native._panic`: a panic must cross the pool and leave it
+/// working.
+pub fn panic_in(pool: &ThreadPool, message: &str) {
+    pool.install(|| -> () { panic!("{message}") });
+}
+
 fn build(threads: usize) -> Result<ThreadPool, ThreadPoolBuildError> {
     ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -88,6 +96,21 @@ mod tests {
         let a = process_pool().unwrap();
         let b = process_pool().unwrap();
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn a_panic_reaches_the_caller_and_the_pool_survives() {
+        let pool = process_pool().unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            panic_in(&pool, "deliberate")
+        }));
+        let payload = caught.expect_err("the panic must reach the caller");
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        assert_eq!(text, Some("deliberate"));
+        assert_eq!(pool.install(|| 6 * 7), 42);
     }
 
     #[test]
