@@ -72,11 +72,15 @@ impl Method {
         pool: Option<&ThreadPool>,
         deadline: &Deadline,
     ) -> Result<u128, Cancelled> {
-        match self {
-            Self::Sieve => sieve::sum_of_primes_until(n, pool, deadline),
-            Self::Sublinear => primesum::sum_of_primes_on(n, pool, deadline),
-            Self::Auto if n < CROSSOVER_N => sieve::sum_of_primes_until(n, pool, deadline),
-            Self::Auto => primesum::sum_of_primes_on(n, pool, deadline),
+        let sieve = match self {
+            Self::Sieve => true,
+            Self::Sublinear => false,
+            Self::Auto => n < CROSSOVER_N,
+        };
+        if sieve {
+            sieve::sum_of_primes_until(n, pool, deadline)
+        } else {
+            primesum::sum_of_primes_on(n, pool, deadline)
         }
     }
 }
@@ -155,12 +159,13 @@ fn default_threads() -> usize {
 /// released GIL, and must reach Python as `PanicException`.
 #[cfg(feature = "test-hooks")]
 #[pyfunction]
-fn _panic(py: Python<'_>, message: String) -> PyResult<()> {
+fn _panic(py: Python<'_>, message: &str) -> PyResult<()> {
     let pool = pool::process_pool().map_err(pool_error)?;
-    py.detach(|| pool::panic_in(&pool, &message));
+    py.detach(|| pool::panic_in(&pool, message));
     Ok(())
 }
 
+#[allow(clippy::needless_pass_by_value)] // shaped for `map_err`
 fn pool_error(err: rayon::ThreadPoolBuildError) -> PyErr {
     PyRuntimeError::new_err(format!("could not start the Rust thread pool: {err}"))
 }

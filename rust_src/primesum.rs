@@ -220,7 +220,7 @@ fn sieve_primes(bits: &mut [u64; SEG_WORDS], lo: u64, limit: u64, base: &[u32]) 
     let valid = if limit >= lo + SEG_SPAN {
         SEG_BITS
     } else if limit > lo {
-        ((limit - lo + 1) / 2) as usize
+        (limit - lo).div_ceil(2) as usize
     } else {
         0
     };
@@ -427,7 +427,7 @@ impl Lmo {
             return self.z;
         }
         let q_hard_max = (self.x / (self.y * p)).min(self.y);
-        if b + 1 <= self.a && u64::from(self.primes[b + 1]) <= q_hard_max {
+        if b < self.a && u64::from(self.primes[b + 1]) <= q_hard_max {
             self.x / (p * u64::from(self.primes[b + 1]))
         } else {
             0
@@ -482,6 +482,7 @@ impl Lmo {
     /// Segments `[from, to)` of the hard-leaf sieve, as if nothing came before them:
     /// returns `Σ coefficient·φ_local`, and per `b` the coefficients' sum and the
     /// sieve's total, so the caller adds `coefficients[b] · φ(before, b − 1)`.
+    #[allow(clippy::needless_range_loop)] // b indexes primes, next and the outputs
     fn hard_chunk(
         &self,
         from: usize,
@@ -690,7 +691,7 @@ impl Lmo {
                             word = 0;
                             within = 0;
                         }
-                        let j = ((t - t_seg + 1) / 2) as usize; // bits [0, j) are <= t
+                        let j = (t - t_seg).div_ceil(2) as usize; // bits [0, j) are <= t
                         while (word + 1) * 64 <= j {
                             within += weigh(t_bits[word], word);
                             word += 1;
@@ -824,7 +825,7 @@ impl HardSegment {
     /// increasing `t` along one `walk`.
     #[inline]
     fn sum_through(&self, walk: &mut Walk, t: u64) -> u64 {
-        let j = ((t - self.lo + 1) / 2) as usize; // bits [0, j)
+        let j = (t - self.lo).div_ceil(2) as usize; // bits [0, j)
         while (walk.block + 1) * BLOCK_BITS <= j {
             walk.before += self.counters[walk.block];
             walk.block += 1;
@@ -965,9 +966,7 @@ mod tests {
         // small[i] = S(i), large[i] = S(v / i), starting from the sum 2 + … + k.
         let tri = |k: u64| u128::from(k) * (u128::from(k) + 1) / 2 - 1;
         let mut small: Vec<u128> = (0..=r).map(|i| if i == 0 { 0 } else { tri(i) }).collect();
-        let mut large: Vec<u128> = (0..=r)
-            .map(|i| if i == 0 { 0 } else { tri(v / i) })
-            .collect();
+        let mut large: Vec<u128> = (0..=r).map(|i| v.checked_div(i).map_or(0, tri)).collect();
         for p in 2..=r {
             if small[p as usize] == small[p as usize - 1] {
                 continue;

@@ -56,6 +56,7 @@ const PARALLEL_MIN_SEGMENTS: u64 = 2;
 const CHUNKS_PER_THREAD: u64 = 8;
 
 /// Sum of all primes `p < n`, on the calling thread.
+#[must_use]
 pub fn sum_of_primes(n: u64) -> u128 {
     sum_of_primes_on(n, None)
 }
@@ -66,6 +67,7 @@ pub fn sum_of_primes(n: u64) -> u128 {
 ///
 /// # Panics
 /// If `n > MAX_N`; callers check the bound and report it as a user error.
+#[must_use]
 pub fn sum_of_primes_on(n: u64, pool: Option<&ThreadPool>) -> u128 {
     sum_of_primes_until(n, pool, &Deadline::never()).expect("a deadline that never expires")
 }
@@ -345,6 +347,7 @@ fn tally(words: &[u64]) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("popcnt") {
         // SAFETY: the CPU supports POPCNT, checked just above.
+        #[allow(unsafe_code)]
         return unsafe { tally_popcnt(words) };
     }
     tally_portable(words)
@@ -352,6 +355,7 @@ fn tally(words: &[u64]) -> (u64, u64) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
+#[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
 unsafe fn tally_popcnt(words: &[u64]) -> (u64, u64) {
     tally_portable(words)
 }
@@ -627,6 +631,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "exceeds MAX_N")]
     fn rejects_n_above_max() {
-        sum_of_primes(MAX_N + 1);
+        let _ = sum_of_primes(MAX_N + 1);
     }
 }
