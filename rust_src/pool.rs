@@ -24,19 +24,25 @@ static POOL: Mutex<Option<OwnedPool>> = Mutex::new(None);
 
 /// Threads in the process pool: `RUSTPATH_THREADS` if set to a positive integer,
 /// otherwise the parallelism available to this process (which honours CPU quotas).
+#[must_use]
 pub fn default_threads() -> usize {
     std::env::var(THREADS_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
 }
 
 /// The pool of this process, built on first use and again in every forked child.
+///
+/// # Errors
+/// When the operating system refuses the threads.
 pub fn process_pool() -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
     let pid = std::process::id();
     // A panic while the lock was held cannot leave the Option half-written.
-    let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = POOL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(owned) = slot.as_ref().filter(|owned| owned.pid == pid) {
         return Ok(Arc::clone(&owned.pool));
     }
@@ -59,6 +65,12 @@ pub const MAX_THREADS: usize = 256;
 
 /// A pool of exactly `threads` threads (at most [`MAX_THREADS`]): the process pool when
 /// the size matches, otherwise a private one that lives as long as the caller keeps it.
+///
+/// # Errors
+/// When the operating system refuses the threads.
+///
+/// # Panics
+/// If `threads` is outside `1..=MAX_THREADS`.
 pub fn pool_with(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
     assert!(
         (1..=MAX_THREADS).contains(&threads),
@@ -70,6 +82,17 @@ pub fn pool_with(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError
     } else {
         build(threads).map(Arc::new)
     }
+}
+
+/// Panics with `message` on a worker of `pool`; the panic resumes on the caller.
+///
+/// The test hook behind `_native._panic`: a panic must cross the pool and leave it
+/// working.
+///
+/// # Panics
+/// Always, by design.
+pub fn panic_in(pool: &ThreadPool, message: &str) {
+    pool.install(|| -> () { panic!("{message}") });
 }
 
 fn build(threads: usize) -> Result<ThreadPool, ThreadPoolBuildError> {
@@ -88,6 +111,21 @@ mod tests {
         let a = process_pool().unwrap();
         let b = process_pool().unwrap();
         assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn a_panic_reaches_the_caller_and_the_pool_survives() {
+        let pool = process_pool().unwrap();
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            panic_in(&pool, "deliberate");
+        }));
+        let payload = caught.expect_err("the panic must reach the caller");
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied());
+        assert_eq!(text, Some("deliberate"));
+        assert_eq!(pool.install(|| 6 * 7), 42);
     }
 
     #[test]

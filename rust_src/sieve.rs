@@ -20,6 +20,8 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 use std::sync::OnceLock;
 
+use crate::cancel::{Cancelled, Deadline};
+
 /// Largest `n` accepted. Far beyond what finishes in reasonable time; it bounds the
 /// base-prime table and keeps every partial sum comfortably inside `u128`.
 pub const MAX_N: u64 = 1 << 50;
@@ -54,6 +56,7 @@ const PARALLEL_MIN_SEGMENTS: u64 = 2;
 const CHUNKS_PER_THREAD: u64 = 8;
 
 /// Sum of all primes `p < n`, on the calling thread.
+#[must_use]
 pub fn sum_of_primes(n: u64) -> u128 {
     sum_of_primes_on(n, None)
 }
@@ -64,22 +67,39 @@ pub fn sum_of_primes(n: u64) -> u128 {
 ///
 /// # Panics
 /// If `n > MAX_N`; callers check the bound and report it as a user error.
+#[must_use]
 pub fn sum_of_primes_on(n: u64, pool: Option<&ThreadPool>) -> u128 {
+    sum_of_primes_until(n, pool, &Deadline::never()).expect("a deadline that never expires")
+}
+
+/// [`sum_of_primes_on`] that stops once `deadline` expires, checked between segments.
+///
+/// # Errors
+/// [`Cancelled`] when the deadline expired before the sum was complete.
+///
+/// # Panics
+/// If `n > MAX_N`.
+pub fn sum_of_primes_until(
+    n: u64,
+    pool: Option<&ThreadPool>,
+    deadline: &Deadline,
+) -> Result<u128, Cancelled> {
     assert!(n <= MAX_N, "n = {n} exceeds MAX_N = {MAX_N}");
+    deadline.check()?;
     let wheel_primes: u128 = [2u64, 3, 5]
         .iter()
         .filter(|&&p| p < n)
         .map(|&p| u128::from(p))
         .sum();
     if n <= 7 {
-        return wheel_primes;
+        return Ok(wheel_primes);
     }
     let crossing: Vec<u32> = odd_primes_up_to(isqrt(n - 1))
         .into_iter()
         .filter(|&p| u64::from(p) > LARGEST_PRESIEVED)
         .collect();
     let segments = n.div_ceil(SEGMENT_SPAN);
-    let run = |from: u64, to: u64| sum_segments(n, &crossing, from, to);
+    let run = |from: u64, to: u64| sum_segments(n, &crossing, from, to, deadline);
 
     let sieved = match pool {
         Some(pool) if segments >= PARALLEL_MIN_SEGMENTS && pool.current_num_threads() > 1 => {
@@ -88,12 +108,12 @@ pub fn sum_of_primes_on(n: u64, pool: Option<&ThreadPool>) -> u128 {
                 (0..chunks)
                     .into_par_iter()
                     .map(|c| run(segments * c / chunks, segments * (c + 1) / chunks))
-                    .sum::<u128>()
+                    .try_reduce(|| 0, |a, b| Ok(a + b))
             })
         }
         _ => run(0, segments),
-    };
-    wheel_primes + sieved
+    }?;
+    Ok(wheel_primes + sieved)
 }
 
 /// Integer square root: the largest `r` with `r * r <= x`, for any `u64`.
@@ -225,13 +245,20 @@ fn first_offsets(p: u64, k_lo: u64) -> [u32; 8] {
 }
 
 /// Sum of the primes ≥ 7 and below `n` in segments `[first, end)`.
-fn sum_segments(n: u64, primes: &[u32], first: u64, end: u64) -> u128 {
+fn sum_segments(
+    n: u64,
+    primes: &[u32],
+    first: u64,
+    end: u64,
+    deadline: &Deadline,
+) -> Result<u128, Cancelled> {
     let patterns = presieve_patterns();
     let mut buffer = vec![0u64; 8 * WORDS_PER_CLASS];
     // Offsets of the base primes whose square has been reached; the rest wait.
     let mut next: Vec<[u32; 8]> = Vec::new();
     let mut total = 0u128;
     for segment in first..end {
+        deadline.check()?; // a segment is about a millisecond of work
         let k_lo = segment * BITS_PER_CLASS;
         let lo = segment * SEGMENT_SPAN;
         let hi = (lo + SEGMENT_SPAN).min(n);
@@ -267,7 +294,7 @@ fn sum_segments(n: u64, primes: &[u32], first: u64, end: u64) -> u128 {
         }
         total += sum_segment(&mut buffer, k_lo, hi - lo);
     }
-    total
+    Ok(total)
 }
 
 type Class = [u64; WORDS_PER_CLASS];
@@ -320,6 +347,7 @@ fn tally(words: &[u64]) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("popcnt") {
         // SAFETY: the CPU supports POPCNT, checked just above.
+        #[allow(unsafe_code)]
         return unsafe { tally_popcnt(words) };
     }
     tally_portable(words)
@@ -327,6 +355,7 @@ fn tally(words: &[u64]) -> (u64, u64) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
+#[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
 unsafe fn tally_popcnt(words: &[u64]) -> (u64, u64) {
     tally_portable(words)
 }
@@ -585,8 +614,23 @@ mod tests {
     }
 
     #[test]
+    fn stops_at_its_deadline_and_the_pool_keeps_working() {
+        use std::time::{Duration, Instant};
+        let pool = pool(2);
+        let started = Instant::now();
+        let deadline = Deadline::after(Duration::from_millis(10));
+        assert_eq!(
+            sum_of_primes_until(MAX_N, Some(&pool), &deadline),
+            Err(Cancelled)
+        );
+        assert_eq!(sum_of_primes_until(MAX_N, None, &deadline), Err(Cancelled));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(sum_of_primes_on(100, Some(&pool)), 1060);
+    }
+
+    #[test]
     #[should_panic(expected = "exceeds MAX_N")]
     fn rejects_n_above_max() {
-        sum_of_primes(MAX_N + 1);
+        let _ = sum_of_primes(MAX_N + 1);
     }
 }
