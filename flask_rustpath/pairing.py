@@ -76,41 +76,50 @@ class PairingMiddleware:
         self.prefixes: tuple[tuple[str, Side], ...] = tuple(
             (state.settings.prefix(side), side) for side in SIDES
         )
+        self.any_prefix = tuple(prefix for prefix, _ in self.prefixes)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
         side: Side | None = None
-        for prefix, candidate in self.prefixes:
-            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
-                redirect = self._pin(environ, path, prefix)
-                if redirect is not None:
-                    return redirect(environ, start_response)
-                if environ["PATH_INFO"] is not path:
-                    side = candidate
-                break
+        if path.startswith(self.any_prefix):
+            for prefix, candidate in self.prefixes:
+                if path.startswith(prefix) and (
+                    len(path) == len(prefix) or path[len(prefix)] == "/"
+                ):
+                    redirect = self._pin(environ, path, prefix)
+                    if redirect is not None:
+                        return redirect(environ, start_response)
+                    if environ["PATH_INFO"] is not path:
+                        side = candidate
+                    break
         record = CallRecord(self.state, side, path)
         token = current_record.set(record)
-        captured: list[Any] = []
+        deferred: list[Any] = []
+        hot_routes = self.state.routes
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured[:] = (status, headers, exc_info)
-            return _no_write
+            if hot_routes and status[:3] in ("404", "405"):
+                deferred[:] = (status, headers, exc_info)  # maybe a JSON routing error
+                return _no_write
+            if record.calls or side is not None:
+                headers.extend(_kernel_headers(record))
+            return start_response(status, headers, exc_info)
 
         try:
             body = self.wsgi_app(environ, start)
         finally:
             current_record.reset(token)
-        status, headers, exc_info = captured
-        if status[0] == "4" and status[:3] in ("404", "405") and self.state.routes:
+        if deferred:
             error = self._routing_error(environ)
             if error is not None:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
                 return error(environ, start_response)
-        if record.calls or side is not None:
-            headers.extend(_kernel_headers(record))
-        start_response(status, headers, exc_info)
+            status, headers, exc_info = deferred
+            if record.calls or side is not None:
+                headers.extend(_kernel_headers(record))
+            start_response(status, headers, exc_info)
         return body
 
     def _pin(self, environ: WSGIEnvironment, path: str, prefix: str) -> HTTPException | None:

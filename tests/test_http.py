@@ -13,7 +13,7 @@ import threading
 import pytest
 from flask import Flask
 
-from flask_rustpath import RustPath, url_for
+from flask_rustpath import RustPath, _native, url_for
 from flask_rustpath.demo import create_app
 from flask_rustpath.errors import BadInput, DeadlineExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_naive
@@ -357,9 +357,9 @@ def test_limits_are_configurable() -> None:
 
 def test_rust_value_error_is_a_json_400() -> None:
     app = create_app(
-        {"TESTING": True, "RUSTPATH_LIMITS": {"sum_of_primes": {"rust": {"n": 2**60}}}}
+        {"TESTING": True, "RUSTPATH_LIMITS": {"sum_of_primes": {"rust": {"n": 2**64}}}}
     )
-    response = app.test_client().get(f"/rust/sum_of_primes/{2**50 + 1}")
+    response = app.test_client().get(f"/rust/sum_of_primes/{_native.MAX_N + 1}")
     assert response.status_code == 400
     assert response.json["error"] == "bad_input"
     assert "n must be between 0 and" in response.json["message"]
