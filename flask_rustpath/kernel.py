@@ -40,6 +40,7 @@ class KernelOptions(TypedDict, total=False):
     compare: Callable[[Any, Any], bool] | None
     shadow_rate: float | None
     strategy: Any
+    concurrency: Mapping[str, int] | None
 
 
 class Kernel:
@@ -99,6 +100,20 @@ class Kernel:
             self.bind((), example)
         self.compare = options.get("compare")
         self.strategy = options.get("strategy")
+        concurrency = dict(options.get("concurrency") or {})
+        for side, slots in concurrency.items():
+            if (
+                side not in SIDES
+                or not isinstance(slots, int)
+                or isinstance(slots, bool)
+                or slots < 1
+            ):
+                raise ValueError(
+                    f"concurrency of kernel {self.name!r} maps 'python'/'rust' to a positive "
+                    f"integer; got {concurrency!r}"
+                )
+        # This kernel's own bound per side, within the worker-wide RUSTPATH_CONCURRENCY.
+        self.concurrency: Mapping[str, int] = concurrency
         functools.update_wrapper(self, python)
 
     def __repr__(self) -> str:
@@ -137,8 +152,16 @@ class Kernel:
                 events.append((name, side, None, LimitExceeded.error))
                 raise
         tokens = plan.slots[side]
+        own = plan.own_slots[side]
         try:
-            tokens.pop()
+            if own is not None:
+                own.pop()
+            try:
+                tokens.pop()
+            except IndexError:
+                if own is not None:
+                    own.append(None)
+                raise
         except IndexError:
             events.append((name, side, None, Overloaded.error))
             raise Overloaded(
@@ -159,6 +182,8 @@ class Kernel:
             seconds = perf_counter() - started
         finally:
             tokens.append(None)
+            if own is not None:
+                own.append(None)
         record.calls.append((side, name, seconds))
         events.append((name, side, seconds, None))
         if backend == "shadow" and side == "rust":

@@ -46,6 +46,7 @@ class KernelPlan:
     backend: str
     limits: Mapping[str, Mapping[str, float] | None]
     slots: Mapping[str, list[None]]  # the side's admission tokens (see admission.Gate)
+    own_slots: Mapping[str, list[None] | None]  # the kernel's own, if it has a bound
     events: deque[Event]
     deadline: float | None
 
@@ -99,6 +100,10 @@ class RustPathState:
             backend=settings.backend,
             limits={side: settings.limits.get(side) for side in SIDES},
             slots={side: self.gates[side].tokens for side in SIDES},
+            own_slots={
+                side: Gate(kernel.concurrency[side]).tokens if side in kernel.concurrency else None
+                for side in SIDES
+            },
             events=self.metrics.events,
             deadline=self.settings.deadline,
         )
