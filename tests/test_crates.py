@@ -354,7 +354,7 @@ def test_the_scaffolds_parity_test_passes(project: Project) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout
 
 
 @pytest.mark.slow
