@@ -96,12 +96,12 @@ pub fn sum_of_primes_on(
 }
 
 /// `y = α·∛x`: a larger α moves work from the sieve of `[1, x/y]` to the leaves.
-/// Measured on this machine (one thread); see `tune_alpha` in the tests.
-/// At 10^12 the time was flat for α in 4…12 (0.10–0.12 s); at 10^15, α = 4 and 8
-/// gave 12.7 s and 10.4 s against 19.7 s at α = 2 and 19.3 s at α = 24 (loaded host).
+/// Tuned with `tune_alpha` (one thread, user CPU time, on a loaded 2-core host): at
+/// 10^12 the time was flat for α in 4…12 (0.10–0.12 s); at 10^15, α = 5.5, 8, 12, 16
+/// took 10.6, 9.0, 8.7, 9.4 s, and α = 2 or 24 about twice the best.
 fn alpha(x: u64) -> f64 {
     let digits = (x as f64).log10();
-    (1.0 + (digits - 6.0).max(0.0) * 0.75).min(10.0)
+    (1.0 + (digits - 6.0).max(0.0) * 1.15).min(12.0)
 }
 
 /// Sum of the primes `p <= x` by a plain sieve (small `x` only).
