@@ -26,13 +26,16 @@
 //! Parallel on rayon: the hard-leaf sieve and `P2` split their ranges into chunks that
 //! start from zero and are corrected in order afterwards; the easy leaves split by `b`.
 //!
-//! # Overflow bounds (x < 10^18, so `y ≤ α·10^6`, `z ≤ 10^12`)
+//! # Overflow bounds (x < 10^18, so `y ≤ 12·10^6` with α ≤ 12, and `z ≤ 10^12`)
 //! - the answer and any `φ(t, ·) ≤ t(t+1)/2 ≤ 5·10^35 < 2^128` (u128);
 //! - `S1`, `S2` are sums of terms `±m·φ(x/m, ·) ≤ x²/(2m)`; over the leaves
-//!   `Σ 1/m ≤ (1 + ln y)·(ln ln y + 1) < 60`, so every partial sum stays below
-//!   `3·10^37 < 2^127` (i128);
+//!   `Σ 1/m ≤ (1 + ln y)·(ln ln y + 1) < 70`, so every partial sum stays below
+//!   `70 · 5·10^35 < 4·10^37 < 2^127` (i128); so do the per-chunk corrections, each a
+//!   part of that sum;
 //! - a hard leaf's factor `m'·p_b ≤ y² ≤ x < 2^63` and its in-segment sum `< 2^57`, so
-//!   their product is below `2^120`; prime sums up to `y` are below `y² < 2^63` (u64);
+//!   their product is below `2^120`; prime sums up to `y` are below `y² < 2^48` (u64);
+//! - `P2 ≤ Σ_p p·S(x/p) ≤ x²·Σ 1/p < 2^127` (u128); quotients use `f64` only below
+//!   `2^53`, where the double is exact, and correct the rounding by one.
 //! - sieve counters pack `count << 40 | Σ index` per segment: at most `2^17` bits of
 //!   index `< 2^17`, so the index sum stays below `2^33` and the count below `2^18`.
 
