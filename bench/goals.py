@@ -1,4 +1,4 @@
-"""The project's performance goals P1-P6, evaluated honestly against one run's results.
+"""The project's goals P1-P6 and S1-S3 (and drift row D1), evaluated against one run's results.
 
 A goal compares two measurements taken in the same run. Where it applies at several
 concurrencies or thread counts, it is evaluated at each; it is "met" only if met at all
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .plan import rust_key
-from .reference import short_n
+from .reference import BEST_KNOWN_S, SIEVE_TABLE_S, short_n
 
 Comparison = Callable[[float, float], bool]
 OPS: dict[str, Comparison] = {">=": operator.ge, "<=": operator.le}
@@ -28,6 +28,7 @@ class Goal:
     threshold: float
     unit: str
     note: str = ""
+    informational: bool = False  # shown with its value, never met or missed
 
 
 def http_rps(results: dict[str, Any], server: str, row: str) -> dict[int, float | None]:
@@ -57,6 +58,8 @@ def _ratios(
 
 def _status(goal: Goal, values: list[tuple[str, float | None]]) -> str:
     measured = [v for _, v in values if v is not None]
+    if goal.informational:
+        return "for reference" if measured else "not measured"
     if not values or len(measured) < len(values):
         return "not measured" if not measured else _partial(goal, measured, incomplete=True)
     return _partial(goal, measured, incomplete=False)
@@ -151,6 +154,7 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
             [("", _memory_value(results))],
         ),
     ]
+    goals += _sublinear_goals(results)
     return [
         {
             "id": goal.id,
@@ -164,8 +168,61 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _sublinear_goals(results: dict[str, Any]) -> list[tuple[Goal, list[tuple[str, float | None]]]]:
+    """Issue 11: the sublinear sum against the best known program, one thread."""
+    out: list[tuple[Goal, list[tuple[str, float | None]]]] = []
+    for gid, n in (("S1", 10**12), ("S2", 10**15)):
+        ours = kernel_median(results, "rust-sublinear", 1, n)
+        out.append(
+            (
+                Goal(
+                    gid,
+                    f"sublinear sum_of_primes({short_n(n)}) on 1 thread ÷ the best known "
+                    f"program's {BEST_KNOWN_S[n]:g} s",
+                    "<=",
+                    1.0,
+                    "x",
+                ),
+                [("1 thread", _div(ours, BEST_KNOWN_S[n]))],
+            )
+        )
+    out.append(
+        (
+            Goal(
+                "S3",
+                "peak extra RSS of sum_of_primes"
+                f"({short_n(_memory_n(results, 'memory_sublinear'))}, method='sublinear')",
+                "<=",
+                16.0,
+                "MiB",
+            ),
+            [("", _memory_value(results, "memory_sublinear"))],
+        )
+    )
+    n = 10**10
+    out.append(
+        (
+            Goal(
+                "D1",
+                f"drift: our sieve at {short_n(n)} on 1 thread now ÷ the {SIEVE_TABLE_S[n]:g} s "
+                "in issue 11's table",
+                "<=",
+                1.0,
+                "x",
+                "a value far from 1 means the machine is faster or slower than when the "
+                "best-known figures were taken",
+                informational=True,
+            ),
+            [("1 thread", _div(kernel_median(results, "rust", 1, n), SIEVE_TABLE_S[n]))],
+        )
+    )
+    return out
+
+
 def _target(goal: Goal) -> str:
     """``>= 500x`` or ``<= 2 MiB``: ratios read as multiples, sizes with a space."""
+    if goal.informational:
+        return "≈ 1x"
     space = " " if goal.unit == "MiB" else ""
     return f"{'≥' if goal.op == '>=' else '≤'} {goal.threshold:g}{space}{goal.unit}"
 
@@ -174,13 +231,14 @@ def _div(top: float | None, bottom: float | None) -> float | None:
     return top / bottom if top and bottom else None
 
 
-def _memory_n(results: dict[str, Any]) -> int:
-    memory = results.get("kernels", {}).get("memory") or {}
-    return int(memory.get("n") or results["plan"].get("memory_n") or 0)
+def _memory_n(results: dict[str, Any], key: str = "memory") -> int:
+    memory = results.get("kernels", {}).get(key) or {}
+    plan_key = "memory_n" if key == "memory" else "sublinear_memory_n"
+    return int(memory.get("n") or results["plan"].get(plan_key) or 0)
 
 
-def _memory_value(results: dict[str, Any]) -> float | None:
-    memory = results.get("kernels", {}).get("memory") or {}
+def _memory_value(results: dict[str, Any], key: str = "memory") -> float | None:
+    memory = results.get("kernels", {}).get(key) or {}
     if memory.get("error") or "extra_mib" not in memory:
         return None
     return float(memory["extra_mib"])

@@ -32,10 +32,11 @@ def import_with_retry(module: str) -> Any:
 
 def in_process_kernel(impl: KernelImpl) -> Kernel:
     """The callable that computes the sum of primes below ``n`` for ``impl``."""
-    if impl.impl == "rust":
+    if impl.impl in ("rust", "rust-sublinear"):
         native = import_with_retry("flask_rustpath._native")
         threads = impl.threads
-        return lambda n: native.sum_of_primes(n, threads=threads)
+        method = "sieve" if impl.impl == "rust" else "sublinear"
+        return lambda n: native.sum_of_primes(n, threads=threads, method=method)
     if impl.impl == "numpy":
         return import_with_retry("flask_rustpath.numpy_kernels").sum_of_primes_numpy
     if impl.impl == "python-sieve":
@@ -76,8 +77,10 @@ def summarize(seconds: list[float]) -> dict[str, Any]:
     }
 
 
-def estimate_next(previous: tuple[int, float] | None, n: int) -> float | None:
-    """Extrapolate a call's time at ``n`` from the last measured (n, seconds): linear in n.
+def estimate_next(
+    previous: tuple[int, float] | None, n: int, scaling: float = 1.0
+) -> float | None:
+    """Extrapolate a call's time at ``n`` from the last measured (n, seconds) as n**scaling.
 
     The sieves are O(n log log n), so linear scaling slightly underestimates; the 1.2
     factor covers that and the noise of a shared machine.
@@ -85,4 +88,4 @@ def estimate_next(previous: tuple[int, float] | None, n: int) -> float | None:
     if previous is None:
         return None
     prev_n, prev_s = previous
-    return prev_s * n / max(prev_n, 1) * 1.2
+    return prev_s * (n / max(prev_n, 1)) ** scaling * 1.2

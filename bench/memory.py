@@ -52,7 +52,7 @@ def _peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def measure_here(n: int) -> dict[str, Any]:
+def measure_here(n: int, method: str = "sieve") -> dict[str, Any]:
     """In this process: baseline RSS, warm-up growth, and the peak of the call at ``n``."""
     native = import_with_retry("flask_rustpath._native")
     imported = _status_kib("VmRSS") or _peak_kib()
@@ -61,11 +61,12 @@ def measure_here(n: int) -> dict[str, Any]:
     reset = _reset_high_water_mark()
     baseline = (_status_kib("VmRSS") if reset else None) or _peak_kib()
     start = time.perf_counter()
-    answer = native.sum_of_primes(n)
+    answer = native.sum_of_primes(n, method=method)
     seconds = time.perf_counter() - start
     peak = _peak_kib()
     return {
         "n": n,
+        "kernel_method": method,
         "threads": native.default_threads(),
         "sum": str(answer),
         "seconds": seconds,
@@ -83,10 +84,10 @@ def measure_here(n: int) -> dict[str, Any]:
     }
 
 
-def measure(n: int, *, timeout_s: float) -> dict[str, Any]:
+def measure(n: int, *, timeout_s: float, method: str = "sieve") -> dict[str, Any]:
     """Run :func:`measure_here` in a fresh interpreter and return its result."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.memory", str(n)],
+        [sys.executable, "-m", "bench.memory", str(n), method],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -100,4 +101,4 @@ def measure(n: int, *, timeout_s: float) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_here(int(sys.argv[1]))))
+    print(json.dumps(measure_here(int(sys.argv[1]), *sys.argv[2:3])))

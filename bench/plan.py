@@ -55,10 +55,13 @@ class HttpRow:
 class KernelImpl:
     """One kernel implementation at one thread count, timed in-process or by primesieve."""
 
-    impl: str  # "rust", "numpy", "python-sieve", "primesieve"
+    impl: str  # "rust" (the sieve), "rust-sublinear", "numpy", "python-sieve", "primesieve"
     threads: int
     max_n: int | None = None
     max_n_reason: str = ""
+    # Time grows like n**scaling (for skipping cases that would blow the budget).
+    scaling: float = 1.0
+    max_call_s: float | None = None  # overrides the plan's per-call budget
 
     @property
     def column(self) -> str:
@@ -81,7 +84,9 @@ class Plan:
     kernel_case_budget_s: float  # fewer repeats (never below 3) when calls are slow
     kernel_max_call_s: float  # skip a case whose estimated single call exceeds this
     memory_n: int | None
-    goal_n: Mapping[str, int]  # the n each goal is stated at, for the report's wording
+    goal_n: Mapping[str, int]
+    # Peak extra RSS of the sublinear method at this n (its own memory goal).
+    sublinear_memory_n: int | None = None  # the n each goal is stated at, for the report's wording
     http: bool = True
     kernels: bool = True
 
@@ -142,6 +147,9 @@ def default_plan(*, quick: bool = False, duration_s: float | None = None) -> Pla
     impls = (
         KernelImpl("rust", 1),
         KernelImpl("rust", cores),
+        # O(n^(2/3)) time: from 10^14 to 10^15 takes ~5x, so allow the slower calls.
+        KernelImpl("rust-sublinear", 1, scaling=0.75, max_call_s=60.0),
+        KernelImpl("rust-sublinear", cores, scaling=0.75, max_call_s=60.0),
         KernelImpl("numpy", 1),
         KernelImpl("python-sieve", 1, max_n=10**8, max_n_reason=memory_cap),
         KernelImpl("primesieve", 1),
@@ -154,11 +162,14 @@ def default_plan(*, quick: bool = False, duration_s: float | None = None) -> Pla
         duration_s=duration_s or (1.0 if quick else 10.0),
         warmup_s=0.5 if quick else 2.0,
         request_timeout_s=30,
-        kernel_ns=(10**5, 10**6, 10**7) if quick else (10**6, 10**7, 10**8, 10**9, 10**10),
+        kernel_ns=(10**5, 10**6, 10**7)
+        if quick
+        else tuple(10**k for k in range(6, 16)),  # the sieves stop near 1e10 by budget
         kernel_impls=impls,
         kernel_repeats=3 if quick else 5,
         kernel_case_budget_s=1.0 if quick else 8.0,
         kernel_max_call_s=1.0 if quick else 15.0,
         memory_n=10**9 if quick else 10**11,
+        sublinear_memory_n=10**12 if quick else 10**15,
         goal_n={"small": small, "large": large, "kernel": 10**7 if quick else 10**9},
     )

@@ -16,7 +16,22 @@ KNOWN_SUMS: dict[int, int] = {
     10**9: 24_739_512_092_254_535,
     10**10: 2_220_822_432_581_729_238,
     10**11: 201_467_077_743_744_681_014,
+    10**12: 18_435_588_552_550_705_911_377,
+    10**13: 1_699_246_443_377_779_418_889_494,
 }
+
+# The best known program's one-core times on this kind of machine (issue 11's table),
+# and the sieve's own time there at 10^10, re-measured in every run so drift shows.
+BEST_KNOWN_S: dict[int, float] = {
+    10**9: 0.002,
+    10**10: 0.009,
+    10**11: 0.034,
+    10**12: 0.10,
+    10**13: 0.20,
+    10**14: 0.86,
+    10**15: 3.7,
+}
+SIEVE_TABLE_S = {10**10: 2.34}
 
 
 def short_n(n: int) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import chart
-from .reference import short_n
+from .reference import BEST_KNOWN_S, short_n
 
 REPORT_NAME = "REPORT.md"
 CHART_NAME = "report.png"
@@ -217,6 +217,21 @@ def _kernels(results: dict[str, Any]) -> list[str]:
             cells.append(fmt_ratio(rust / anchor if rust and anchor else None))
         table.append(cells)
     header = ["n", *columns, *(f"rust ÷ primesieve, {t}t" for t in threads)]
+    sublinear_threads = sorted({c["threads"] for c in cases if c["impl"] == "rust-sublinear"})
+    versus = []
+    measured_ns = {c["n"] for c in cases if c["impl"] == "rust-sublinear"}
+    for n, best in BEST_KNOWN_S.items():
+        if n not in measured_ns:
+            continue
+        cells = [short_n(n), fmt_seconds(best)]
+        for t in sublinear_threads:
+            ours = by_key.get((f"rust-sublinear {t}t", n), {})
+            ours_s = ours.get("median_s") if ours.get("status") == "ok" else None
+            cells += [fmt_seconds(ours_s), fmt_ratio(ours_s / best if ours_s else None)]
+        versus.append(cells)
+    versus_header = ["n", "best known, 1 core"]
+    for t in sublinear_threads:
+        versus_header += [f"rust-sublinear {t}t", "÷ best known"]
     version = suite.get("primesieve", {}).get("version")
     skipped = [c for c in cases if c["status"] == "skipped"]
     lines = [
@@ -225,7 +240,9 @@ def _kernels(results: dict[str, Any]) -> list[str]:
         "Median time per call after one untimed warm-up call, of up to "
         f"{results['plan']['kernel_repeats']} timed calls (at least 3; fewer than the most "
         "only when calls are slow). "
-        "`rust Nt` is `_native.sum_of_primes(n, threads=N)`; `numpy` is "
+        '`rust Nt` is the sieve, `_native.sum_of_primes(n, threads=N, method="sieve")`; '
+        '`rust-sublinear Nt` is `method="sublinear"` (LMO with Deleglise-Rivat easy '
+        "leaves); `numpy` is "
         "`numpy_kernels.sum_of_primes_numpy`; `python-sieve` is `kernels.sum_of_primes_sieve`; "
         + (
             f"`primesieve Nt` is primesieve {version} "
@@ -238,6 +255,14 @@ def _kernels(results: dict[str, Any]) -> list[str]:
         "",
         *_table(header, table),
     ]
+    if sublinear_threads and versus:
+        lines += [
+            "The sublinear method against the best known program (issue 11's table, measured "
+            "on one core of this kind of machine; the best known program is single-threaded "
+            "there, so only the 1-thread ratio is the goal):",
+            "",
+            *_table(versus_header, versus),
+        ]
     if skipped:
         lines += ["Skipped:", ""]
         lines += [f"- {c['column']} at n={short_n(c['n'])}: {c['reason']}" for c in skipped]
@@ -267,15 +292,23 @@ def _per_request() -> list[str]:
 
 
 def _memory(results: dict[str, Any]) -> list[str]:
-    memory = (results.get("kernels") or {}).get("memory")
-    if not memory:
+    suite = results.get("kernels") or {}
+    probes = [p for p in (suite.get("memory"), suite.get("memory_sublinear")) if p]
+    if not probes:
         return []
+    lines = ["## Memory", ""]
+    for memory in probes:
+        lines += _memory_probe(memory)
+    return lines
+
+
+def _memory_probe(memory: dict[str, Any]) -> list[str]:
+    method = memory.get("kernel_method", "sieve")
+    call = f'`_native.sum_of_primes({short_n(memory["n"])}, method="{method}")`'
     if memory.get("error"):
-        return ["## Memory", "", f"Not measured: {memory['error']}", ""]
+        return [f"{call}: not measured: {memory['error']}", ""]
     return [
-        "## Memory",
-        "",
-        f"`_native.sum_of_primes({short_n(memory['n'])})` on {memory['threads']} threads, "
+        f"{call} on {memory['threads']} threads, "
         f"in a fresh process: **{memory['extra_mib']:.2f} MiB** of extra peak RSS "
         f"({memory['seconds']:.1f} s, sum checked). Starting the thread pool on the "
         f"first call cost {memory['warmup_extra_mib']:.2f} MiB once. Method: "

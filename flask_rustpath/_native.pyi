@@ -1,23 +1,55 @@
 """Rust kernels compiled with PyO3 (see rust_src/). Every call releases the GIL."""
 
-__all__ = ["MAX_N", "_panic", "default_threads", "sum_of_primes"]
+from typing import Literal
+
+__all__ = [
+    "CROSSOVER_N",
+    "MAX_N",
+    "SIEVE_MAX_N",
+    "_panic",
+    "default_threads",
+    "sum_of_primes",
+]
 
 MAX_N: int
-"""Largest ``n`` that :func:`sum_of_primes` accepts."""
+"""Largest ``n`` that :func:`sum_of_primes` accepts (``method="auto"`` or ``"sublinear"``)."""
 
-def sum_of_primes(n: int, *, threads: int | None = None) -> int:
+SIEVE_MAX_N: int
+"""Largest ``n`` that ``sum_of_primes(n, method="sieve")`` accepts."""
+
+CROSSOVER_N: int
+"""From this ``n`` on, ``method="auto"`` uses the sublinear method (measured)."""
+
+def sum_of_primes(
+    n: int,
+    *,
+    threads: int | None = None,
+    method: Literal["auto", "sieve", "sublinear"] = "auto",
+    timeout: float | None = None,
+) -> int:
     """Sum of all primes below ``n``.
+
+    ``method="sieve"`` runs the segmented sieve (O(n) time), ``"sublinear"`` the
+    Lagarias-Miller-Odlyzko / Deleglise-Rivat prime sum (about O(n^(2/3)) time), and
+    ``"auto"`` whichever is faster at ``n`` (:data:`CROSSOVER_N`).
 
     Runs on this process's thread pool (rebuilt after ``fork``) unless ``threads``
     is given: ``threads=1`` runs on the calling thread, any other count on a pool of
-    that size.
+    that size. ``timeout`` (seconds) stops the computation.
 
     Raises:
-        ValueError: ``n`` is negative or above :data:`MAX_N`, or ``threads < 1``.
+        ValueError: ``n`` is negative or above the method's limit (:data:`MAX_N`,
+            :data:`SIEVE_MAX_N`), ``threads < 1``, an unknown ``method``, or a
+            ``timeout`` that is not a positive number.
+        TimeoutError: the computation ran past ``timeout``.
     """
 
 def default_threads() -> int:
     """Threads in the process pool: ``RUSTPATH_THREADS`` if set, else the available cores."""
 
 def _panic(message: str) -> None:
-    """Panic inside the thread pool; reaches Python as ``PanicException``. For tests."""
+    """Panic inside the thread pool; reaches Python as ``PanicException``.
+
+    Only in builds with the ``test-hooks`` cargo feature (the tests' build), never in
+    the shipped wheel.
+    """

@@ -26,13 +26,16 @@
 //! Parallel on rayon: the hard-leaf sieve and `P2` split their ranges into chunks that
 //! start from zero and are corrected in order afterwards; the easy leaves split by `b`.
 //!
-//! # Overflow bounds (x < 10^18, so `y ≤ α·10^6`, `z ≤ 10^12`)
+//! # Overflow bounds (x < 10^18, so `y ≤ 12·10^6` with α ≤ 12, and `z ≤ 10^12`)
 //! - the answer and any `φ(t, ·) ≤ t(t+1)/2 ≤ 5·10^35 < 2^128` (u128);
 //! - `S1`, `S2` are sums of terms `±m·φ(x/m, ·) ≤ x²/(2m)`; over the leaves
-//!   `Σ 1/m ≤ (1 + ln y)·(ln ln y + 1) < 60`, so every partial sum stays below
-//!   `3·10^37 < 2^127` (i128);
+//!   `Σ 1/m ≤ (1 + ln y)·(ln ln y + 1) < 70`, so every partial sum stays below
+//!   `70 · 5·10^35 < 4·10^37 < 2^127` (i128); so do the per-chunk corrections, each a
+//!   part of that sum;
 //! - a hard leaf's factor `m'·p_b ≤ y² ≤ x < 2^63` and its in-segment sum `< 2^57`, so
-//!   their product is below `2^120`; prime sums up to `y` are below `y² < 2^63` (u64);
+//!   their product is below `2^120`; prime sums up to `y` are below `y² < 2^48` (u64);
+//! - `P2 ≤ Σ_p p·S(x/p) ≤ x²·Σ 1/p < 2^127` (u128); quotients use `f64` only below
+//!   `2^53`, where the double is exact, and correct the rounding by one.
 //! - sieve counters pack `count << 40 | Σ index` per segment: at most `2^17` bits of
 //!   index `< 2^17`, so the index sum stays below `2^33` and the count below `2^18`.
 
@@ -96,12 +99,12 @@ pub fn sum_of_primes_on(
 }
 
 /// `y = α·∛x`: a larger α moves work from the sieve of `[1, x/y]` to the leaves.
-/// Measured on this machine (one thread); see `tune_alpha` in the tests.
-/// At 10^12 the time was flat for α in 4…12 (0.10–0.12 s); at 10^15, α = 4 and 8
-/// gave 12.7 s and 10.4 s against 19.7 s at α = 2 and 19.3 s at α = 24 (loaded host).
+/// Tuned with `tune_alpha` (one thread, user CPU time, on a loaded 2-core host): at
+/// 10^12 the time was flat for α in 4…12 (0.10–0.12 s); at 10^15, α = 5.5, 8, 12, 16
+/// took 10.6, 9.0, 8.7, 9.4 s, and α = 2 or 24 about twice the best.
 fn alpha(x: u64) -> f64 {
     let digits = (x as f64).log10();
-    (1.0 + (digits - 6.0).max(0.0) * 0.75).min(10.0)
+    (1.0 + (digits - 6.0).max(0.0) * 1.15).min(12.0)
 }
 
 /// Sum of the primes `p <= x` by a plain sieve (small `x` only).

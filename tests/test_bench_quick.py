@@ -136,9 +136,17 @@ def test_quick_bench_runs_end_to_end_and_every_response_was_200(tmp_path: Path) 
     assert not [c for c in suite["cases"] if c["status"] == "failed"]
     measured = [c for c in suite["cases"] if c["status"] == "ok"]
     assert all(c["sum_ok"] for c in measured)
-    assert {c["impl"] for c in measured} == {"rust", "numpy", "python-sieve", "primesieve"}
-    assert suite["memory"]["error"] is None and suite["memory"]["sum_ok"]
+    assert {c["impl"] for c in measured} == {
+        "rust",
+        "rust-sublinear",
+        "numpy",
+        "python-sieve",
+        "primesieve",
+    }
+    for probe in ("memory", "memory_sublinear"):
+        assert suite[probe]["error"] is None and suite[probe]["sum_ok"], probe
 
-    assert [g["id"] for g in results["goals"]] == ["P1", "P2", "P3", "P4", "P5", "P6"]
+    goal_ids = [g["id"] for g in results["goals"]]
+    assert goal_ids == ["P1", "P2", "P3", "P4", "P5", "P6", "S1", "S2", "S3", "D1"]
     report = (tmp_path / "REPORT.md").read_text()
     assert "Quick run" in report and "## Goals" in report and "report.png" in report

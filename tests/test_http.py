@@ -18,6 +18,7 @@ from flask_rustpath.demo import create_app
 from flask_rustpath.errors import BadInput, DeadlineExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_naive
 
+from .native_hooks import requires_panic_hook
 from .servers import ROOT
 
 SIDES = ("python", "rust")
@@ -478,6 +479,7 @@ def test_a_full_python_gate_is_a_503_with_retry_after() -> None:
 # --- failures of an implementation ------------------------------------------------------
 
 
+@requires_panic_hook
 def test_rust_panic_is_a_json_500_and_the_app_keeps_serving(caplog) -> None:
     app, rustpath = user_app()
 

@@ -17,6 +17,7 @@ from flask_rustpath.kernels import (
     sum_of_primes_sieve,
 )
 
+from .native_hooks import requires_panic_hook
 from .reference import lucy_prime_sum
 
 KNOWN = {
@@ -115,6 +116,10 @@ def test_thread_counts_agree(threads: int) -> None:
     [
         ((-1,), {}, ValueError, "between 0 and"),
         ((_native.MAX_N + 1,), {}, ValueError, "between 0 and"),
+        ((_native.SIEVE_MAX_N + 1,), {"method": "sieve"}, ValueError, "between 0 and"),
+        ((10,), {"method": "fast"}, ValueError, "method must be"),
+        ((10,), {"timeout": 0}, ValueError, "timeout must be"),
+        ((10,), {"timeout": "1"}, TypeError, None),
         ((2**200,), {}, OverflowError, None),
         ((10.0,), {}, TypeError, None),
         (("10",), {}, TypeError, None),
@@ -128,6 +133,7 @@ def test_bad_arguments_raise_clear_errors(args, kwargs, error, match) -> None:
         _native.sum_of_primes(*args, **kwargs)
 
 
+@requires_panic_hook
 def test_panic_reaches_python_and_the_pool_survives() -> None:
     with pytest.raises(BaseException, match="deliberate") as info:
         _native._panic("deliberate")
