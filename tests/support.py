@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: Values of ``CI`` that mean "this is a CI run", compared case-insensitively.
 TRUTHY = frozenset({"1", "true", "yes", "on"})
@@ -27,3 +32,19 @@ def missing(reason: str, *, allow_module_level: bool = False) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (required in CI)", pytrace=False)
     pytest.skip(reason, allow_module_level=allow_module_level)
+
+
+def run_python(
+    args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python3 *args`` in a fresh interpreter on this checkout (its source tree
+    first on the path, as a server started from the repository root sees it)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )

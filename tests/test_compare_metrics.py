@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -17,7 +15,7 @@ from flask_rustpath.demo import create_app
 from flask_rustpath.metrics import Metrics
 from flask_rustpath.state import get_state
 
-from .servers import ROOT
+from . import support
 
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -232,15 +230,7 @@ def test_a_missing_multiprocess_directory_never_changes_a_hot_response(tmp_path)
         """
     )
     missing = tmp_path / "gone" / "prometheus"
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(missing)},
-    )
+    result = support.run_python(["-c", script], {"PROMETHEUS_MULTIPROC_DIR": str(missing)})
     out = json.loads(result.stdout)
     for path in ("/rust/sum_of_primes/100", "/sum_of_primes/100", "/python/sum_of_primes/100"):
         assert out[path] == [200, '{"result":1060}\n'], path

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 from flask_rustpath.demo import create_app
 
-from .servers import ROOT
+from . import support
 
 
 def test_hello_and_healthz(client) -> None:
@@ -64,15 +61,7 @@ def test_the_test_config_wins_over_the_environment(monkeypatch) -> None:
 
 
 def flask_routes() -> set[tuple[str, str, str]]:
-    out = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "flask_rustpath.demo", "routes"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    out = support.run_python(["-m", "flask", "--app", "flask_rustpath.demo", "routes"])
     rows = set()
     for line in out.stdout.splitlines()[2:]:  # after the header and its rule
         endpoint, methods, rule = line.split()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 import textwrap
 import threading
@@ -18,8 +17,8 @@ from flask_rustpath.demo import create_app
 from flask_rustpath.errors import BadInput, DeadlineExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_naive
 
+from . import support
 from .native_hooks import requires_panic_hook
-from .servers import ROOT
 
 SIDES = ("python", "rust")
 
@@ -634,15 +633,7 @@ def test_demo_starts_without_the_native_module() -> None:
         print(rust.status_code, rust.json["error"])
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    out = support.run_python(["-c", script])
     assert out.stdout.split("\n")[:2] == ["200 1060 python", "503 rust_unavailable"]
     assert "fall back to Python" in out.stderr
 
