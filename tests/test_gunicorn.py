@@ -75,12 +75,18 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
     sent = 0
     with gunicorn(env=env) as base:
         # Send batches until both workers have answered some (each writes its own
-        # counter file), so the total below really is aggregated; at most 10 batches.
+        # counter file, within FLUSH_SECONDS of its first call), so the total below
+        # really is aggregated; at most 10 batches.
         with ThreadPoolExecutor(max_workers=8) as pool:
             for _ in range(10):
                 batch = [f"{base}/rust/sum_of_primes/{10**7 + sent + i}" for i in range(20)]
                 assert [s for s, _, _ in pool.map(get, batch)] == [200] * len(batch)
                 sent += len(batch)
+                written = time.monotonic() + 4 * FLUSH_SECONDS
+                while len(list(tmp_path.glob("counter_*.db"))) < 2:
+                    if time.monotonic() > written:
+                        break
+                    time.sleep(FLUSH_SECONDS / 5)
                 if len(list(tmp_path.glob("counter_*.db"))) >= 2:
                     break
         assert len(list(tmp_path.glob("counter_*.db"))) == 2
