@@ -54,6 +54,12 @@ def test_large_results_are_exact_json_integers(client) -> None:
     assert response.json == {"result": 2_220_822_432_581_729_238}
 
 
+def test_the_demo_answers_ten_to_the_thirteen_exactly(client) -> None:
+    # Issue 11: within the built-in route's default Rust limit, by the sublinear method.
+    response = client.get("/rust/sum_of_primes/10000000000000")
+    assert response.json == {"result": 1_699_246_443_377_779_418_889_494}
+
+
 def test_head_is_answered(client) -> None:
     assert client.head("/rust/sum_of_primes/100").status_code == 200
 
@@ -149,7 +155,8 @@ def test_wrong_method_is_a_json_405_with_allow(client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("side", "n", "limit"), [("python", 1_000_001, 1_000_000), ("rust", 10**10 + 1, 10**10)]
+    ("side", "n", "limit"),
+    [("python", 1_000_001, 1_000_000), ("rust", 3 * 10**13 + 1, 3 * 10**13)],
 )
 def test_n_above_the_side_limit_is_a_422_naming_it(client, side: str, n: int, limit: int) -> None:
     response = client.get(f"/{side}/sum_of_primes/{n}")
