@@ -64,7 +64,7 @@ const INDEX_MASK: u64 = ONE - 1;
 /// Primes removed by the wheel of the ordinary leaves: 2·3·5·7·11·13 = 30030.
 const WHEEL_PRIMES: usize = 6;
 /// Chunks handed to rayon per thread, per wave of the hard-leaf sieve.
-const CHUNKS_PER_THREAD: usize = 4;
+const CHUNKS_PER_THREAD: usize = 16;
 
 /// Sum of all primes `p < n`, on the calling thread.
 ///
@@ -374,15 +374,15 @@ impl Lmo {
     ) -> Result<u128, Cancelled> {
         let first = self.c + 1;
         let count = self.a.saturating_sub(first);
-        // Contiguous runs of b: the small b carry most of the leaves, so many chunks.
+        // The small b carry most of the leaves: deal the b out round-robin so every
+        // chunk gets a share of them.
         let chunks = (threads(pool) * 32).min(count.max(1));
         let sums = run_chunks(pool, chunks, |k| {
             deadline.check()?;
-            let from = first + count * k / chunks;
-            let to = first + count * (k + 1) / chunks;
-            // A small b alone can take seconds at large n: look at the clock per b.
+            // Interleaved b balance the chunks; a small b alone can take seconds at
+            // large n, so the clock is read per b.
             let mut sum = 0u128;
-            for b in from..to {
+            for b in (first + k..first + count).step_by(chunks) {
                 deadline.check()?;
                 sum += self.easy_leaves_of(b);
             }
@@ -454,13 +454,11 @@ impl Lmo {
             .collect();
         let segments = (self.z + 1).div_ceil(SEG_SPAN) as usize;
         let threads = threads(pool);
-        // One chunk on one thread; otherwise several chunks per thread per wave, so a
-        // slow chunk (the first segments carry the most leaves) does not idle the rest.
-        let per_chunk = if threads == 1 {
-            segments
-        } else {
-            segments.div_ceil(threads * CHUNKS_PER_THREAD * 8).max(1)
-        };
+        // One chunk on one thread. Otherwise one segment per chunk: the first segments
+        // carry far more work than the last (more sieving primes, denser leaves), so
+        // only neighbouring segments are alike enough to run side by side in a wave.
+        // A chunk's own setup (offsets, per-b outputs) is ~1% of a segment's work.
+        let per_chunk = if threads == 1 { segments } else { 1 };
         let chunks = segments.div_ceil(per_chunk);
         let wave = threads * CHUNKS_PER_THREAD;
         let mut total = 0i128;

@@ -65,7 +65,7 @@ def progress_during_call(call: Callable[[Any], object], argument: object) -> tup
 def test_python_makes_progress_while_one_rust_call_runs() -> None:
     # threads=1 runs the kernel on the calling thread, not on its pool: the call that
     # is in progress is exactly the worker's call.
-    rust = functools.partial(_native.sum_of_primes, threads=1)
+    rust = functools.partial(_native.sum_of_primes, threads=1, method="sieve")
     steps = 0
     for _ in range(ATTEMPTS):  # a look can only miss the window by being starved for all of it
         steps, _result = progress_during_call(rust, RUST_N)

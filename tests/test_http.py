@@ -76,6 +76,12 @@ def test_large_results_are_exact_json_integers() -> None:
     assert response.get_data() == b'{"result":2220822432581729238}\n'
 
 
+def test_the_demo_answers_ten_to_the_thirteen_exactly(client) -> None:
+    # Issue 11: within the built-in route's default Rust limit, by the sublinear method.
+    response = client.get("/rust/sum_of_primes/10000000000000")
+    assert response.json == {"result": 1_699_246_443_377_779_418_889_494}
+
+
 def test_head_is_answered(client) -> None:
     assert client.head("/rust/sum_of_primes/100").status_code == 200
 
