@@ -20,7 +20,7 @@ from .errors import Misconfigured
 from .hot import HotRoute, make_hot_route
 from .kernel import Kernel, KernelOptions
 from .pairing import PairingMiddleware, paired, url_for
-from .rules import RULE_VARIABLE
+from .rules import rule_shape
 from .state import RustPathState, get_state
 
 if TYPE_CHECKING:
@@ -309,11 +309,11 @@ def _checked_rule_class(base: type[Rule], state: RustPathState) -> type[Rule]:
 
 
 def _refuse_collision(new: Rule, url_map: Map, state: RustPathState) -> None:
-    shape = _shape(new.rule)
+    shape = rule_shape(new.rule)
     # Flask adds HEAD and OPTIONS to every rule: they say nothing about a collision.
     methods = (new.methods or set()) - {"HEAD", "OPTIONS"}
     for rule in url_map.iter_rules():
-        if rule is new or _shape(rule.rule) != shape or not (rule.methods or set()) & methods:
+        if rule is new or rule_shape(rule.rule) != shape or not (rule.methods or set()) & methods:
             continue
         hot = [r for r in (new, rule) if r.endpoint in state.routes]
         if hot:
@@ -322,10 +322,6 @@ def _refuse_collision(new: Rule, url_map: Map, state: RustPathState) -> None:
                 f"({rule.endpoint}); {hot[0].endpoint} is a hot route: give one of them "
                 "another rule"
             )
-
-
-def _shape(rule: str) -> str:
-    return RULE_VARIABLE.sub(lambda m: f"<{m['converter'] or 'default'}>", rule)
 
 
 class _AsciiIntegerConverter(IntegerConverter):

@@ -50,3 +50,9 @@ def fixed_start(rule: str) -> str:
     ``/sum_of_primes`` for ``/sum_of_primes/<int:n>``."""
     match = RULE_VARIABLE.search(rule)
     return (rule if match is None else rule[: match.start()]).rstrip("/")
+
+
+def rule_shape(rule: str) -> str:
+    """``rule`` with variable names dropped: two rules of one shape match the same URLs
+    (``/total/<int:n>`` and ``/total/<int:count>``)."""
+    return RULE_VARIABLE.sub(lambda m: f"<{m['converter'] or 'default'}>", rule)
