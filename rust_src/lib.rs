@@ -23,7 +23,9 @@ use cancel::{Cancelled, Deadline};
 /// 2-core machine, best of 7 calls, sieve vs sublinear (1 thread; 2 threads):
 /// 10^6: 0.074 vs 0.131 ms (0.075 vs 0.143); 2·10^6: 0.157 vs 0.148 (0.162 vs 0.207);
 /// 3·10^6: 0.267 vs 0.189 (0.312 vs 0.227); 10^7: 1.07 vs 0.26 (1.40 vs 0.28).
-/// Re-measure with `python -m bench.crossover`.
+/// Re-measure by timing `_native.sum_of_primes(n, threads=t, method=m)` for both
+/// methods around this n; the kernel suite's `rust` and `rust-sublinear` columns show it
+/// too (10^6: sieve faster, 10^7: sublinear faster).
 pub const CROSSOVER_N: u64 = 3_000_000;
 
 /// Which algorithm `sum_of_primes` runs.
