@@ -28,15 +28,13 @@ class CallRecord:
     """One request: its app's state, the side its URL pinned (``None`` on the plain
     URL), and each kernel call made while serving it."""
 
-    __slots__ = ("calls", "original_path", "side", "state")
+    __slots__ = ("calls", "side", "state")
 
-    def __init__(self, state: RustPathState, side: Side | None, original_path: str = "") -> None:
+    def __init__(self, state: RustPathState, side: Side | None) -> None:
         self.state = state
         self.side = side
         # (side, kernel name, seconds) per call, in order.
         self.calls: list[tuple[str, str, float]] = []
-        # The path the client asked for, before a side prefix was taken off.
-        self.original_path = original_path
 
 
 current_record: ContextVar[CallRecord | None] = ContextVar("rustpath_request", default=None)

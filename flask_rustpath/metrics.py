@@ -67,10 +67,6 @@ class Metrics:
         self._children_pid = os.getpid()
         _FLUSHER.watch(self)
 
-    def request(self, route: str, backend: str, seconds: float | None, error: str | None) -> None:
-        """One call run by ``backend``: its compute time, or the error code it got."""
-        self.events.append((route, backend, seconds, error))
-
     def shadow(self, route: str, outcome: str) -> None:
         """One shadow comparison's outcome (one of :data:`SHADOW_OUTCOMES`)."""
         try:

@@ -92,7 +92,7 @@ class PairingMiddleware:
                     if environ["PATH_INFO"] is not path:
                         side = candidate
                     break
-        record = CallRecord(self.state, side, path)
+        record = CallRecord(self.state, side)
         token = current_record.set(record)
         deferred: list[Any] = []
         hot_routes = self.state.routes
