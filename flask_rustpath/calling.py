@@ -86,7 +86,8 @@ def check_limits(
 ) -> None:
     for argument, limit in limits.items():
         value = named.get(argument)
-        if isinstance(value, (int, float)) and value > limit:
+        # "not <=": a NaN compares false with everything and must not slip through.
+        if isinstance(value, (int, float)) and not value <= limit:
             raise LimitExceeded(
                 f"{argument}={value} is above the {side} limit of {limit} for {kernel.name!r}",
                 argument=argument,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def read_parameters(kernel: str, parameters: tuple[Parameter, ...]) -> dict[str,
 
 
 def _from_text(parameter: Parameter, text: str, kernel: str) -> Any:
-    kind = parameter.kind
+    kind = _without_none(parameter.kind)
     try:
         if kind is int:
             if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit():
@@ -175,23 +176,67 @@ def _from_text(parameter: Parameter, text: str, kernel: str) -> Any:
             return {"true": True, "1": True, "false": False, "0": False}[text.lower()]
         if kind in (str, Any):
             return text
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, OverflowError):
         pass
     raise _ill_typed(parameter, kernel)
 
 
 def _from_json(parameter: Parameter, value: Any, kernel: str) -> Any:
-    kind = parameter.kind
+    converted = _json_value(parameter.kind, value)
+    if converted is _MISSING:
+        raise _ill_typed(parameter, kernel)
+    return converted
+
+
+def _json_value(kind: Any, value: Any) -> Any:
+    """``value`` (parsed JSON) as ``kind``, or ``_MISSING`` when it does not fit.
+
+    Checks what a kernel's signature promises it will get: ``X | None`` takes null,
+    ``list[X]`` and ``dict[str, X]`` have their items checked, and a float is finite
+    (Python's ``json`` reads ``NaN`` and ``Infinity``, which no limit can compare).
+    """
     if kind is Any:
         return value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind in (int, float) and isinstance(value, bool):
-        raise _ill_typed(parameter, kernel)
-    origin = typing.get_origin(kind) or kind
-    if isinstance(origin, type) and isinstance(value, origin):
-        return value
-    raise _ill_typed(parameter, kernel)
+    if value is None:
+        return None if _allows_none(kind) else _MISSING
+    kind = _without_none(kind)
+    if kind is bool:
+        return value if isinstance(value, bool) else _MISSING
+    if kind is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _MISSING
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return _MISSING
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            return _MISSING
+        return number if math.isfinite(number) else _MISSING
+    if kind is str:
+        return value if isinstance(value, str) else _MISSING
+    origin, args = typing.get_origin(kind) or kind, typing.get_args(kind)
+    if origin is list and isinstance(value, list):
+        item = args[0] if args else Any
+        items = [_json_value(item, v) for v in value]
+        return _MISSING if any(v is _MISSING for v in items) else items
+    if origin is dict and isinstance(value, dict):
+        item = args[1] if len(args) == 2 else Any
+        values = {k: _json_value(item, v) for k, v in value.items()}
+        return _MISSING if any(v is _MISSING for v in values.values()) else values
+    return value if isinstance(origin, type) and isinstance(value, origin) else _MISSING
+
+
+def _allows_none(kind: Any) -> bool:
+    return kind is Any or type(None) in typing.get_args(kind)
+
+
+def _without_none(kind: Any) -> Any:
+    """``X`` for ``X | None`` (or ``Optional[X]``); ``kind`` otherwise."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
 
 
 def _ill_typed(parameter: Parameter, kernel: str) -> MissingParameter:
