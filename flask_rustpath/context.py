@@ -33,11 +33,14 @@ class CallRecord:
     def __init__(self, state: RustPathState, side: Side | None) -> None:
         self.state = state
         self.side = side
-        # (side, kernel name, seconds) per call, in order.
-        self.calls: list[tuple[str, str, float]] = []
+        # (side, kernel name, seconds or None if it failed untimed) per call, in order.
+        self.calls: list[tuple[str, str, float | None]] = []
 
 
 current_record: ContextVar[CallRecord | None] = ContextVar("rustpath_request", default=None)
+# The same record in the WSGI environ, for a streamed body's kernel calls: they run once
+# the middleware has returned, inside Flask's copy of the request context.
+RECORD_KEY = "flask_rustpath.record"
 
 
 def current_side() -> Side | None:

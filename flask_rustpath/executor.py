@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .forksafe import fork_safe_lock
+
 log = logging.getLogger("flask_rustpath")
 
 Job = Callable[[float], None]  # called with the seconds it waited in the queue
@@ -26,7 +28,7 @@ class BoundedExecutor:
             raise ValueError("shadow executor needs at least one worker and one queue slot")
         self.workers = workers
         self.queue_size = queue_size
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock(self)
         self._pid: int | None = None
         self._queue: queue.Queue[tuple[float, Job]] = queue.Queue(queue_size)
         self._active = 0  # jobs submitted and not yet finished, for tests and draining

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context, request
 
 from .calling import check_limits, raise_mapped
 from .config import EXTENSION_KEY
-from .context import BACKENDS, SIDES, Side, current_record
+from .context import BACKENDS, RECORD_KEY, SIDES, CallRecord, Side, current_record
 from .errors import LimitExceeded, Overloaded, RustUnavailable
 from .targets import RustTarget, TargetUnavailable
 
@@ -128,7 +128,9 @@ class Kernel:
         """
         record = current_record.get()
         if record is None:
-            return self._outside_request(args, kwargs)
+            record = _record_of_flask_request()
+            if record is None:
+                return self._outside_request(args, kwargs)
         state = record.state
         plan = state.plans.get(self) or state.plan_for(self)
         pinned = record.side
@@ -149,6 +151,7 @@ class Kernel:
             try:
                 check_limits(self, side, self.bind(args, kwargs), limits)
             except LimitExceeded:
+                record.calls.append((side, name, None))
                 events.append((name, side, None, LimitExceeded.error))
                 raise
         tokens = plan.slots[side]
@@ -163,6 +166,7 @@ class Kernel:
                     own.append(None)
                 raise
         except IndexError:
+            record.calls.append((side, name, None))
             events.append((name, side, None, Overloaded.error))
             raise Overloaded(
                 f"the {side} side of {name!r} is at its concurrency limit in this worker; "
@@ -178,6 +182,7 @@ class Kernel:
             try:
                 result = function(*args, **call_kwargs)
             except BaseException as exc:
+                record.calls.append((side, name, None))
                 raise_mapped(self, side, exc, events)
             seconds = perf_counter() - started
         finally:
@@ -242,6 +247,16 @@ class Kernel:
         if len(named) != len(args) + len(kwargs) or not set(named) <= set(self.parameters):
             self.signature.bind(*args, **kwargs)
         return named
+
+
+def _record_of_flask_request() -> CallRecord | None:
+    """The record of the request being served when the context variable does not reach
+    this call: a streamed body (``stream_with_context``) runs after the middleware has
+    returned, but inside a copy of the request context."""
+    if not has_request_context():
+        return None
+    record: CallRecord | None = request.environ.get(RECORD_KEY)
+    return record
 
 
 def _state_outside_request() -> RustPathState | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
+
+from .forksafe import fork_safe_lock
 
 log = logging.getLogger("flask_rustpath")
 
@@ -21,7 +22,7 @@ class LimitedLog:
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock(self)
         self._last: dict[str, float] = {}
         self._held: dict[str, int] = {}
 

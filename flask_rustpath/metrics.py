@@ -28,6 +28,8 @@ from functools import cache
 from importlib.util import find_spec
 from typing import Any
 
+from .forksafe import fork_safe_lock
+
 # Compute-time buckets in seconds: Rust answers in microseconds, Python in seconds.
 BUCKETS = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -53,7 +55,7 @@ class Metrics:
 
     def __init__(self, on_failure: Callable[[BaseException], None] | None = None) -> None:
         self._on_failure = on_failure
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock(self)
         # Kernel calls not yet counted; appended to without a lock on the request path.
         self.events: deque[Event] = deque()
         self._sides: dict[tuple[str, str], _SideStats] = {}

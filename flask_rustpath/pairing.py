@@ -24,7 +24,7 @@ from flask import url_for as flask_url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter, RequestRedirect
 
-from .context import SIDES, CallRecord, Side, current_record
+from .context import RECORD_KEY, SIDES, CallRecord, Side, current_record
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -92,7 +92,7 @@ class PairingMiddleware:
                     if environ["PATH_INFO"] is not path:
                         side = candidate
                     break
-        record = CallRecord(self.state, side)
+        record = environ[RECORD_KEY] = CallRecord(self.state, side)
         token = current_record.set(record)
         deferred: list[Any] = []
         hot_routes = self.state.routes
@@ -173,17 +173,22 @@ def _insert(url: str, prefix: str, script_root: str) -> str:
 
 
 def _kernel_headers(record: CallRecord) -> list[tuple[str, str]]:
+    """``X-RustPath-Backend`` (the sides that ran kernels, or the pinned side) and one
+    ``Server-Timing`` entry per call; a call that failed before timing has no ``dur``."""
     calls = record.calls
     if not calls:
         return [(BACKEND_HEADER, record.side or "")]
-    if len(calls) == 1:
-        side, name, seconds = calls[0]
+    if len(calls) == 1 and (seconds := calls[0][2]) is not None:  # the common case, cheap
+        side, name, _ = calls[0]
         return [
             (BACKEND_HEADER, side),
             ("Server-Timing", f'{side};dur={seconds * 1000:.3f};desc="{name}"'),
         ]
     sides = ", ".join(dict.fromkeys(side for side, _, _ in calls))
-    timing = ", ".join(f'{side};dur={sec * 1000:.3f};desc="{name}"' for side, name, sec in calls)
+    timing = ", ".join(
+        f'{side};desc="{name}"' if sec is None else f'{side};dur={sec * 1000:.3f};desc="{name}"'
+        for side, name, sec in calls
+    )
     return [(BACKEND_HEADER, sides), ("Server-Timing", timing)]
 
 

@@ -20,7 +20,6 @@ import logging
 import multiprocessing
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +29,7 @@ from .calling import check_limits, results_match
 from .config import AppSettings, KernelSettings
 from .errors import LimitExceeded
 from .executor import BoundedExecutor
+from .forksafe import fork_safe_lock
 from .logs import LimitedLog
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class ShadowRunner:
         self.settings = settings
         self._observe = observe
         self._logs = logs
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock(self)
         self._pid: int | None = None
         self._processes: ProcessPoolExecutor | None = None
         self._pending = 0

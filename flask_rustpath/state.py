@@ -10,7 +10,6 @@ import contextlib
 import logging
 import os
 import re
-import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from .config import EXTENSION_KEY, AppSettings, KernelSettings, resolve
 from .context import SIDES, Side
 from .errors import HotRouteError, InvalidArgument, Misconfigured, NotFoundJSON
 from .errors import MethodNotAllowed as JSONMethodNotAllowed
+from .forksafe import fork_safe_lock
 from .hot import HotRoute
 from .kernel import Kernel
 from .logs import LimitedLog
@@ -69,7 +69,7 @@ class RustPathState:
         # Worker-wide admission per side, shared by every kernel.
         self.gates: dict[Side, Gate] = {side: Gate(settings.concurrency[side]) for side in SIDES}
         self.plans: dict[Kernel, KernelPlan] = {}
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock(self)
         self._loose: Map | None = None
 
     # -- kernels -------------------------------------------------------------------
@@ -93,9 +93,19 @@ class RustPathState:
             return settings
 
     def plan_for(self, kernel: Kernel) -> KernelPlan:
-        """What a call of ``kernel`` needs on this app, computed on its first call."""
+        """What a call of ``kernel`` needs on this app, computed on its first call (once:
+        threads racing on a first call must share one per-kernel admission gate)."""
         settings = self.settings_for(kernel)
-        plan = KernelPlan(
+        with self._lock:
+            known = self.plans.get(kernel)
+            if known is not None:
+                return known
+            plan = self._new_plan(kernel, settings)
+            self.plans[kernel] = plan
+            return plan
+
+    def _new_plan(self, kernel: Kernel, settings: KernelSettings) -> KernelPlan:
+        return KernelPlan(
             settings=settings,
             backend=settings.backend,
             limits={side: settings.limits.get(side) for side in SIDES},
@@ -107,8 +117,6 @@ class RustPathState:
             events=self.metrics.events,
             deadline=self.settings.deadline,
         )
-        self.plans[kernel] = plan
-        return plan
 
     def settings_for(self, kernel: Kernel) -> KernelSettings:
         settings = self.kernel_settings.get(kernel.name)

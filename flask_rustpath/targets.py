@@ -12,11 +12,11 @@ import importlib
 import inspect
 import logging
 import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from .errors import is_rust_panic
+from .forksafe import fork_safe_lock
 
 log = logging.getLogger("flask_rustpath")
 
@@ -34,7 +34,7 @@ class RustTarget:
     """Where a hot route's Rust implementation lives, imported on first use."""
 
     def __init__(self, target: str | Callable[..., Any]) -> None:
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock(self)
         # The implementation once imported: read without the lock on every call.
         self.function: Callable[..., Any] | None = None
         # Whether it takes a ``timeout`` keyword (seconds), to stop at a deadline.

@@ -12,14 +12,15 @@ import re
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Response, stream_with_context
 
 from flask_rustpath import RustPath, serving, url_for
-from flask_rustpath.errors import Misconfigured
+from flask_rustpath.errors import LimitExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_sieve
 from tests.apps import blog
 from tests.servers import ROOT
@@ -253,3 +254,39 @@ def test_the_blog_under_real_gunicorn() -> None:
             )
             assert re.search(r"\[pid \d+\]", line), line
             assert f"{{'n': {blog.PLANTED}}}" in line
+
+
+def test_a_streamed_body_runs_its_kernels_on_the_pinned_side_with_limits() -> None:
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    def which_python(n: int) -> str:
+        return "python"
+
+    def which_rust(n: int) -> str:
+        return "rust"
+
+    which_python.__name__ = "which"
+    which = rustpath.kernel(rust=which_rust, limits={"python": {"n": 10}})(which_python)
+
+    @app.get("/stream/<int:n>")
+    @rustpath.paired
+    def stream(n: int) -> Response:
+        def body() -> Iterator[str]:
+            yield which(n)
+
+        return Response(stream_with_context(body()))
+
+    client = app.test_client()
+    assert client.get("/python/stream/5").get_data(as_text=True) == "python"
+    assert client.get("/rust/stream/50").get_data(as_text=True) == "rust"
+    with pytest.raises(LimitExceeded):  # raised while streaming, after the headers
+        client.get("/python/stream/50").get_data(as_text=True)
+
+
+def test_a_failed_kernel_call_still_names_its_side() -> None:
+    app = blog.create_app({"RUSTPATH_LIMITS": {"prime_sum": {"python": {"n": 10}}}})
+    response = app.test_client().get("/python/blog/stats/1", headers=ALICE)
+    assert response.status_code == 422
+    assert response.headers["X-RustPath-Backend"] == "python"
+    assert response.headers["Server-Timing"] == 'python;desc="prime_sum"'
