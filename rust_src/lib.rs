@@ -124,28 +124,58 @@ fn sum_of_primes(
             )))
         }
     };
-    let pool = pool_for(threads)?;
-    py.detach(|| method.run(n, pool.as_deref(), &deadline))
-        .map_err(|Cancelled| {
-            PyTimeoutError::new_err(format!(
-                "sum_of_primes({n}) stopped after its timeout of {} s",
-                timeout.unwrap_or_default()
-            ))
-        })
+    let threads = checked_threads(threads)?;
+    // Starting a pool's threads is work too: it happens with the GIL released.
+    py.detach(|| {
+        let pool = pool_for(threads)?;
+        method
+            .run(n, pool.as_deref(), &deadline)
+            .map_err(|Cancelled| Stopped::Deadline)
+    })
+    .map_err(|stopped| match stopped {
+        Stopped::Pool(err) => pool_error(err),
+        Stopped::Deadline => PyTimeoutError::new_err(format!(
+            "sum_of_primes({n}) stopped after its timeout of {} s",
+            timeout.unwrap_or_default()
+        )),
+    })
 }
 
-fn pool_for(threads: Option<i64>) -> PyResult<Option<Arc<ThreadPool>>> {
+/// Why a computation ended without a sum (a Python exception is made once the GIL is
+/// held again).
+enum Stopped {
+    Pool(rayon::ThreadPoolBuildError),
+    Deadline,
+}
+
+impl From<rayon::ThreadPoolBuildError> for Stopped {
+    fn from(err: rayon::ThreadPoolBuildError) -> Self {
+        Self::Pool(err)
+    }
+}
+
+/// `threads` checked: `None` for the process pool, else a count in `1..=MAX_THREADS`.
+fn checked_threads(threads: Option<i64>) -> PyResult<Option<usize>> {
     match threads {
-        None => Ok(Some(pool::process_pool().map_err(pool_error)?)),
-        Some(1) => Ok(None),
-        Some(t) if t > 1 && t <= pool::MAX_THREADS as i64 => {
-            let t = usize::try_from(t).expect("checked positive");
-            Ok(Some(pool::pool_with(t).map_err(pool_error)?))
+        None => Ok(None),
+        Some(t) if (1..=pool::MAX_THREADS as i64).contains(&t) => {
+            Ok(Some(usize::try_from(t).expect("checked positive")))
         }
         Some(t) => Err(PyValueError::new_err(format!(
             "threads must be between 1 and {}, got {t}",
             pool::MAX_THREADS
         ))),
+    }
+}
+
+/// The pool for a checked `threads` (`None`: run on the calling thread).
+fn pool_for(
+    threads: Option<usize>,
+) -> Result<Option<Arc<ThreadPool>>, rayon::ThreadPoolBuildError> {
+    match threads {
+        None => pool::process_pool().map(Some),
+        Some(1) => Ok(None),
+        Some(t) => pool::pool_with(t).map(Some),
     }
 }
 
