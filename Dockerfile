@@ -64,7 +64,7 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 #   GUNICORN_BIND      address inside the container (keep it 0.0.0.0 to publish a port)
 #   WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT   gunicorn workers, threads per
 #                      worker, worker timeout in seconds
-#   RUSTPATH_*         flask-rustpath settings, read by the demo app (JSON where it parses),
+#   RUSTPATH_*         flask-rustpath settings, read by any app at init_app (JSON where it parses),
 #                      e.g. RUSTPATH_BACKEND=python; RUSTPATH_THREADS sizes each worker's
 #                      Rust thread pool (default: the CPUs the container may use)
 #   HEALTHCHECK_PATH   what the health check requests
