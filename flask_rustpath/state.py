@@ -1,4 +1,4 @@
-"""Per-app state: settings resolved at ``init_app``, kernels, hot routes, gates, metrics.
+"""Per-app state: settings resolved at ``init_app``, kernels, hot routes, slots, metrics.
 
 Lives in ``app.extensions["rustpath"]``, so one :class:`~flask_rustpath.RustPath`
 can serve several apps (app factories, tests) without sharing anything mutable.
@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from .admission import Gate
+from .admission import slots
 from .config import EXTENSION_KEY, AppSettings, KernelSettings, resolve
 from .context import SIDES, Side
 from .errors import HotRouteError, InvalidArgument, Misconfigured, NotFoundJSON
@@ -44,9 +44,9 @@ class KernelPlan:
 
     settings: KernelSettings
     backend: str
-    limits: Mapping[str, Mapping[str, float] | None]
-    slots: Mapping[str, list[None]]  # the side's admission tokens (see admission.Gate)
-    own_slots: Mapping[str, list[None] | None]  # the kernel's own, if it has a bound
+    limits: Mapping[Side, Mapping[str, float] | None]
+    slots: Mapping[Side, list[None]]  # the side's admission tokens (see admission.slots)
+    own_slots: Mapping[Side, list[None] | None]  # the kernel's own, if it has a bound
     events: deque[Event]
     deadline: float | None
 
@@ -67,7 +67,10 @@ class RustPathState:
         self.problems: dict[str, str] = {}  # what is degraded, for health()
         self.shadow = ShadowRunner(settings, self.metrics.shadow, self.logs)
         # Worker-wide admission per side, shared by every kernel.
-        self.gates: dict[Side, Gate] = {side: Gate(settings.concurrency[side]) for side in SIDES}
+        # Worker-wide admission tokens per side, shared by every kernel.
+        self.slots: dict[Side, list[None]] = {
+            side: slots(settings.concurrency[side]) for side in SIDES
+        }
         self.plans: dict[Kernel, KernelPlan] = {}
         self._lock = fork_safe_lock(self)
         self._loose: Map | None = None
@@ -94,7 +97,7 @@ class RustPathState:
 
     def plan_for(self, kernel: Kernel) -> KernelPlan:
         """What a call of ``kernel`` needs on this app, computed on its first call (once:
-        threads racing on a first call must share one per-kernel admission gate)."""
+        threads racing on a first call must share the kernel's own admission slots)."""
         settings = self.settings_for(kernel)
         with self._lock:
             known = self.plans.get(kernel)
@@ -109,9 +112,9 @@ class RustPathState:
             settings=settings,
             backend=settings.backend,
             limits={side: settings.limits.get(side) for side in SIDES},
-            slots={side: self.gates[side].tokens for side in SIDES},
+            slots=self.slots,
             own_slots={
-                side: Gate(kernel.concurrency[side]).tokens if side in kernel.concurrency else None
+                side: slots(kernel.concurrency[side]) if side in kernel.concurrency else None
                 for side in SIDES
             },
             events=self.metrics.events,

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from flask_rustpath import RustPath
-from flask_rustpath.admission import Gate
+from flask_rustpath.admission import slots
 from flask_rustpath.state import get_state
 
 release = threading.Event()
@@ -53,7 +53,7 @@ def test_a_kernels_own_bound_refuses_its_second_call_but_not_other_kernels(app: 
     assert refused.status_code == 503
     assert refused.json["error"] == "overloaded"
     assert refused.headers["Retry-After"] == "1"
-    other = _hold(app, "/other/3")  # the worker-wide gate still has room
+    other = _hold(app, "/other/3")  # the worker-wide slots still have room
     release.set()
     holder.join(30)
     other.join(30)
@@ -80,10 +80,16 @@ def test_a_bad_bound_is_refused_at_declaration() -> None:
         rustpath.kernel(rust=held, concurrency={"gpu": 1})(held)
 
 
-def test_a_gate_never_goes_past_its_limit() -> None:
-    gate = Gate(2)
-    assert [gate.try_enter() for _ in range(3)] == [True, True, False]
-    gate.leave()
-    assert gate.held == 1
+def test_slots_never_go_past_their_limit() -> None:
+    tokens = slots(2)
+    taken = []
+    for _ in range(3):
+        try:
+            taken.append(tokens.pop())
+        except IndexError:  # how a call finds every slot taken
+            break
+    assert len(taken) == 2 and tokens == []
+    tokens.append(None)  # one call gives its slot back
+    assert len(tokens) == 1
     with pytest.raises(ValueError):
-        Gate(0)
+        slots(0)
