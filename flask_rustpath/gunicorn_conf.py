@@ -39,6 +39,14 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 forwarder_headers = os.environ.get("GUNICORN_FORWARDER_HEADERS", "")
 
 
+def worker_exit(server: Arbiter, worker: Worker) -> None:
+    """Write this worker's last queued metrics before it exits (they are otherwise
+    written every half second by a background thread)."""
+    from flask_rustpath.metrics import flush_all
+
+    flush_all()
+
+
 def child_exit(server: Arbiter, worker: Worker) -> None:
     """Drop a dead worker's live gauges from Prometheus multiprocess files.
 

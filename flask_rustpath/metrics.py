@@ -168,7 +168,7 @@ class _Flusher:
 
     def __init__(self) -> None:
         self._metrics: weakref.WeakSet[Metrics] = weakref.WeakSet()
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock(self)
         self._pid: int | None = None
         os.register_at_fork(after_in_child=self._forked)
 
@@ -179,7 +179,6 @@ class _Flusher:
                 self._start()
 
     def _forked(self) -> None:
-        self._lock = threading.Lock()  # the parent's may have been held by another thread
         if self._pid is not None:
             self._start()
 
@@ -191,11 +190,20 @@ class _Flusher:
         pid = os.getpid()
         while self._pid == pid:
             time.sleep(FLUSH_SECONDS)
-            for metrics in list(self._metrics):
-                metrics.flush()
+            self.flush_all()
+
+    def flush_all(self) -> None:
+        for metrics in list(self._metrics):
+            metrics.flush()
 
 
 _FLUSHER = _Flusher()
+
+
+def flush_all() -> None:
+    """Write every app's queued events in this process now, rather than within
+    :data:`FLUSH_SECONDS`: before a worker exits, so its last counts are not lost."""
+    _FLUSHER.flush_all()
 
 
 @cache

@@ -12,7 +12,7 @@ from flask import Flask
 
 from flask_rustpath import RustPath
 from flask_rustpath.demo import create_app
-from flask_rustpath.metrics import Metrics
+from flask_rustpath.metrics import Metrics, flush_all
 from flask_rustpath.state import get_state
 
 from . import support
@@ -162,9 +162,9 @@ def test_a_broken_metrics_sink_never_changes_a_hot_response(monkeypatch, caplog)
         "/rustpath/sum_of_primes/10",
     ]
     expected = {path: healthy.get(path) for path in paths}
-    # Count the healthy app's calls now: the flusher must find nothing of it to write
-    # once Prometheus is broken below.
-    get_state(healthy.application).metrics.flush()
+    # Write every live app's queued calls now (earlier tests' apps too): the flusher
+    # must find nothing but this test's broken app to write once Prometheus is broken.
+    flush_all()
     break_prometheus(monkeypatch)
     from flask_rustpath.demo import rustpath
 
