@@ -2,12 +2,17 @@
 
 from typing import Literal
 
+from typing_extensions import CapsuleType
+
 __all__ = [
     "CROSSOVER_N",
     "MAX_N",
+    "NATIVE_ABI_VERSION",
     "SIEVE_MAX_N",
+    "__rustpath_native__",
     "_panic",
     "default_threads",
+    "serve_front",
     "sum_of_primes",
 ]
 
@@ -42,6 +47,23 @@ def sum_of_primes(
             :data:`SIEVE_MAX_N`), ``threads < 1``, an unknown ``method``, or a
             ``timeout`` that is not a positive number.
         TimeoutError: the computation ran past ``timeout``.
+    """
+
+NATIVE_ABI_VERSION: int
+"""Version of the C ABI of native entry points this module speaks (see the README)."""
+
+__rustpath_native__: dict[str, CapsuleType]
+"""Native entry points of the built-in kernels, by function name, for the Rust front."""
+
+def serve_front(config: str, entries: dict[str, CapsuleType]) -> None:
+    """Run the Rust front until SIGTERM or SIGINT (``flask rustpath serve`` calls it).
+
+    ``config`` is the JSON of ``flask_rustpath.front.front_config``; ``entries`` maps
+    each route's entry key to its capsule. The GIL is released while serving.
+
+    Raises:
+        ValueError: the configuration or a capsule is invalid.
+        RuntimeError: the address cannot be bound or the runtime cannot start.
     """
 
 def default_threads() -> int:

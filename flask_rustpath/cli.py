@@ -1,4 +1,4 @@
-"""``flask rustpath``: list, compare, check and benchmark an app's kernels and paired views."""
+"""``flask rustpath``: list, compare, check, benchmark and serve an app's kernels and paired views."""
 
 from __future__ import annotations
 
@@ -430,6 +430,44 @@ def bench_command(
         click.echo("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(cells)))
     if failed:
         raise SystemExit(1)
+
+
+@cli.command("serve")
+@click.option("--bind", "-b", default="127.0.0.1:8000", show_default=True, metavar="HOST:PORT",
+              help="The front's public address.")
+@click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes behind the front.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per gunicorn worker.")
+@click.option("--io-threads", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Threads of the front serving HTTP.")
+@click.option("--health-path", default="/healthz", show_default=True, metavar="/PATH",
+              help="Answered by the front with its own state and the app's answer there.")
+def serve_command(
+    bind: str, workers: int, threads: int, io_threads: int, health_path: str
+) -> None:
+    """Serve the app through the Rust front, with gunicorn behind it on a Unix socket.
+
+    JSON shorthand routes whose Rust side has a native entry point are answered by the
+    front with no Python; everything else is proxied to gunicorn after the request has
+    been read in full. SIGTERM drains both gracefully.
+    """
+    from .front import FrontOptions, serve
+
+    spec = _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
+    if not spec:
+        raise click.ClickException("say which app to serve: flask --app 'myapp:create_app()' …")
+    if not health_path.startswith("/"):
+        raise click.BadParameter(f"expected a path like /healthz, got {health_path!r}")
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(f"expected HOST:PORT, got {bind!r}", param_hint="--bind")
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    options = FrontOptions(bind=bind, io_threads=io_threads, health_path=health_path)
+    try:
+        serve(app, spec, options, workers=workers, threads=threads)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _route_plan(

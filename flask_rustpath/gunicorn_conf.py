@@ -7,6 +7,7 @@ Rust kernels release the GIL, so threads of one worker compute in parallel.
 Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
 (workers, default 2), ``GUNICORN_THREADS`` (default 4), ``GUNICORN_TIMEOUT``
 (seconds, default 60), ``GUNICORN_GRACEFUL_TIMEOUT`` (seconds, default 8),
+``GUNICORN_KEEPALIVE`` (seconds, default 2),
 ``GUNICORN_APP``, ``GUNICORN_FORWARDER_HEADERS`` (default none);
 ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory) to aggregate Prometheus metrics across
 workers.
@@ -29,6 +30,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 # Below `docker stop`'s default 10 s, so a plain stop lets requests in flight finish.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
+# Seconds an idle keep-alive connection stays open (gunicorn's default is 2; behind the
+# Rust front, which closes its idle connections first, `flask rustpath serve` sets 60).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
 accesslog = "-"  # stdout
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")

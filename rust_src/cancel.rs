@@ -8,15 +8,14 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// When a computation must stop: an optional instant and an optional flag that any
-/// thread (a request handler whose client went away, say) may raise.
-#[derive(Clone, Debug, Default)]
-pub struct Deadline {
+/// thread (the front, when a client went away) may raise while the computation runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Deadline<'flag> {
     at: Option<Instant>,
-    flag: Option<Arc<AtomicBool>>,
+    flag: Option<&'flag AtomicBool>,
 }
 
 /// The computation stopped early because its [`Deadline`] expired or was cancelled.
@@ -31,7 +30,7 @@ impl fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {}
 
-impl Deadline {
+impl<'flag> Deadline<'flag> {
     /// A deadline that never expires.
     #[must_use]
     pub fn never() -> Self {
@@ -49,7 +48,7 @@ impl Deadline {
 
     /// Also expires once `flag` is set (to `true`, by any thread).
     #[must_use]
-    pub fn with_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+    pub fn with_flag(mut self, flag: &'flag AtomicBool) -> Self {
         self.flag = Some(flag);
         self
     }
@@ -97,12 +96,12 @@ mod tests {
 
     #[test]
     fn flag_cancels_from_another_thread() {
-        let flag = Arc::new(AtomicBool::new(false));
-        let deadline = Deadline::never().with_flag(Arc::clone(&flag));
+        let flag = AtomicBool::new(false);
+        let deadline = Deadline::never().with_flag(&flag);
         assert_eq!(deadline.check(), Ok(()));
-        std::thread::spawn(move || flag.store(true, Ordering::Relaxed))
-            .join()
-            .unwrap();
+        std::thread::scope(|scope| {
+            scope.spawn(|| flag.store(true, Ordering::Relaxed));
+        });
         assert_eq!(deadline.check(), Err(Cancelled));
         assert!(Cancelled.to_string().contains("cancelled"));
     }

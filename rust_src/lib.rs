@@ -3,16 +3,22 @@
 //! Each function here checks its arguments, releases the GIL for the whole
 //! computation and maps failures to Python exceptions. The kernels themselves live
 //! in plain Rust modules ([`sieve`], [`primesum`], [`cancel`], [`pool`]) with no PyO3
-//! in them.
+//! in them; so do the native entry points ([`native_abi`], [`entries`]) and the HTTP
+//! front ([`front`]) that `flask rustpath serve` runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict};
 use rayon::ThreadPool;
 
 pub mod cancel;
+pub mod entries;
+pub mod front;
+pub mod native_abi;
 pub mod pool;
 pub mod primesum;
 pub mod sieve;
@@ -197,6 +203,44 @@ fn _panic(py: Python<'_>, message: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// Runs the Rust front until `SIGTERM` or `SIGINT` (see `flask rustpath serve`).
+///
+/// `config` is the front's settings and native routes as JSON; `entries` maps each
+/// route's `entry` key to a native entry capsule. The GIL is released while serving.
+#[pyfunction]
+fn serve_front(py: Python<'_>, config: &str, entries: &Bound<'_, PyDict>) -> PyResult<()> {
+    let config: front::Config = serde_json::from_str(config)
+        .map_err(|err| PyValueError::new_err(format!("invalid front configuration: {err}")))?;
+    let mut table = HashMap::new();
+    for (key, capsule) in entries.iter() {
+        let key: String = key.extract()?;
+        let capsule = capsule
+            .cast::<PyCapsule>()
+            .map_err(|_| PyValueError::new_err(format!("native entry {key:?} is not a capsule")))?;
+        let pointer = capsule.pointer_checked(Some(native_abi::CAPSULE_NAME))?;
+        // SAFETY: a capsule of that name holds a `NativeEntry`; `entries` keeps it alive
+        // while the front runs, and extension modules are never unloaded.
+        #[allow(unsafe_code)]
+        let entry = unsafe { native_abi::Entry::from_pointer(pointer.cast().as_ptr()) }
+            .map_err(|err| PyValueError::new_err(format!("native entry {key:?}: {err}")))?;
+        table.insert(key, entry);
+    }
+    py.detach(|| front::run(config, &table))
+        .map_err(PyRuntimeError::new_err)
+}
+
+/// `{name: capsule}` of this module's native entry points.
+fn native_entries(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let entries = PyDict::new(py);
+    for (name, entry) in entries::builtin_entries() {
+        entries.set_item(
+            name,
+            PyCapsule::new_with_value(py, entry, native_abi::CAPSULE_NAME)?,
+        )?;
+    }
+    Ok(entries)
+}
+
 #[allow(clippy::needless_pass_by_value)] // shaped for `map_err`
 fn pool_error(err: rayon::ThreadPoolBuildError) -> PyErr {
     PyRuntimeError::new_err(format!("could not start the Rust thread pool: {err}"))
@@ -206,6 +250,9 @@ fn pool_error(err: rayon::ThreadPoolBuildError) -> PyErr {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sum_of_primes, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(serve_front, m)?)?;
+    m.add("__rustpath_native__", native_entries(m.py())?)?;
+    m.add("NATIVE_ABI_VERSION", native_abi::ABI_VERSION)?;
     #[cfg(feature = "test-hooks")]
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     m.add("MAX_N", primesum::MAX_N)?;

@@ -1,0 +1,280 @@
+"""Serving through the Rust front: ``flask rustpath serve``.
+
+gunicorn runs the app, with the shipped config, on a private Unix socket. The Rust
+front (hyper and tokio, in ``_native``) listens on the public address and:
+
+- answers every JSON-shorthand hot route whose Rust side has a native entry point
+  itself, with no Python and no GIL, under the same contract as the Flask side (the
+  JSON body, ``X-RustPath-Backend``, ``Server-Timing``, the Rust side's limits, the
+  admission bound, the deadline, JSON errors);
+- proxies everything else to gunicorn, buffering each request first, so a slow client
+  never holds a worker thread;
+- answers ``/healthz`` with its own state and the app's answer there, and appends its
+  metrics to the app's at ``<RUSTPATH_URL_PREFIX>/metrics``;
+- on ``SIGTERM`` stops accepting, finishes every request it has read, closes idle
+  keep-alive connections, then stops gunicorn gracefully.
+
+A native entry point is a ``PyCapsule`` named ``flask_rustpath.native.v1`` in the Rust
+module's ``__rustpath_native__`` dict, under the function's name (the C ABI is
+documented in the README). The built-in ``sum_of_primes`` has one, and so does every
+crate ``flask rustpath new`` scaffolds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .hot import HotRoute
+from .rules import RULE_VARIABLE
+from .state import RustPathState, get_state
+
+NATIVE_ATTRIBUTE = "__rustpath_native__"
+CAPSULE_NAME = "flask_rustpath.native.v1"
+# Calls of the built-in sum_of_primes below this n run on the front's serving thread:
+# they take well under a millisecond, less than handing them to another thread costs.
+BUILTIN_INLINE_BELOW_N = 2_000_000
+START_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class FrontOptions:
+    """How the front serves; the defaults suit a public port."""
+
+    bind: str = "127.0.0.1:8000"
+    io_threads: int = 2
+    health_path: str = "/healthz"
+    max_header_bytes: int = 16 * 1024
+    max_body_bytes: int = 16 * 1024 * 1024
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    upstream_timeout_s: float = 60.0
+    graceful_timeout_s: float = 30.0
+    # Native calls that may wait for a slot, beyond the running ones, before a 503.
+    queue: int = 1024
+    shadow_in_flight: int = 4
+
+
+@dataclass
+class NativePlan:
+    """What the front serves natively, and why each other hot route is not."""
+
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    entries: dict[str, Any] = field(default_factory=dict)  # entry key -> capsule
+    proxied: dict[str, str] = field(default_factory=dict)  # endpoint -> reason
+
+
+def native_capsule(route: HotRoute) -> tuple[str, Any] | str:
+    """``(entry key, capsule)`` of the route's Rust side, or why it has none."""
+    target = route.kernel.rust
+    if target.module is None:
+        function = target.function
+        module_name = getattr(function, "__module__", None)
+        attr = getattr(function, "__name__", None)
+    else:
+        module_name, _, attr = target.spec.partition(":")
+    if not module_name or not attr:
+        return "its Rust side is not a module function"
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a broken module: the app serves this route through Python
+        return f"{module_name} does not import: {exc}"
+    capsule = (getattr(module, NATIVE_ATTRIBUTE, None) or {}).get(attr)
+    if capsule is None:
+        return f"{module_name} exports no native entry point for {attr}"
+    return f"{module_name}:{attr}", capsule
+
+
+def segments(rule: str) -> list[dict[str, str]] | None:
+    """``rule`` as literal text and variables, or ``None`` if a converter is not one
+    the front matches (``int`` without options, ``string``/default without options)."""
+    parts: list[dict[str, str]] = []
+    position = 0
+    for match in RULE_VARIABLE.finditer(rule):
+        if match.start() > position:
+            parts.append({"kind": "literal", "text": rule[position : match.start()]})
+        converter = match["converter"] or "default"
+        if match["args"]:
+            return None
+        if converter == "int":
+            parts.append({"kind": "int", "name": match["name"]})
+        elif converter in ("default", "string"):
+            parts.append({"kind": "string", "name": match["name"]})
+        else:
+            return None
+        position = match.end()
+    if position < len(rule):
+        parts.append({"kind": "literal", "text": rule[position:]})
+    return parts
+
+
+def native_plan(app: Flask) -> NativePlan:
+    """The routes of ``app`` the front answers natively."""
+    state = get_state(app)
+    plan = NativePlan()
+    for endpoint, route in state.routes.items():
+        reason = _why_not_native(route)
+        found = native_capsule(route) if reason is None else reason
+        if isinstance(found, str):
+            plan.proxied[endpoint] = found
+            continue
+        key, capsule = found
+        plan.entries[key] = capsule
+        for rule in app.url_map.iter_rules(endpoint):
+            parts = segments(rule.rule)
+            if parts is None or rule.host or rule.subdomain:
+                plan.proxied[endpoint] = f"the front does not match the rule {rule.rule!r}"
+                continue
+            plan.routes.append(_route_config(state, route, key, parts))
+    return plan
+
+
+def _why_not_native(route: HotRoute) -> str | None:
+    if route.parameters:
+        names = ", ".join(parameter.name for parameter in route.parameters)
+        return f"it reads parameters from the request body or query ({names})"
+    if "GET" not in route.methods:
+        return "it does not answer GET"
+    return None
+
+
+def _route_config(
+    state: RustPathState, route: HotRoute, key: str, parts: list[dict[str, str]]
+) -> dict[str, Any]:
+    kernel = route.kernel
+    settings = state.settings_for(kernel)
+    limits = settings.limits.get("rust") or {}
+    return {
+        "kernel": kernel.name,
+        "kernel_repr": repr(kernel.name),
+        "entry": key,
+        "segments": parts,
+        "plain_native": settings.backend in ("rust", "shadow"),
+        "shadow_rate": settings.shadow_rate if settings.backend == "shadow" else 0.0,
+        "limits": [
+            {"argument": name, "limit_json": json.dumps(limit), "limit_text": str(limit)}
+            for name, limit in limits.items()
+        ],
+        "concurrency": kernel.concurrency.get("rust"),
+        "inline_below": BUILTIN_INLINE_BELOW_N
+        if key == "flask_rustpath._native:sum_of_primes"
+        else None,
+    }
+
+
+def front_config(
+    app: Flask, plan: NativePlan, upstream: Path, options: FrontOptions
+) -> dict[str, Any]:
+    """The JSON the front reads (see ``rust_src/front/config.rs``)."""
+    state = get_state(app)
+    settings = state.settings
+    return {
+        "bind": options.bind,
+        "upstream": str(upstream),
+        "routes": plan.routes,
+        "rust_prefix": settings.rust_prefix,
+        "python_prefix": settings.python_prefix,
+        "rust_slots": settings.concurrency["rust"],
+        "queue": options.queue,
+        "deadline_seconds": settings.deadline,
+        "health_path": options.health_path,
+        "metrics_path": f"{settings.url_prefix.rstrip('/')}/metrics",
+        "io_threads": options.io_threads,
+        "max_header_bytes": options.max_header_bytes,
+        "max_body_bytes": options.max_body_bytes,
+        "header_timeout_seconds": options.header_timeout_s,
+        "body_timeout_seconds": options.body_timeout_s,
+        "upstream_timeout_seconds": options.upstream_timeout_s,
+        "graceful_timeout_seconds": options.graceful_timeout_s,
+        "shadow_in_flight": options.shadow_in_flight,
+        "log_interval_seconds": settings.log_interval,
+    }
+
+
+def serve(
+    app: Flask,
+    app_import: str,
+    options: FrontOptions,
+    *,
+    workers: int,
+    threads: int,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Run gunicorn and the front until ``SIGTERM`` or ``SIGINT``; then stop both."""
+    from . import _native
+
+    plan = native_plan(app)
+    with tempfile.TemporaryDirectory(prefix="rustpath-serve-") as private:
+        upstream = Path(private) / "gunicorn.sock"
+        env = {
+            **(os.environ if environ is None else environ),
+            "GUNICORN_APP": app_import,
+            "GUNICORN_BIND": f"unix:{upstream}",
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            # The front keeps connections to gunicorn open; it closes idle ones first.
+            "GUNICORN_KEEPALIVE": "60",
+        }
+        if "PROMETHEUS_MULTIPROC_DIR" not in env:  # metrics of all workers together
+            metrics_dir = Path(private) / "prometheus"
+            metrics_dir.mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        config = front_config(app, plan, upstream, options)
+        for endpoint, reason in plan.proxied.items():
+            print(f"flask-rustpath front: {endpoint} goes to gunicorn: {reason}", file=sys.stderr)
+        with _gunicorn(env, upstream, options.health_path):
+            _native.serve_front(json.dumps(config), plan.entries)
+
+
+@contextlib.contextmanager
+def _gunicorn(env: Mapping[str, str], upstream: Path, probe_path: str) -> Iterator[None]:
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
+    process = subprocess.Popen(command, env=dict(env), stdin=subprocess.DEVNULL)
+    try:
+        _wait_for_gunicorn(process, upstream, probe_path)
+        yield
+    finally:
+        _stop(process)
+
+
+def _wait_for_gunicorn(process: subprocess.Popen[bytes], upstream: Path, path: str) -> None:
+    """Until a worker answers HTTP on the socket (any status)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    request = f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode()
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode} before serving")
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(2)
+            probe.connect(str(upstream))
+            probe.sendall(request)
+            if probe.recv(12).startswith(b"HTTP/"):
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT_S} s")
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (gunicorn's graceful stop), SIGKILL only if that hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8")) + 10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

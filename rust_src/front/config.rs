@@ -1,0 +1,95 @@
+//! What `flask rustpath serve` hands the front: settings and the native route table,
+//! as JSON. Every value was read and checked on the Python side from the app's
+//! `RUSTPATH_*` configuration.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The front's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Public address, `host:port`.
+    pub bind: String,
+    /// gunicorn's private Unix socket.
+    pub upstream: PathBuf,
+    /// Routes answered natively.
+    pub routes: Vec<RouteConfig>,
+    /// `RUSTPATH_RUST_PREFIX` and `RUSTPATH_PYTHON_PREFIX`.
+    pub rust_prefix: String,
+    pub python_prefix: String,
+    /// Native calls running at once over all routes (`RUSTPATH_CONCURRENCY["rust"]`).
+    pub rust_slots: usize,
+    /// Calls that may wait for a slot before the front answers 503 `overloaded`.
+    pub queue: usize,
+    /// `RUSTPATH_DEADLINE` in seconds (`None`: no deadline).
+    pub deadline_seconds: Option<f64>,
+    /// Answered by the front, reporting itself and the app's own answer there.
+    pub health_path: String,
+    /// Where the app serves Prometheus metrics; the front appends its own.
+    pub metrics_path: String,
+    /// Threads serving HTTP (the kernels use the Rust pool or blocking threads).
+    pub io_threads: usize,
+    /// Largest request head and body the front accepts.
+    pub max_header_bytes: usize,
+    pub max_body_bytes: usize,
+    /// Time a client has to send a request's head, and then its body.
+    pub header_timeout_seconds: f64,
+    pub body_timeout_seconds: f64,
+    /// Time gunicorn has to start answering a proxied request.
+    pub upstream_timeout_seconds: f64,
+    /// Time requests in flight have to finish after `SIGTERM`.
+    pub graceful_timeout_seconds: f64,
+    /// Shadow requests in flight at most; a sample beyond is dropped and counted.
+    pub shadow_in_flight: usize,
+    /// Seconds between two log lines of one kind.
+    pub log_interval_seconds: f64,
+}
+
+/// One hot route with a native entry point.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The kernel's name, and its Python `repr` for messages that quote it.
+    pub kernel: String,
+    pub kernel_repr: String,
+    /// Key of its entry point in the entries given to [`super::run`].
+    pub entry: String,
+    /// The rule, split into literal text and variables.
+    pub segments: Vec<Segment>,
+    /// Whether the plain rule runs Rust (backend "rust" or "shadow"); `/rust<rule>`
+    /// always does.
+    pub plain_native: bool,
+    /// Fraction of plain-rule answers checked against `/python<rule>` ("shadow").
+    pub shadow_rate: f64,
+    /// The Rust side's argument limits.
+    pub limits: Vec<LimitConfig>,
+    /// The kernel's own bound on concurrent calls, within `rust_slots`.
+    pub concurrency: Option<usize>,
+    /// Calls whose first integer argument is below this run on the serving thread;
+    /// others run on a blocking thread. `None`: always a blocking thread.
+    pub inline_below: Option<u64>,
+}
+
+/// A piece of a rule.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Segment {
+    /// Text matched as is.
+    Literal { text: String },
+    /// `<int:name>`: ASCII digits.
+    Int { name: String },
+    /// `<name>` or `<string:name>`: any text up to the next `/`.
+    String { name: String },
+}
+
+/// `argument` may be at most `limit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    pub argument: String,
+    /// The limit as Python's `json.dumps` writes it, and as `str()` does.
+    pub limit_json: String,
+    pub limit_text: String,
+}

@@ -1,0 +1,156 @@
+//! The front's Prometheus metrics, written after the workers' own at the app's
+//! metrics URL (prometheus-client's text encoding, without the OpenMetrics `# EOF`, so
+//! the two parts read as one exposition).
+
+use prometheus_client::encoding::text::encode_registry;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The kernel for a native answer; `proxied`, `health`, `metrics` otherwise.
+    pub handler: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HandlerLabels {
+    pub handler: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShadowLabels {
+    pub route: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+/// Every counter and histogram of the front.
+pub struct FrontMetrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    seconds: Family<HandlerLabels, Histogram>,
+    shadow: Family<ShadowLabels, Counter>,
+    refused: Family<ReasonLabels, Counter>,
+}
+
+fn latency() -> Histogram {
+    // 50 µs to about 13 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 19))
+}
+
+impl Default for FrontMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("rustpath_front");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let seconds =
+            Family::<HandlerLabels, Histogram>::new_with_constructor(latency as fn() -> Histogram);
+        let shadow = Family::<ShadowLabels, Counter>::default();
+        let refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests the front answered, by handler (a kernel answered natively, or proxied) and status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_seconds",
+            "Time from the request's head to the response's head, by handler",
+            seconds.clone(),
+        );
+        registry.register(
+            "shadow",
+            "Native answers compared with the app's /python answer, by outcome",
+            shadow.clone(),
+        );
+        registry.register(
+            "refused",
+            "Requests the front answered itself with an error, by reason",
+            refused.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            seconds,
+            shadow,
+            refused,
+        }
+    }
+}
+
+impl FrontMetrics {
+    pub fn request(&self, handler: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                handler: handler.to_owned(),
+                status,
+            })
+            .inc();
+        self.seconds
+            .get_or_create(&HandlerLabels {
+                handler: handler.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn shadow(&self, route: &str, outcome: &str) {
+        self.shadow
+            .get_or_create(&ShadowLabels {
+                route: route.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn refused(&self, reason: &str) {
+        self.refused
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The front's part of the exposition.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if encode_registry(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms_as_prometheus_text() {
+        let metrics = FrontMetrics::default();
+        metrics.request("sum_of_primes", 200, 0.0001);
+        metrics.shadow("sum_of_primes", "match");
+        metrics.refused("malformed");
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "rustpath_front_requests_total{handler=\"sum_of_primes\",status=\"200\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("rustpath_front_request_seconds_count{handler=\"sum_of_primes\"} 1"),
+            "{text}"
+        );
+        assert!(text
+            .contains("rustpath_front_shadow_total{route=\"sum_of_primes\",outcome=\"match\"} 1"));
+        assert!(text.contains("rustpath_front_refused_total{reason=\"malformed\"} 1"));
+        assert!(!text.contains("# EOF"));
+    }
+}

@@ -1,0 +1,25 @@
+//! The Rust front: an HTTP server (hyper and tokio) that answers hot routes with native
+//! entry points itself, with no Python and no GIL, and proxies everything else to
+//! gunicorn on a private Unix socket, buffering each request first.
+//!
+//! Started by `flask rustpath serve` through [`run`], which blocks until `SIGTERM` or
+//! `SIGINT` and a graceful drain. The route table and every setting come from the
+//! Python side as a [`Config`]: the front parses no `RUSTPATH_*` key itself, so both
+//! sides apply the same limits, admission bounds and deadline.
+//!
+//! Modules: [`config`] (what Python sends), [`routes`] (matching a URL to a native
+//! route), [`native`] (one native call: limits, admission, deadline, the JSON answer),
+//! [`proxy`] (gunicorn), [`wire`] (JSON for malformed HTTP), [`metrics`], [`shadow`],
+//! [`server`] (accepting, serving, draining).
+
+pub mod config;
+pub mod metrics;
+pub mod native;
+pub mod proxy;
+pub mod routes;
+pub mod server;
+pub mod shadow;
+pub mod wire;
+
+pub use config::Config;
+pub use server::run;

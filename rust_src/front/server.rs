@@ -1,0 +1,344 @@
+//! Accepting, serving and draining: the front's HTTP/1.1 server.
+//!
+//! Each connection gets a header timeout and a head-size bound; a request is answered
+//! natively when [`super::routes`] matches it, by the front itself at the health and
+//! metrics URLs, and by gunicorn otherwise. On `SIGTERM` or `SIGINT` the front stops
+//! accepting (taking the connections the kernel already completed), lets every request
+//! it has read finish, closes idle keep-alive connections, and returns.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use super::config::Config;
+use super::metrics::FrontMetrics;
+use super::native::{answer, Admission, NativeRoute};
+use super::proxy::{Upstream, UpstreamError};
+use super::routes::{Table, Variant};
+use super::shadow::Shadow;
+use super::wire::{self, JsonIo};
+use crate::native_abi::Entry;
+
+/// The body of every response the front writes.
+pub type Body = BoxBody<Bytes, hyper::Error>;
+
+/// Time the front's own GETs to the app (health, metrics) may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+struct Front {
+    table: Table,
+    native: Vec<NativeRoute>,
+    admission: Admission,
+    deadline: Option<Duration>,
+    upstream: Arc<Upstream>,
+    metrics: Arc<FrontMetrics>,
+    shadow: Arc<Shadow>,
+    health_path: String,
+    metrics_path: String,
+}
+
+/// Serves until `SIGTERM` or `SIGINT` and a graceful drain; blocks the calling thread.
+///
+/// # Errors
+/// A message when the configuration names an unknown entry, the runtime cannot start
+/// or the address cannot be bound.
+#[allow(clippy::implicit_hasher)] // built once, by the binding
+pub fn run(config: Config, entries: &HashMap<String, Entry>) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_threads.max(1))
+        .thread_name("rustpath-front")
+        .enable_all()
+        .build()
+        .map_err(|err| format!("could not start the front's runtime: {err}"))?;
+    runtime.block_on(serve(config, entries))
+}
+
+fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value).unwrap_or(Duration::MAX)
+}
+
+#[allow(clippy::implicit_hasher)]
+async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), String> {
+    let table = Table::new(&config.routes, config.rust_prefix.clone());
+    let mut native = Vec::with_capacity(config.routes.len());
+    for route in config.routes {
+        let entry = *entries.get(&route.entry).ok_or_else(|| {
+            format!(
+                "no native entry {:?} for kernel {:?}",
+                route.entry, route.kernel
+            )
+        })?;
+        native.push(NativeRoute {
+            own_slots: route.concurrency.map(|n| Arc::new(Semaphore::new(n))),
+            entry,
+            config: route,
+        });
+    }
+    let upstream = Arc::new(Upstream::new(
+        &config.upstream,
+        config.max_body_bytes,
+        seconds(config.body_timeout_seconds),
+        seconds(config.upstream_timeout_seconds),
+    ));
+    let metrics = Arc::new(FrontMetrics::default());
+    let shadow = Arc::new(Shadow::new(
+        Arc::clone(&upstream),
+        Arc::clone(&metrics),
+        config.python_prefix.clone(),
+        config.shadow_in_flight,
+        seconds(config.log_interval_seconds),
+    ));
+    let front = Arc::new(Front {
+        table,
+        native,
+        admission: Admission {
+            slots: Arc::new(Semaphore::new(config.rust_slots.max(1))),
+            waiting: Arc::new(Semaphore::new(config.queue)),
+        },
+        deadline: config.deadline_seconds.map(seconds),
+        upstream,
+        metrics,
+        shadow,
+        health_path: config.health_path.clone(),
+        metrics_path: config.metrics_path.clone(),
+    });
+    let listener = TcpListener::bind(&config.bind)
+        .await
+        .map_err(|err| format!("could not listen on {}: {err}", config.bind))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|err| err.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|err| err.to_string())?;
+    let local = listener.local_addr().map_err(|err| err.to_string())?;
+    eprintln!(
+        "[flask-rustpath front pid {}] listening on http://{local}, {} native route(s), app on {}",
+        std::process::id(),
+        front.native.len(),
+        config.upstream.display()
+    );
+    let connection = ConnectionSettings {
+        header_timeout: seconds(config.header_timeout_seconds),
+        max_buf: config.max_header_bytes.max(8192),
+    };
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(Arc::clone(&front), stream, peer, connection, stopping.clone()));
+                }
+                Err(err) => {
+                    // Out of file descriptors, say: back off instead of spinning.
+                    eprintln!("[flask-rustpath front pid {}] accept failed: {err}", std::process::id());
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+        while connections.try_join_next().is_some() {}
+    }
+    // Connections the kernel completed before we stopped listening get served too.
+    while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await
+    {
+        connections.spawn(serve_connection(
+            Arc::clone(&front),
+            stream,
+            peer,
+            connection,
+            stopping.clone(),
+        ));
+    }
+    drop(listener);
+    let open = connections.len();
+    eprintln!(
+        "[flask-rustpath front pid {}] stopping: {open} connection(s) to finish",
+        std::process::id()
+    );
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(seconds(config.graceful_timeout_seconds), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        eprintln!(
+            "[flask-rustpath front pid {}] {} connection(s) still busy after {} s: closed",
+            std::process::id(),
+            connections.len(),
+            config.graceful_timeout_seconds
+        );
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct ConnectionSettings {
+    header_timeout: Duration,
+    max_buf: usize,
+}
+
+async fn serve_connection(
+    front: Arc<Front>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    settings: ConnectionSettings,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let io = JsonIo::new(stream);
+    let closed = Arc::clone(&io.closed);
+    let metrics = Arc::clone(&front.metrics);
+    let service = service_fn(move |request| {
+        let front = Arc::clone(&front);
+        async move { Ok::<_, Infallible>(front.handle(request, peer).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout)
+        .max_buf_size(settings.max_buf);
+    let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = async { stopping.wait_for(|stop| *stop).await.is_ok() } => {
+            // Finish the request in flight (its answer says `connection: close`), then close.
+            conn.as_mut().graceful_shutdown();
+            conn.as_mut().await
+        }
+    };
+    if let Err(err) = result {
+        let (kind, reason) = if err.is_timeout() {
+            (wire::CLOSED_TIMED_OUT, "header_timeout")
+        } else if err.is_parse() || err.is_parse_too_large() || err.is_parse_status() {
+            (wire::CLOSED_MALFORMED, "malformed")
+        } else {
+            (wire::CLOSED_CLEANLY, "connection_error")
+        };
+        closed.store(kind, Ordering::Relaxed);
+        metrics.refused(reason);
+    }
+    // The connection, and the socket in it, drop here: see `JsonIo`'s `Drop`.
+}
+
+impl Front {
+    async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let readable = matches!(*request.method(), Method::GET | Method::HEAD);
+        let path = request.uri().path();
+        let (response, handler) = if readable && path == self.health_path {
+            (self.health().await, "health".to_owned())
+        } else if readable && path == self.metrics_path {
+            (self.metrics_page().await, "metrics".to_owned())
+        } else if let Some(found) = readable.then(|| self.table.find(path)).flatten() {
+            let route = &self.native[found.route];
+            let answer = answer(route, &found.arguments, &self.admission, self.deadline).await;
+            if let Some(result) = answer.result {
+                if found.variant == Variant::Plain && self.shadow.sampled(route.config.shadow_rate)
+                {
+                    let target = request
+                        .uri()
+                        .path_and_query()
+                        .map_or(path, |pq| pq.as_str());
+                    self.shadow.offer(&route.config.kernel, target, result);
+                }
+            }
+            (answer.response, route.config.kernel.clone())
+        } else {
+            let (response, outcome) = self.upstream.forward(request, peer).await;
+            if outcome != "proxied" {
+                self.metrics.refused(outcome);
+            }
+            (response, "proxied".to_owned())
+        };
+        self.metrics.request(
+            &handler,
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+        response
+    }
+
+    /// The front's health and the app's own answer at the same URL.
+    async fn health(&self) -> Response<Body> {
+        let (app, healthy) = match self.upstream.get(&self.health_path, PROBE_TIMEOUT).await {
+            Ok((status, _, body)) => {
+                let answer = serde_json::from_slice::<Value>(&body)
+                    .unwrap_or_else(|_| json!({"http_status": status.as_u16()}));
+                (answer, status.is_success())
+            }
+            Err(UpstreamError::Timeout) => (
+                json!({"status": "unavailable", "reason": "no answer in time"}),
+                false,
+            ),
+            Err(UpstreamError::Unavailable(reason)) => {
+                (json!({"status": "unavailable", "reason": reason}), false)
+            }
+        };
+        let status = if healthy {
+            app.get("status").cloned().unwrap_or_else(|| json!("ok"))
+        } else {
+            json!("unavailable")
+        };
+        let kernels: Vec<&str> = self
+            .native
+            .iter()
+            .map(|route| route.config.kernel.as_str())
+            .collect();
+        let body = json!({
+            "status": status,
+            "front": {"status": "ok", "pid": std::process::id(), "native_kernels": kernels},
+            "app": app,
+        });
+        let code = if healthy {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        wire::json_response(code, format!("{body}\n"))
+    }
+
+    /// The app's Prometheus text (all workers), then the front's.
+    async fn metrics_page(&self) -> Response<Body> {
+        let mut text = match self.upstream.get(&self.metrics_path, PROBE_TIMEOUT).await {
+            Ok((StatusCode::OK, _, body)) => String::from_utf8_lossy(&body).into_owned(),
+            Ok((status, _, _)) => format!("# the app answered {status} at {}\n", self.metrics_path),
+            Err(err) => format!("# the app's metrics are unavailable: {err:?}\n"),
+        };
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&self.metrics.render());
+        let mut response = Response::new(
+            Full::new(Bytes::from(text))
+                .map_err(|never| match never {})
+                .boxed(),
+        );
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        response
+    }
+}

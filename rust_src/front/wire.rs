@@ -1,0 +1,242 @@
+//! JSON on the wire: the front's own error bodies, and JSON in place of the empty
+//! answers hyper gives to malformed HTTP.
+//!
+//! hyper answers a request head it cannot parse with a bodiless `400`, `414` or `431`
+//! and closes, and closes silently on a header timeout or a framing error. [`JsonIo`]
+//! sits between hyper and the socket: it swaps that automatic answer for the same status
+//! with a JSON body, and when hyper closed with no answer after part of a request had
+//! arrived, it writes one as the connection is dropped.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::server::Body;
+
+/// A JSON string literal.
+#[must_use]
+pub fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// `{"error": code, "message": message, ...extra}` plus a newline, as the Flask side
+/// writes errors. `extra` holds `(key, JSON text)` pairs.
+#[must_use]
+pub fn error_body(code: &str, message: &str, extra: &[(&str, String)]) -> String {
+    let mut body = format!(
+        "{{\"error\":{},\"message\":{}",
+        quoted(code),
+        quoted(message)
+    );
+    for (key, json) in extra {
+        body.push(',');
+        body.push_str(&quoted(key));
+        body.push(':');
+        body.push_str(json);
+    }
+    body.push_str("}\n");
+    body
+}
+
+/// A JSON response.
+#[must_use]
+pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A JSON error from the front itself.
+#[must_use]
+pub fn front_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json_response(status, error_body(code, message, &[]))
+}
+
+/// A whole `Connection: close` response, for writing below hyper.
+fn raw_json_error(status: u16) -> Vec<u8> {
+    let (code, message) = match status {
+        408 => ("request_timeout", "the request was not received in time"),
+        414 => ("uri_too_long", "the request target is too long"),
+        431 => ("headers_too_large", "the request head is too large"),
+        _ => ("bad_request", "the request is not valid HTTP/1.1"),
+    };
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Bad Request");
+    let body = error_body(code, message, &[]);
+    format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// What the serving task tells the [`JsonIo`] it drops after hyper gave up.
+pub const CLOSED_CLEANLY: u8 = 0;
+pub const CLOSED_MALFORMED: u8 = 1;
+pub const CLOSED_TIMED_OUT: u8 = 2;
+
+/// The socket of one client connection, as hyper sees it.
+pub struct JsonIo {
+    inner: TcpStream,
+    /// Bytes read since the last write: a partial request when hyper gives up.
+    unanswered: usize,
+    /// Our answer, replacing hyper's, still to be written.
+    pending: Vec<u8>,
+    /// Set by the serving task before it drops the connection: see `CLOSED_*`.
+    pub closed: Arc<AtomicU8>,
+}
+
+impl JsonIo {
+    #[must_use]
+    pub fn new(inner: TcpStream) -> Self {
+        Self {
+            inner,
+            unanswered: 0,
+            pending: Vec::new(),
+            closed: Arc::new(AtomicU8::new(CLOSED_CLEANLY)),
+        }
+    }
+
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            let written =
+                std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.pending.drain(..written);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The status of hyper's automatic answer to a parse error, if `buf` ends with one:
+/// a status line, `content-length: 0`, `date` and perhaps `connection`, nothing else.
+/// Responses the front builds or proxies always carry other headers.
+fn automatic_error(buf: &[u8]) -> Option<(usize, u16)> {
+    let start = buf.windows(9).rposition(|w| w == b"HTTP/1.1 ")?;
+    let head = std::str::from_utf8(&buf[start..]).ok()?;
+    let head = head.strip_suffix("\r\n\r\n")?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.get(9..12)?.parse().ok()?;
+    if !matches!(status, 400 | 414 | 431) {
+        return None;
+    }
+    let mut rest: Vec<&str> = lines
+        .map(|line| line.split(':').next().unwrap_or(""))
+        .collect();
+    rest.sort_unstable();
+    let only_framing =
+        rest == ["connection", "content-length", "date"] || rest == ["content-length", "date"];
+    (only_framing && head.contains("content-length: 0")).then_some((start, status))
+}
+
+impl AsyncRead for JsonIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = buf.filled().len() - before;
+        self.unanswered += read;
+        polled
+    }
+}
+
+impl AsyncWrite for JsonIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        self.unanswered = 0;
+        if let Some((start, status)) = automatic_error(buf) {
+            let mut replaced = buf[..start].to_vec();
+            replaced.extend_from_slice(&raw_json_error(status));
+            self.pending = replaced;
+            // Whatever part goes out now, the rest follows on flush or shutdown.
+            let _ = self.poll_pending(cx)?;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Drop for JsonIo {
+    fn drop(&mut self) {
+        if self.unanswered == 0 || !self.pending.is_empty() {
+            return; // idle between requests, or our answer is already on its way
+        }
+        let status = match self.closed.load(Ordering::Relaxed) {
+            CLOSED_MALFORMED => 400,
+            CLOSED_TIMED_OUT => 408,
+            _ => return,
+        };
+        // Best effort, without blocking: a small answer fits the socket's send buffer.
+        let _ = self.inner.try_write(&raw_json_error(status));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_only_hypers_automatic_answer() {
+        let auto = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Sun, 22 Nov 2026 12:00:00 GMT\r\n\r\n";
+        assert_eq!(automatic_error(auto), Some((0, 400)));
+        let mut pipelined = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
+        pipelined.extend_from_slice(auto);
+        assert_eq!(automatic_error(&pipelined), Some((40, 400)));
+        let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
+        assert_eq!(automatic_error(ours), None);
+        assert_eq!(
+            automatic_error(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\ndate: x\r\n\r\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn error_bodies_read_like_flasks() {
+        assert_eq!(
+            error_body("overloaded", "busy \"now\"", &[("kernel", quoted("k")), ("limit", "3".into())]),
+            "{\"error\":\"overloaded\",\"message\":\"busy \\\"now\\\"\",\"kernel\":\"k\",\"limit\":3}\n"
+        );
+        let raw = String::from_utf8(raw_json_error(431)).unwrap();
+        assert!(raw.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(raw.ends_with(
+            "\"error\":\"headers_too_large\",\"message\":\"the request head is too large\"}\n"
+        ));
+    }
+}

@@ -1,0 +1,236 @@
+//! The native entry point of a kernel: a versioned C ABI, so the Rust front can call a
+//! kernel from any crate with no Python and no GIL.
+//!
+//! A crate exports, for each kernel the front may serve, a [`NativeEntry`] in a
+//! `PyCapsule` named [`CAPSULE_NAME`] (`flask_rustpath.native.v1`), listed in its
+//! module's `__rustpath_native__` dict under the function's name. `flask rustpath
+//! serve` reads those capsules once at start-up; afterwards the front calls `call` from
+//! its own threads. Crates scaffolded by `flask rustpath new` carry this glue already.
+//!
+//! # ABI version 1
+//!
+//! ```c
+//! typedef struct { uint8_t *ptr; size_t len; size_t cap; } RustPathBuffer;
+//! typedef struct {
+//!     uint32_t abi_version;      /* 1 */
+//!     int32_t (*call)(const uint8_t *args, size_t args_len, double timeout_seconds,
+//!                     const _Atomic uint8_t *cancelled, RustPathBuffer *out);
+//!     void (*release)(RustPathBuffer buffer);
+//! } RustPathNativeEntry;
+//! ```
+//!
+//! - `args` is a UTF-8 JSON object of the kernel's arguments by parameter name.
+//! - `timeout_seconds` is the deadline from now; zero, negative or NaN means none.
+//! - `cancelled` becomes non-zero when the answer is no longer wanted (the client went
+//!   away); a kernel may poll it between chunks of work, or ignore it.
+//! - The return value is a [`Status`]. `out` receives UTF-8 bytes allocated by the
+//!   callee and handed back to its `release`: the result as JSON for
+//!   [`Status::Ok`], a message for [`Status::BadInput`] and [`Status::Failed`],
+//!   nothing for [`Status::Deadline`].
+//! - `call` must not unwind: a panic is caught and reported as [`Status::Failed`]
+//!   ([`serve_call`] does both).
+//!
+//! The front builds `args` itself from a matched URL, so it is always a JSON object;
+//! any other input is the callee's to refuse with [`Status::BadInput`].
+
+use std::ffi::CStr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::cancel::Deadline;
+
+/// The `PyCapsule` name of a version-1 entry.
+pub const CAPSULE_NAME: &CStr = c"flask_rustpath.native.v1";
+/// [`NativeEntry::abi_version`] of this layout.
+pub const ABI_VERSION: u32 = 1;
+
+/// Bytes passed across the ABI; owned by the side that allocated them.
+#[repr(C)]
+#[derive(Debug)]
+pub struct NativeBuffer {
+    pub ptr: *mut u8,
+    pub len: usize,
+    pub cap: usize,
+}
+
+/// `call` of a version-1 entry (see the module documentation).
+pub type CallFn = unsafe extern "C" fn(
+    args: *const u8,
+    args_len: usize,
+    timeout_seconds: f64,
+    cancelled: *const AtomicBool,
+    out: *mut NativeBuffer,
+) -> i32;
+/// `release` of a version-1 entry.
+pub type ReleaseFn = unsafe extern "C" fn(buffer: NativeBuffer);
+
+/// What a capsule points to.
+#[repr(C)]
+#[derive(Debug)]
+pub struct NativeEntry {
+    pub abi_version: u32,
+    pub call: CallFn,
+    pub release: ReleaseFn,
+}
+
+/// How a call ended.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok = 0,
+    BadInput = 1,
+    Deadline = 2,
+    Failed = 3,
+}
+
+/// A call's outcome, with the callee's bytes copied out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The result, as JSON text.
+    Ok(String),
+    /// The input was refused; the kernel's message.
+    BadInput(String),
+    /// The deadline passed (or the call was cancelled).
+    Deadline,
+    /// The kernel failed (a panic, or an unknown status); a message for the log.
+    Failed(String),
+}
+
+/// A checked version-1 entry the front may call from any thread.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    call: CallFn,
+    release: ReleaseFn,
+}
+
+impl Entry {
+    /// Reads the entry `pointer` refers to.
+    ///
+    /// # Safety
+    /// `pointer` must come from a capsule named [`CAPSULE_NAME`] whose module stays
+    /// loaded for the life of the process (extension modules are never unloaded).
+    ///
+    /// # Errors
+    /// The entry declares another ABI version.
+    #[allow(unsafe_code)]
+    pub unsafe fn from_pointer(pointer: *const NativeEntry) -> Result<Self, String> {
+        // SAFETY: the caller guarantees the pointer is a live `NativeEntry`.
+        let entry = unsafe { &*pointer };
+        if entry.abi_version != ABI_VERSION {
+            return Err(format!(
+                "native entry has ABI version {}, this flask-rustpath speaks {ABI_VERSION}",
+                entry.abi_version
+            ));
+        }
+        Ok(Self {
+            call: entry.call,
+            release: entry.release,
+        })
+    }
+
+    /// Calls the kernel with `args` (a JSON object) under `timeout`.
+    #[allow(unsafe_code)]
+    #[must_use]
+    pub fn call(&self, args: &str, timeout: Option<Duration>, cancelled: &AtomicBool) -> Outcome {
+        let mut out = NativeBuffer {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            cap: 0,
+        };
+        let seconds = timeout.map_or(0.0, |t| t.as_secs_f64());
+        // SAFETY: the entry was checked in `from_pointer`; `args` and `out` outlive the
+        // call, and `cancelled` is a live atomic for its duration.
+        let status =
+            unsafe { (self.call)(args.as_ptr(), args.len(), seconds, cancelled, &raw mut out) };
+        let text = if out.ptr.is_null() {
+            String::new()
+        } else {
+            // SAFETY: the callee filled `out` with `len` initialised bytes it owns; they
+            // are copied before `release` hands them back.
+            let bytes = unsafe { std::slice::from_raw_parts(out.ptr, out.len) };
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            // SAFETY: `out` came from this entry's `call` and is released once.
+            unsafe { (self.release)(out) };
+            text
+        };
+        match status {
+            0 => Outcome::Ok(text),
+            1 => Outcome::BadInput(text),
+            2 => Outcome::Deadline,
+            3 => Outcome::Failed(text),
+            other => Outcome::Failed(format!("native entry returned unknown status {other}")),
+        }
+    }
+}
+
+/// The exporting side of `call`: runs `kernel` on the decoded arguments, catching
+/// panics, and writes its answer to `out`.
+///
+/// # Safety
+/// The pointers must be as the ABI documents them.
+#[allow(unsafe_code)]
+pub unsafe fn serve_call(
+    args: *const u8,
+    args_len: usize,
+    timeout_seconds: f64,
+    cancelled: *const AtomicBool,
+    out: *mut NativeBuffer,
+    kernel: fn(&str, &Deadline<'_>) -> Outcome,
+) -> i32 {
+    let answer = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller passes `args_len` readable bytes at `args`.
+        let bytes = unsafe { std::slice::from_raw_parts(args, args_len) };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Outcome::BadInput("arguments are not UTF-8".into());
+        };
+        let mut deadline = if timeout_seconds > 0.0 {
+            Duration::try_from_secs_f64(timeout_seconds)
+                .map_or_else(|_| Deadline::never(), Deadline::after)
+        } else {
+            Deadline::never()
+        };
+        if !cancelled.is_null() {
+            // SAFETY: the caller keeps the atomic alive for the duration of the call,
+            // and the deadline borrowing it does not outlive the call.
+            deadline = deadline.with_flag(unsafe { &*cancelled });
+        }
+        kernel(text, &deadline)
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-text payload".into());
+        Outcome::Failed(format!("the kernel panicked: {message}"))
+    });
+    let (status, text) = match answer {
+        Outcome::Ok(json) => (Status::Ok, json),
+        Outcome::BadInput(message) => (Status::BadInput, message),
+        Outcome::Deadline => (Status::Deadline, String::new()),
+        Outcome::Failed(message) => (Status::Failed, message),
+    };
+    let mut bytes = std::mem::ManuallyDrop::new(text.into_bytes());
+    // SAFETY: `out` is writable; `release` rebuilds this `Vec` from these parts.
+    unsafe {
+        out.write(NativeBuffer {
+            ptr: bytes.as_mut_ptr(),
+            len: bytes.len(),
+            cap: bytes.capacity(),
+        });
+    }
+    status as i32
+}
+
+/// The exporting side of `release`, for buffers made by [`serve_call`].
+///
+/// # Safety
+/// `buffer` must come from [`serve_call`] and be released once.
+#[allow(unsafe_code)]
+pub unsafe extern "C" fn release_buffer(buffer: NativeBuffer) {
+    if !buffer.ptr.is_null() {
+        // SAFETY: the parts of a `Vec<u8>` leaked by `serve_call`.
+        drop(unsafe { Vec::from_raw_parts(buffer.ptr, buffer.len, buffer.cap) });
+    }
+}
