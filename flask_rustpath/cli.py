@@ -1,4 +1,4 @@
-"""``flask rustpath``: list, compare, check, benchmark and serve an app's kernels and paired views."""
+"""``flask rustpath``: list, compare, check, benchmark and serve the app's kernels."""
 
 from __future__ import annotations
 
@@ -433,18 +433,67 @@ def bench_command(
 
 
 @cli.command("serve")
-@click.option("--bind", "-b", default="127.0.0.1:8000", show_default=True, metavar="HOST:PORT",
-              help="The front's public address.")
-@click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="gunicorn worker processes behind the front.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Threads per gunicorn worker.")
-@click.option("--io-threads", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Threads of the front serving HTTP.")
-@click.option("--health-path", default="/healthz", show_default=True, metavar="/PATH",
-              help="Answered by the front with its own state and the app's answer there.")
+@click.option(
+    "--bind",
+    "-b",
+    default="127.0.0.1:8000",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="The front's public address.",
+)
+@click.option(
+    "--workers",
+    "-w",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes behind the front.",
+)
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads per gunicorn worker.",
+)
+@click.option(
+    "--io-threads",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Threads of the front serving HTTP.",
+)
+@click.option(
+    "--health-path",
+    default="/healthz",
+    show_default=True,
+    metavar="/PATH",
+    help="Answered by the front with its own state and the app's answer there.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    type=click.FloatRange(min=0.1, max=3600),
+    help="Time a client has to send a request's head; then 408 and close.",
+)
+@click.option(
+    "--graceful-timeout",
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    type=click.FloatRange(min=0, max=3600),
+    help="Time requests in flight have to finish after SIGTERM.",
+)
 def serve_command(
-    bind: str, workers: int, threads: int, io_threads: int, health_path: str
+    bind: str,
+    workers: int,
+    threads: int,
+    io_threads: int,
+    health_path: str,
+    header_timeout: float,
+    graceful_timeout: float,
 ) -> None:
     """Serve the app through the Rust front, with gunicorn behind it on a Unix socket.
 
@@ -463,7 +512,13 @@ def serve_command(
     if not host or not port.isdigit():
         raise click.BadParameter(f"expected HOST:PORT, got {bind!r}", param_hint="--bind")
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    options = FrontOptions(bind=bind, io_threads=io_threads, health_path=health_path)
+    options = FrontOptions(
+        bind=bind,
+        io_threads=io_threads,
+        health_path=health_path,
+        header_timeout_s=header_timeout,
+        graceful_timeout_s=graceful_timeout,
+    )
     try:
         serve(app, spec, options, workers=workers, threads=threads)
     except RuntimeError as err:

@@ -49,6 +49,8 @@ CAPSULE_NAME = "flask_rustpath.native.v1"
 # they take well under a millisecond, less than handing them to another thread costs.
 BUILTIN_INLINE_BELOW_N = 2_000_000
 START_TIMEOUT_S = 60
+GUNICORN_LIMITS = "--limit-request-line 0 --limit-request-field_size 0"
+GUNICORN_LIMITS = "--limit-request-line 0 --limit-request-field_size 0"
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,16 @@ def serve(
             # The front keeps connections to gunicorn open; it closes idle ones first.
             "GUNICORN_KEEPALIVE": "60",
         }
+        # The front bounds request heads (max_header_bytes); gunicorn's own, smaller
+        # bounds on a request line or header would answer HTML for what it let through.
+        env["GUNICORN_CMD_ARGS"] = " ".join(
+            filter(None, [env.get("GUNICORN_CMD_ARGS"), GUNICORN_LIMITS])
+        )
+        # The front bounds request heads (max_header_bytes); gunicorn's own, smaller
+        # bounds on a request line or header would answer HTML for what it let through.
+        env["GUNICORN_CMD_ARGS"] = " ".join(
+            filter(None, [env.get("GUNICORN_CMD_ARGS"), GUNICORN_LIMITS])
+        )
         if "PROMETHEUS_MULTIPROC_DIR" not in env:  # metrics of all workers together
             metrics_dir = Path(private) / "prometheus"
             metrics_dir.mkdir()

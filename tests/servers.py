@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +19,7 @@ from flask_rustpath.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["ROOT", "free_port", "get", "gunicorn"]
+__all__ = ["ROOT", "Front", "free_port", "front", "get", "gunicorn"]
 
 
 def get(url: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
@@ -35,3 +40,78 @@ def gunicorn(
         log = Path(scratch) / "gunicorn.log"
         with serving.gunicorn(env or {}, log, args=args, cwd=ROOT, ready_path=ready_path) as base:
             yield base
+
+
+class Front:
+    """A running ``flask rustpath serve``: its base URL, process and log."""
+
+    def __init__(self, base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = base
+        self.process = process
+        self.log = log
+
+    def gunicorn_pids(self) -> list[int]:
+        """gunicorn's master and its workers (the children of the serve process)."""
+        masters = _children(self.process.pid)
+        return [pid for master in masters for pid in (master, *_children(master))]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(child) for child in path.read_text().split()]
+    except OSError:
+        return []
+
+
+@contextlib.contextmanager
+def front(
+    *args: str,
+    app: str = "flask_rustpath.demo:create_app()",
+    env: dict[str, str] | None = None,
+    ready_path: str = "/healthz",
+) -> Iterator[Front]:
+    """Run ``flask --app APP rustpath serve`` on a free loopback port until the block ends
+    (then SIGTERM, and SIGKILL only if that hangs)."""
+    port = free_port()
+    environ = {**os.environ, **(env or {})}
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "flask", "--app", app, "rustpath", "serve"]
+    with tempfile.TemporaryDirectory() as scratch:
+        log_path = Path(scratch) / "front.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [*command, "--bind", f"127.0.0.1:{port}", *args],
+                cwd=ROOT,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        running = Front(f"http://127.0.0.1:{port}", process, log_path)
+        try:
+            deadline = time.monotonic() + serving.START_TIMEOUT_S
+            while True:
+                if process.poll() is not None:
+                    raise serving.ServerError(f"serve exited:\n{running.log_text()[-3000:]}")
+                try:
+                    get(running.base + ready_path, timeout=5)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise serving.ServerError(
+                            f"no answer:\n{running.log_text()[-3000:]}"
+                        ) from None
+                    time.sleep(0.2)
+            yield running
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

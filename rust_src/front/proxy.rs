@@ -75,6 +75,10 @@ impl Upstream {
         peer: SocketAddr,
     ) -> (Response<Body>, &'static str) {
         let (parts, body) = request.into_parts();
+        if let Some(message) = gunicorn_refuses(&parts) {
+            let response = front_error(StatusCode::BAD_REQUEST, "bad_request", &message);
+            return (close(response), "malformed");
+        }
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -204,6 +208,33 @@ impl Upstream {
     }
 }
 
+/// What gunicorn would refuse with an HTML page, beyond what hyper already refused:
+/// the front answers those itself, in JSON.
+fn gunicorn_refuses(parts: &hyper::http::request::Parts) -> Option<String> {
+    let method = parts.method.as_str();
+    if !gunicorn_takes_method(method) {
+        return Some(format!("{method:?} is not an HTTP method the app accepts"));
+    }
+    let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
+    if !target.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Some("the request target has bytes that must be percent-encoded".into());
+    }
+    for singleton in [header::HOST, header::CONTENT_TYPE] {
+        if parts.headers.get_all(&singleton).iter().count() > 1 {
+            return Some(format!("the request repeats the {singleton} header"));
+        }
+    }
+    if parts.headers.values().any(|v| v.as_bytes().contains(&0x7f)) {
+        return Some("a header value has a control character".into());
+    }
+    None
+}
+
+/// gunicorn's rule: no lowercase letter or `#`, 3 to 20 characters.
+fn gunicorn_takes_method(method: &str) -> bool {
+    (3..=20).contains(&method.len()) && !method.bytes().any(|b| b.is_ascii_lowercase() || b == b'#')
+}
+
 fn too_large(limit: usize) -> Response<Body> {
     front_error(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -288,6 +319,16 @@ mod tests {
         strip_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
         assert!(headers.contains_key(header::CONTENT_TYPE));
+    }
+
+    #[test]
+    fn refuses_the_methods_gunicorn_would_refuse() {
+        for method in ["GET", "POST", "PROPFIND", "M-SEARCH", "X_Y.Z"] {
+            assert!(gunicorn_takes_method(method), "{method}");
+        }
+        for method in ["get", "Get", "GE", "A#B", "ABCDEFGHIJKLMNOPQRSTU"] {
+            assert!(!gunicorn_takes_method(method), "{method}");
+        }
     }
 
     #[test]

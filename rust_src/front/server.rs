@@ -214,6 +214,8 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_timeout)
+        // A client may shut its sending side once its request is out: still answer it.
+        .half_close(true)
         .max_buf_size(settings.max_buf);
     let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
     let result = tokio::select! {

@@ -1,0 +1,388 @@
+"""The Rust front (``flask rustpath serve``) with real processes on loopback sockets.
+
+What the issue asks to be proved: no Python in the loop for native routes (gunicorn's
+processes stopped, the front still answers), the same contract as the Flask side,
+the buffering proxy (slowloris, SIGTERM under keep-alive load, malformed HTTP), shadow
+mode at the front, and metrics and health of both processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import signal
+import socket
+import threading
+import time
+import urllib.error
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flask_rustpath import _native, hey
+from flask_rustpath.demo import create_app
+from flask_rustpath.front import FrontOptions, front_config, native_plan, segments
+
+from .servers import Front, front, get
+from .support import missing
+
+SUM_BELOW_100000 = 454_396_537
+
+
+# -- fast: the plan the front is given ---------------------------------------------
+
+
+def test_the_demos_hot_routes_are_native_with_their_rules_split() -> None:
+    plan = native_plan(create_app())
+    rules = {
+        tuple(part.get("text", part.get("name")) for part in r["segments"]) for r in plan.routes
+    }
+    assert ("/sum_of_primes/", "n") in rules
+    assert ("/rustpath/sum_of_primes/", "n") in rules
+    assert plan.proxied == {}
+    assert set(plan.entries) == {"flask_rustpath._native:sum_of_primes"}
+    builtin = next(r for r in plan.routes if r["segments"][0]["text"] == "/sum_of_primes/")
+    assert builtin["limits"] == [
+        {"argument": "n", "limit_json": "30000000000000", "limit_text": "30000000000000"}
+    ]
+    assert builtin["plain_native"] is True
+
+
+def test_rules_the_front_cannot_match_exactly_stay_with_gunicorn() -> None:
+    assert segments("/a/<int:n>/b") == [
+        {"kind": "literal", "text": "/a/"},
+        {"kind": "int", "name": "n"},
+        {"kind": "literal", "text": "/b"},
+    ]
+    assert segments("/a/<name>") == [
+        {"kind": "literal", "text": "/a/"},
+        {"kind": "string", "name": "name"},
+    ]
+    for rule in ("/a/<int(signed=True):n>", "/a/<float:x>", "/a/<path:p>", "/a/<uuid:u>"):
+        assert segments(rule) is None, rule
+
+
+def test_a_route_reading_the_query_is_proxied_with_the_reason() -> None:
+    from tests.apps.front_app import create_app as front_app
+
+    plan = native_plan(front_app())
+    assert "scale" in plan.proxied["scaled"]
+    assert [route["kernel"] for route in plan.routes] == ["shadowed"]
+    assert plan.routes[0]["shadow_rate"] == 1.0
+
+
+def test_the_front_refuses_a_bad_configuration_or_entry() -> None:
+    with pytest.raises(ValueError, match="invalid front configuration"):
+        _native.serve_front("{}", {})
+    app = create_app()
+    config = json.dumps(front_config(app, native_plan(app), Path("unused.sock"), FrontOptions()))
+    with pytest.raises(ValueError, match="not a capsule"):
+        _native.serve_front(config, {"x": object()})  # type: ignore[dict-item]
+    # A capsule of another name (here CPython's datetime C API) is not an entry point.
+    with pytest.raises(ValueError, match="name"):
+        _native.serve_front(config, {"x": datetime.datetime_CAPI})  # type: ignore[attr-defined]
+
+
+# -- real processes ------------------------------------------------------------------
+
+slow = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Front]:
+    with front("--workers", "1", "--threads", "4") as running:
+        yield running
+
+
+@slow
+def test_native_routes_answer_with_gunicorn_stopped(demo: Front) -> None:
+    """No Python in the loop: with every gunicorn process stopped, the native route
+    still answers exactly, while a proxied URL cannot."""
+    pids = demo.gunicorn_pids()
+    assert len(pids) == 2, pids  # master and one worker
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for _ in range(20):
+            status, headers, body = get(demo.base + "/rust/sum_of_primes/100000", timeout=5)
+            assert status == 200, body
+            assert json.loads(body) == {"result": SUM_BELOW_100000}
+            assert headers["x-rustpath-backend"] == "rust"
+        with pytest.raises((TimeoutError, urllib.error.URLError)):
+            get(demo.base + "/hello", timeout=1.5)
+        status, _, body = get(demo.base + "/healthz", timeout=10)
+        assert status == 503
+        assert json.loads(body)["status"] == "unavailable"
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    assert get(demo.base + "/hello", timeout=10)[2] == b"Hello, World!"
+    status, _, body = get(demo.base + "/rust/sum_of_primes/100000")
+    assert (status, json.loads(body)) == (200, {"result": SUM_BELOW_100000})
+
+
+CONTRACT_URLS = [
+    "/rust/sum_of_primes/100000",
+    "/sum_of_primes/100000",
+    "/rustpath/sum_of_primes/1000",
+    "/rust/sum_of_primes/0",
+    "/rust/sum_of_primes/2",
+    "/rust/sum_of_primes/1000000000000",
+    "/rust/sum_of_primes/30000000000000",
+    "/rust/sum_of_primes/30000000000001",
+    "/rust/sum_of_primes/99999999999999999999999999999999999999999999",
+    "/rust/sum_of_primes/007",
+    "/rust/sum_of_primes/abc",
+    "/rust/sum_of_primes/",
+    "/rust/sum_of_primes/7/",
+    "/python/sum_of_primes/1000",
+    "/python/sum_of_primes/1000001",
+    "/sieve/sum_of_primes/1000",
+]
+
+
+@slow
+def test_native_answers_match_the_flask_side_byte_for_byte(demo: Front) -> None:
+    client = create_app().test_client()
+    native = 0
+    for url in CONTRACT_URLS:
+        status, headers, body = get(demo.base + url)
+        expected = client.get(url)
+        assert status == expected.status_code, url
+        assert body == expected.data, url
+        for name in ("x-rustpath-backend", "content-type"):
+            assert headers.get(name) == expected.headers.get(name), (url, name)
+        timing = headers.get("server-timing", "")
+        assert (
+            timing.split(";dur=")[0] == expected.headers.get("Server-Timing", "").split(";dur=")[0]
+        )
+        native += "server" not in {name.lower() for name in headers}
+    assert native >= 9  # the native URLs really were answered by the front
+
+
+@slow
+def test_a_deadline_is_a_504_like_flasks() -> None:
+    env = {"RUSTPATH_DEADLINE": "0.01"}
+    url = "/rust/sum_of_primes/30000000000000"
+    with front("--workers", "1", env=env) as running:
+        status, headers, body = get(running.base + url)
+    app = create_app({"RUSTPATH_DEADLINE": 0.01})
+    expected = app.test_client().get(url)
+    assert (status, body) == (504, expected.data)
+    assert json.loads(body)["error"] == "deadline_exceeded"
+    assert "server" not in {name.lower() for name in headers}
+
+
+@slow
+def test_slowloris_does_not_slow_health(demo: Front) -> None:
+    """32 half-sent requests, dribbling a byte at a time, hold no gunicorn thread."""
+    port = int(demo.base.rsplit(":", 1)[1])
+    stop = threading.Event()
+    sockets = []
+    for _ in range(32):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n")
+        sockets.append(s)
+
+    def dribble() -> None:
+        while not stop.wait(0.5):
+            for s in sockets:
+                with contextlib.suppress(OSError):
+                    s.sendall(b"X")
+
+    dribbler = threading.Thread(target=dribble, daemon=True)
+    dribbler.start()
+    try:
+        latencies = []
+        for _ in range(100):
+            started = time.perf_counter()
+            status, _, body = get(demo.base + "/healthz", timeout=5)
+            latencies.append(time.perf_counter() - started)
+            assert status == 200, body
+        latencies.sort()
+        assert latencies[98] < 0.1, latencies[-5:]
+    finally:
+        stop.set()
+        dribbler.join()
+        for s in sockets:
+            s.close()
+
+
+@slow
+def test_a_client_that_never_finishes_its_head_gets_a_json_408() -> None:
+    with front("--workers", "1", "--header-timeout", "0.5") as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n")
+            answer = _read_all(s)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer
+    assert json.loads(body)["error"] == "request_timeout"
+
+
+def _read_all(s: socket.socket) -> bytes:
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    return data
+
+
+@slow
+def test_sigterm_under_keep_alive_load_resets_nothing() -> None:
+    """hey keeps connections alive on a native and a proxied URL; SIGTERM mid-run.
+    Every request the front read is answered in full: no reset, no EOF, no 5xx. The
+    only errors allowed are connections refused once it stopped listening."""
+    if hey.hey_path() is None:
+        missing("hey is not installed")
+    with front("--workers", "2") as running:
+        with ThreadPoolExecutor(2) as pool:
+            runs = [
+                pool.submit(hey.run, running.base + path, concurrency=16, duration_s=4)
+                for path in ("/rust/sum_of_primes/100000", "/hello")
+            ]
+            time.sleep(1.5)
+            running.process.send_signal(signal.SIGTERM)
+            summaries = [run.result(timeout=60) for run in runs]
+        assert running.process.wait(timeout=60) == 0
+        log = running.log_text()
+    for summary in summaries:
+        assert summary.ok_responses > 0
+        assert set(summary.status_codes) == {200}, summary.status_codes
+        unexpected = {m: n for m, n in summary.errors.items() if "connection refused" not in m}
+        assert unexpected == {}, unexpected
+    assert "stopping:" in log
+    assert "Shutting down: Master" in log  # gunicorn stopped after the front drained
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        with contextlib.suppress(OSError):
+            s.shutdown(socket.SHUT_WR)
+        try:
+            return _read_all(s)
+        except ConnectionResetError:
+            return b""
+
+
+_TOKENS = st.sampled_from(
+    [b"GET", b"POST", b"HEAD", b"G\x00T", b"", b"GET GET", b"\xff\xfe", b"PUT", b"get"]
+)
+_TARGETS = st.sampled_from(
+    [
+        b"/hello",
+        b"/rust/sum_of_primes/100",
+        b"/sum_of_primes/5",
+        b"/python/sum_of_primes/10",
+        b"*",
+        b"http://x/hello",
+        b"/\x7f",
+        b"/%zz",
+        b"/" + b"a" * 20000,
+        b"",
+        b"/hello?x=\xff",
+    ]
+)
+_VERSIONS = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.x", b"", b"http/1.1"])
+_HEADERS = st.lists(
+    st.sampled_from(
+        [
+            b"Host: x",
+            b"Content-Length: 5",
+            b"Content-Length: -1",
+            b"Content-Length: 1, 2",
+            b"Transfer-Encoding: chunked",
+            b"Transfer-Encoding: gzip",
+            b"Bad Header",
+            b": empty",
+            b"X: \x00",
+            b"X: " + b"v" * 20000,
+            b"Connection: keep-alive",
+            b"Expect: 100-continue",
+        ]
+    ),
+    max_size=4,
+)
+_BODIES = st.sampled_from([b"", b"hello", b"0\r\n\r\n", b"zz\r\n", b"5\r\nab"])
+
+
+@slow
+def test_malformed_http_gets_json_errors_and_never_a_5xx(demo: Front) -> None:
+    port = int(demo.base.rsplit(":", 1)[1])
+
+    @settings(
+        max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    @given(_TOKENS, _TARGETS, _VERSIONS, _HEADERS, _BODIES)
+    def check(
+        method: bytes, target: bytes, version: bytes, headers: list[bytes], body: bytes
+    ) -> None:
+        request = b" ".join([method, target, version]) + b"\r\n"
+        request += b"".join(h + b"\r\n" for h in headers) + b"\r\n" + body
+        answer = _raw(port, request)
+        if not answer:
+            return  # the client closed its side before a whole request: nothing to answer
+        while answer.startswith(b"HTTP/1.1 100 "):  # an interim answer, then the real one
+            answer = answer.partition(b"\r\n\r\n")[2]
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        status = int(head[9:12])
+        assert status < 500, answer[:500]
+        from_gunicorn = b"\r\nserver: gunicorn" in head.lower()
+        if status >= 400 and not from_gunicorn and method != b"HEAD":
+            assert b"content-type: application/json" in head.lower(), answer[:500]
+            assert json.loads(rest.split(b"\n", 1)[0])["error"]
+
+    check()
+    status, _, _ = get(demo.base + "/healthz")
+    assert status == 200
+
+
+@slow
+def test_shadow_at_the_front_counts_a_planted_mismatch() -> None:
+    app = "tests.apps.front_app:create_app()"
+    with front("--workers", "1", app=app) as running:
+        for n in (100, 1000, 2000):
+            status, headers, _ = get(running.base + f"/shadowed/{n}")
+            assert status == 200
+            assert "server" not in {name.lower() for name in headers}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            _, _, metrics = get(running.base + "/rustpath/metrics")
+            text = metrics.decode()
+            if 'rustpath_front_shadow_total{route="shadowed",outcome="match"} 2' in text:
+                break
+            time.sleep(0.2)
+        assert 'rustpath_front_shadow_total{route="shadowed",outcome="mismatch"} 1' in text, text
+        assert 'rustpath_front_shadow_total{route="shadowed",outcome="match"} 2' in text, text
+        # The app's own counters are there too: the /python requests shadowing made.
+        assert 'rustpath_requests_total{backend="python"' in text
+        assert get(running.base + "/scaled/10?scale=2")[2] == b'{"result":34}\n'
+        log = running.log_text()
+    assert "shadow mismatch" in log and "/python/shadowed/1000" in log
+
+
+@slow
+def test_health_and_metrics_report_both_processes(demo: Front) -> None:
+    get(demo.base + "/python/sum_of_primes/1000")
+    get(demo.base + "/rust/sum_of_primes/1000")
+    status, _, body = get(demo.base + "/healthz")
+    health = json.loads(body)
+    assert status == 200
+    assert health["status"] == "ok"
+    assert health["front"]["status"] == "ok"
+    assert health["front"]["pid"] == demo.process.pid
+    assert health["app"] == {"status": "ok"}
+    text = ""
+    deadline = time.monotonic() + 10
+    while 'route="sum_of_primes"' not in text and time.monotonic() < deadline:
+        text = get(demo.base + "/rustpath/metrics")[2].decode()
+        time.sleep(0.3)
+    assert 'rustpath_requests_total{backend="python",outcome="ok",route="sum_of_primes"}' in text
+    assert 'rustpath_front_requests_total{handler="sum_of_primes",status="200"}' in text
+    assert "rustpath_front_request_seconds_bucket" in text
