@@ -252,8 +252,31 @@ fn sum_segments(
     end: u64,
     deadline: &Deadline,
 ) -> Result<u128, Cancelled> {
+    let mut buffer = SEGMENT_BUFFER.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
+    buffer.resize(8 * WORDS_PER_CLASS, 0);
+    let total = sieve_segments(&mut buffer, n, primes, first, end, deadline);
+    SEGMENT_BUFFER.with(|cell| *cell.borrow_mut() = buffer);
+    total
+}
+
+thread_local! {
+    /// Each thread's segment buffer, kept between calls: a fresh 128 KiB allocation
+    /// costs a page fault per class touched on every call, more than sieving a small
+    /// `n` does. [`presieve`] overwrites every word a segment then reads, so what a
+    /// previous call left there never matters.
+    static SEGMENT_BUFFER: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`sum_segments`] in `buffer` (one segment: 8 classes of `WORDS_PER_CLASS` words).
+fn sieve_segments(
+    buffer: &mut [u64],
+    n: u64,
+    primes: &[u32],
+    first: u64,
+    end: u64,
+    deadline: &Deadline,
+) -> Result<u128, Cancelled> {
     let patterns = presieve_patterns();
-    let mut buffer = vec![0u64; 8 * WORDS_PER_CLASS];
     // Offsets of the base primes whose square has been reached; the rest wait.
     let mut next: Vec<[u32; 8]> = Vec::new();
     let mut total = 0u128;
@@ -266,7 +289,7 @@ fn sum_segments(
         // segment, where sieving the unused tail would dominate small n.
         let bits = (hi - lo).div_ceil(30).min(BITS_PER_CLASS) as usize;
 
-        presieve(&mut buffer, k_lo, bits.div_ceil(64), patterns);
+        presieve(buffer, k_lo, bits.div_ceil(64), patterns);
         if segment == 0 {
             buffer[0] |= 1; // 1 is not prime…
             for group in PRESIEVE_GROUPS {
@@ -292,7 +315,7 @@ fn sum_segments(
                 *offset = cross_off(class, *offset as usize, p as usize, bits);
             }
         }
-        total += sum_segment(&mut buffer, k_lo, hi - lo);
+        total += sum_segment(buffer, k_lo, hi - lo);
     }
     Ok(total)
 }
