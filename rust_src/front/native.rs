@@ -11,6 +11,9 @@ use hyper::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+
 use super::config::{LimitConfig, RouteConfig};
 use super::routes::Value;
 use super::server::Body;
@@ -25,6 +28,9 @@ pub struct NativeRoute {
     pub config: RouteConfig,
     pub entry: Entry,
     pub own_slots: Option<Arc<Semaphore>>,
+    /// This kernel's 200 counter and latency histogram, looked up once.
+    pub ok_count: Counter,
+    pub seconds: Histogram,
 }
 
 /// Admission over all native routes: `slots` calls run, up to `queue` more wait.

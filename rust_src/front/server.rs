@@ -78,6 +78,7 @@ fn seconds(value: f64) -> Duration {
 
 #[allow(clippy::implicit_hasher)]
 async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), String> {
+    let metrics = Arc::new(FrontMetrics::default());
     let table = Table::new(&config.routes, config.rust_prefix.clone());
     let mut native = Vec::with_capacity(config.routes.len());
     for route in config.routes {
@@ -87,10 +88,13 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
                 route.entry, route.kernel
             )
         })?;
+        let (ok_count, seconds) = metrics.ok_handles(&route.kernel);
         native.push(NativeRoute {
             own_slots: route.concurrency.map(|n| Arc::new(Semaphore::new(n))),
             entry,
             config: route,
+            ok_count,
+            seconds,
         });
     }
     let upstream = Arc::new(Upstream::new(
@@ -99,7 +103,7 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         seconds(config.body_timeout_seconds),
         seconds(config.upstream_timeout_seconds),
     ));
-    let metrics = Arc::new(FrontMetrics::default());
+
     let shadow = Arc::new(Shadow::new(
         Arc::clone(&upstream),
         Arc::clone(&metrics),
@@ -256,17 +260,22 @@ impl Front {
         } else if let Some(found) = readable.then(|| self.table.find(path)).flatten() {
             let route = &self.native[found.route];
             let answer = answer(route, &found.arguments, &self.admission, self.deadline).await;
-            if let Some(result) = answer.result {
-                if found.variant == Variant::Plain && self.shadow.sampled(route.config.shadow_rate)
-                {
-                    let target = request
-                        .uri()
-                        .path_and_query()
-                        .map_or(path, |pq| pq.as_str());
-                    self.shadow.offer(&route.config.kernel, target, result);
-                }
+            let Some(result) = answer.result else {
+                let status = answer.response.status().as_u16();
+                let seconds = started.elapsed().as_secs_f64();
+                self.metrics.request(&route.config.kernel, status, seconds);
+                return answer.response;
+            };
+            if found.variant == Variant::Plain && self.shadow.sampled(route.config.shadow_rate) {
+                let target = request
+                    .uri()
+                    .path_and_query()
+                    .map_or(path, |pq| pq.as_str());
+                self.shadow.offer(&route.config.kernel, target, result);
             }
-            (answer.response, route.config.kernel.clone())
+            route.ok_count.inc();
+            route.seconds.observe(started.elapsed().as_secs_f64());
+            return answer.response;
         } else {
             let (response, outcome) = self.upstream.forward(request, peer).await;
             if outcome != "proxied" {
