@@ -520,9 +520,11 @@ def serve_command(
         graceful_timeout_s=graceful_timeout,
     )
     try:
-        serve(app, spec, options, workers=workers, threads=threads)
+        status = serve(app, spec, options, workers=workers, threads=threads)
     except RuntimeError as err:
         raise click.ClickException(str(err)) from None
+    if status:
+        raise SystemExit(f"gunicorn exited with status {status}")
 
 
 def _route_plan(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -215,8 +217,9 @@ def serve(
     workers: int,
     threads: int,
     environ: Mapping[str, str] | None = None,
-) -> None:
-    """Run gunicorn and the front until ``SIGTERM`` or ``SIGINT``; then stop both."""
+) -> int:
+    """Run gunicorn and the front until ``SIGTERM`` or ``SIGINT``, then stop both;
+    gunicorn's exit status (0 after a clean stop)."""
     from . import _native
 
     plan = native_plan(app)
@@ -241,26 +244,60 @@ def serve(
         env["GUNICORN_CMD_ARGS"] = " ".join(
             filter(None, [env.get("GUNICORN_CMD_ARGS"), GUNICORN_LIMITS])
         )
-        if "PROMETHEUS_MULTIPROC_DIR" not in env:  # metrics of all workers together
+        if "PROMETHEUS_MULTIPROC_DIR" not in env and _has_prometheus():
+            # Metrics of all workers together (gunicorn_conf drops dead workers' files).
             metrics_dir = Path(private) / "prometheus"
             metrics_dir.mkdir()
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         config = front_config(app, plan, upstream, options)
         for endpoint, reason in plan.proxied.items():
             print(f"flask-rustpath front: {endpoint} goes to gunicorn: {reason}", file=sys.stderr)
-        with _gunicorn(env, upstream, options.health_path):
+        with _stop_signals() as serving, _gunicorn(env, upstream, options.health_path) as status:
+            serving.set()
             _native.serve_front(json.dumps(config), plan.entries)
+        return status.returncode
+
+
+def _has_prometheus() -> bool:
+    return importlib.util.find_spec("prometheus_client") is not None
 
 
 @contextlib.contextmanager
-def _gunicorn(env: Mapping[str, str], upstream: Path, probe_path: str) -> Iterator[None]:
+def _stop_signals() -> Iterator[threading.Event]:
+    """SIGTERM or SIGINT before the front serves ends start-up (gunicorn is then
+    stopped on the way out); once it serves, the front handles them itself and Python
+    lets them pass. Without this, PID 1 in a container would ignore SIGTERM."""
+    serving = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        if not serving.is_set():
+            raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield serving
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclass
+class ExitStatus:
+    """gunicorn's exit status, known once it has stopped."""
+
+    returncode: int = 0
+
+
+@contextlib.contextmanager
+def _gunicorn(env: Mapping[str, str], upstream: Path, probe_path: str) -> Iterator[ExitStatus]:
     command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
     process = subprocess.Popen(command, env=dict(env), stdin=subprocess.DEVNULL)
+    status = ExitStatus()
     try:
         _wait_for_gunicorn(process, upstream, probe_path)
-        yield
+        yield status
     finally:
-        _stop(process)
+        status.returncode = _stop(process)
 
 
 def _wait_for_gunicorn(process: subprocess.Popen[bytes], upstream: Path, path: str) -> None:
@@ -281,12 +318,12 @@ def _wait_for_gunicorn(process: subprocess.Popen[bytes], upstream: Path, path: s
         time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (gunicorn's graceful stop), SIGKILL only if that hangs."""
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM (gunicorn's graceful stop), SIGKILL only if that hangs; its exit status."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8")) + 10)
+        return process.wait(timeout=int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8")) + 10)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait()
+        return process.wait()

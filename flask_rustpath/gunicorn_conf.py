@@ -58,6 +58,8 @@ def child_exit(server: Arbiter, worker: Worker) -> None:
     start), which makes ``/rustpath/metrics`` report all workers together.
     """
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
+        try:
+            from prometheus_client import multiprocess
+        except ImportError:  # metrics are off without the client: nothing to clean
+            return
         multiprocess.mark_process_dead(worker.pid)

@@ -14,6 +14,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -29,7 +31,7 @@ from flask_rustpath import _native, hey
 from flask_rustpath.demo import create_app
 from flask_rustpath.front import FrontOptions, front_config, native_plan, segments
 
-from .servers import Front, front, get
+from .servers import ROOT, Front, free_port, front, get
 from .support import missing
 
 SUM_BELOW_100000 = 454_396_537
@@ -386,3 +388,38 @@ def test_health_and_metrics_report_both_processes(demo: Front) -> None:
     assert 'rustpath_requests_total{backend="python",outcome="ok",route="sum_of_primes"}' in text
     assert 'rustpath_front_requests_total{handler="sum_of_primes",status="200"}' in text
     assert "rustpath_front_request_seconds_bucket" in text
+
+
+@slow
+def test_a_stop_during_start_up_stops_gunicorn_too() -> None:
+    """SIGTERM while the front waits for gunicorn's workers: the serve process exits at
+    once (it would be ignored as PID 1 in a container) and takes gunicorn with it."""
+    command = [sys.executable, "-m", "flask", "--app", "tests.apps.slow_start:create_app()"]
+    command += ["rustpath", "serve", "--bind", f"127.0.0.1:{free_port()}", "--workers", "1"]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        gunicorn = _stop_while_starting(process)
+    for pid in gunicorn:
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "zombie" in status.read_text(), pid
+
+
+def _stop_while_starting(process: subprocess.Popen[str]) -> list[int]:
+    """SIGTERM once gunicorn boots its worker; gunicorn's pids."""
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if "Booting worker" in line:
+                break
+        else:
+            pytest.fail("gunicorn never started")
+        gunicorn = Front("", process, Path("unused")).gunicorn_pids()
+        assert gunicorn
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return gunicorn

@@ -125,11 +125,12 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         health_path: config.health_path.clone(),
         metrics_path: config.metrics_path.clone(),
     });
+    // Before anything slow: from here on the front, not Python, handles these.
+    let mut terminate = signal(SignalKind::terminate()).map_err(|err| err.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|err| err.to_string())?;
     let listener = TcpListener::bind(&config.bind)
         .await
         .map_err(|err| format!("could not listen on {}: {err}", config.bind))?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(|err| err.to_string())?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(|err| err.to_string())?;
     let local = listener.local_addr().map_err(|err| err.to_string())?;
     eprintln!(
         "[flask-rustpath front pid {}] listening on http://{local}, {} native route(s), app on {}",
