@@ -43,7 +43,8 @@ COPY flask_rustpath/ flask_rustpath/
 # change to our code recompiles only our crate. --locked: exactly the committed Cargo.lock.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    maturin build --release --locked --strip --interpreter python3 --out /wheels
+    maturin build --release --locked --strip --interpreter python3 --out /wheels \
+    && cd /wheels && sha256sum -- *.whl > SHA256SUMS
 
 
 FROM ${PYTHON_IMAGE}
@@ -53,7 +54,11 @@ RUN groupadd --gid 10001 rustpath \
     && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin rustpath
 
 # The wheel comes in through a bind mount, so it is not kept in a layer; "[serve]" brings
-# gunicorn. pip's cache lives in a cache mount, not in the image.
+# gunicorn. pip's cache lives in a cache mount, not in the image. Only the wheel's checksum
+# is copied, as a record of what was installed, and because some builders (podman 4's
+# buildah) key the cache of a RUN on its command alone, not on what a bind mount brings:
+# without a changed layer before it, they would reuse the install of an older wheel.
+COPY --from=builder /wheels/SHA256SUMS /usr/local/share/flask-rustpath/wheel.sha256
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     --mount=type=cache,target=/root/.cache/pip \
     set -- /wheels/*.whl \

@@ -10,6 +10,7 @@ missing or cannot run, except under ``CI=true``, where that is a failure.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -241,12 +242,33 @@ def test_defaults_and_graceful_stop(image: str, capsys: pytest.CaptureFixture[st
     assert "Traceback" not in log and "[ERROR]" not in log, log
 
 
+def test_image_runs_this_checkout(image: str) -> None:
+    """The package in the image is this checkout's: a build cache that reused the install
+    of an older wheel would test old code."""
+    probe = textwrap.dedent("""
+        import hashlib, json, pathlib, flask_rustpath
+        root = pathlib.Path(flask_rustpath.__file__).parent
+        print(json.dumps({str(path.relative_to(root)): hashlib.sha256(path.read_bytes())
+                          .hexdigest() for path in root.rglob("*.py")}))
+    """)
+    found = json.loads(podman("run", "--rm", *RUN_FLAGS, image, "python3", "-c", probe).stdout)
+    package = ROOT / "flask_rustpath"
+    here = {
+        str(path.relative_to(package)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in package.rglob("*.py")
+    }
+    stale = sorted(name for name in {*here, *found} if here.get(name) != found.get(name))
+    assert not stale, f"the image's package differs from this checkout in {stale}"
+
+
 OWN_APP = """
 from flask import Flask
-from flask_rustpath import RustPath
+from flask_rustpath import RustPath, builtins
 
+rustpath = RustPath()
+rustpath.route("/primes/<int:n>", builtins.sum_of_primes)
 app = Flask(__name__)
-RustPath(app)
+rustpath.init_app(app)
 
 
 @app.get("/healthz")
@@ -266,7 +288,7 @@ def test_own_app_on_this_image(image: str, tmp_path: Path) -> None:
     try:
         with running(own) as (_, base):
             assert json.loads(get(base + "/healthz")[2]) == {"status": "mine"}
-            status, _, body = get(base + "/rust/sum_of_primes/100000")
+            status, _, body = get(base + "/rust/primes/100000")
             assert (status, json.loads(body)) == (200, {"result": 454396537})
     finally:
         podman("rmi", own, check=False)
