@@ -32,7 +32,9 @@ pytestmark = [pytest.mark.container, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_BASE_IMAGES = ROOT / "tests" / "container" / "make_base_images.sh"
-IMAGE = "localhost/flask-rustpath:test"
+# One tag per checkout: two checkouts tested at once on one machine must not run each
+# other's image (the layer and cargo caches are still shared between them).
+IMAGE = f"localhost/flask-rustpath:test-{hashlib.sha256(bytes(ROOT)).hexdigest()[:8]}"
 # How containers run on our CI machines: crun and systemd cgroups fail there, so runc and
 # cgroupfs; the default ulimits are refused, so explicit ones.
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
@@ -200,9 +202,9 @@ def test_image_holds_no_toolchain_and_no_source(served: tuple[str, str]) -> None
     assert "-packages/flask_rustpath/" in found["package"], found  # installed from the wheel
 
 
-def test_healthcheck(served: tuple[str, str]) -> None:
+def test_healthcheck(image: str, served: tuple[str, str]) -> None:
     config = json.loads(
-        podman("image", "inspect", "--format", "{{json .Config.Healthcheck}}", IMAGE).stdout
+        podman("image", "inspect", "--format", "{{json .Config.Healthcheck}}", image).stdout
     )
     assert config["Test"][:2] == ["CMD", "python3"], config  # no curl in the image
     result = podman("healthcheck", "run", served[0], check=False)
@@ -283,7 +285,7 @@ def test_own_app_on_this_image(image: str, tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(
         f"FROM {image}\nCOPY own_app.py ./\nENV GUNICORN_APP=own_app:app\n"
     )
-    own = f"{IMAGE}-own-app"
+    own = f"{image}-own-app"
     podman("build", *BUILD_FLAGS, "-t", own, str(tmp_path), timeout=600)
     try:
         with running(own) as (_, base):
