@@ -23,15 +23,21 @@ def usable_cores() -> int:
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One gunicorn started with the shipped config; only documented env settings vary."""
+    """One server on loopback; only documented settings vary.
+
+    ``kind`` names the server (a key of ``bench.server.KINDS``): ``"gunicorn"`` with the
+    shipped config, or ``"granian"``. ``threads`` is the threads per worker that run
+    requests (gunicorn's gthread threads, Granian's blocking threads).
+    """
 
     name: str
     workers: int
     threads: int
     env: Mapping[str, str] = field(default_factory=dict)
-    app: str | None = None  # GUNICORN_APP; None serves the demo
+    app: str | None = None  # "module:create_app()" or "module:app"; None serves the demo
     ready_path: str = "/healthz"
     description: str = ""
+    kind: str = "gunicorn"
 
 
 @dataclass(frozen=True)
