@@ -1,7 +1,7 @@
 """Real Granian (a Rust HTTP server) through its WSGI interface, real sockets on loopback.
 
 The same apps as under gunicorn: the demo and a user's blog. Without granian installed
-these skip, and fail under CI.
+the server tests skip, and fail under CI.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from flask_rustpath.kernels import sum_of_primes_sieve
 from .apps import blog
 from .servers import assert_hot_urls_answer, get, granian, request
 
-pytestmark = pytest.mark.slow
-
 ALICE = {"Authorization": "Bearer alice-token"}
 BLOG_SIDES = {"": "rust", "/python": "python", "/rust": "rust"}
 
@@ -31,6 +29,17 @@ def assert_served_by_granian(headers: Message) -> None:
     assert headers.get("Server") == "granian", headers
 
 
+def test_an_app_is_spelled_as_for_gunicorn() -> None:
+    assert serving.granian_target("tests.apps.blog:create_app()") == [
+        "--factory",
+        "tests.apps.blog:create_app",
+    ]
+    assert serving.granian_target("tests.apps.preloaded:app") == ["tests.apps.preloaded:app"]
+    with pytest.raises(ValueError, match="without arguments"):
+        serving.granian_target("tests.apps.blog:create_app({'TESTING': True})")
+
+
+@pytest.mark.slow
 def test_granian_serves_the_demo_on_every_url() -> None:
     with granian() as base:
         status, headers, body = get(base + "/hello")
@@ -58,6 +67,7 @@ def test_granian_serves_the_demo_on_every_url() -> None:
         assert_hot_urls_answer(base)  # the same table gunicorn answers
 
 
+@pytest.mark.slow
 def test_the_blog_under_granian(tmp_path: Path) -> None:
     log = tmp_path / "granian.log"
     with granian(app="tests.apps.blog:create_app()", ready_path="/about", log=log) as base:
@@ -136,6 +146,7 @@ def refusals_during_slow_call(base: str) -> int:
     return refused
 
 
+@pytest.mark.slow
 def test_a_rust_call_under_granian_leaves_its_worker_serving() -> None:
     with granian(workers=1, env=ONE_SLOT) as base:
         for _ in range(ATTEMPTS):  # a probe can only miss by being starved for the whole call
@@ -145,6 +156,7 @@ def test_a_rust_call_under_granian_leaves_its_worker_serving() -> None:
             pytest.fail("no request was answered while the Rust call was in progress")
 
 
+@pytest.mark.slow
 def test_the_probe_sees_nothing_when_the_worker_serves_one_request_at_a_time() -> None:
     # The negative control: with one blocking thread, Granian runs one WSGI call at a
     # time, so every probe waits for the slow call and none is ever refused.
