@@ -1,4 +1,4 @@
-"""The HTTP suite: each server of the plan under gunicorn, each of its rows under hey.
+"""The HTTP suite: each server of the plan (gunicorn or Granian), each of its rows under hey.
 
 Every row is checked once for the right answer before any load (hey never looks at
 bodies), warmed up with a discarded hey run, then measured at each concurrency. A row
@@ -15,7 +15,7 @@ from flask_rustpath import hey
 
 from .plan import HttpRow, Plan, ServerSpec
 from .progress import Progress
-from .server import ServerError, fetch, gunicorn
+from .server import ServerError, fetch, kind_of, serve
 
 
 def step_count(plan: Plan) -> int:
@@ -86,9 +86,11 @@ def run_server(
     """Serve ``spec`` and run its rows; a server that will not start fails its rows."""
     rows = [row for row in plan.http_rows if row.server == spec.name]
     results = [_row_result(row, spec, c) for row in rows for c in row.concurrency]
-    log = out_dir / "logs" / f"gunicorn-{spec.name}.log"
+    log = out_dir / "logs" / f"{spec.kind}-{spec.name}.log"
     info: dict[str, Any] = {
         "name": spec.name,
+        "kind": spec.kind,
+        "command": kind_of(spec).command(spec),
         "description": spec.description,
         "workers": spec.workers,
         "threads": spec.threads,
@@ -98,9 +100,11 @@ def run_server(
         "error": None,
     }
     first_step = progress.done
-    progress.step(f"start gunicorn {spec.name} ({spec.workers} workers x {spec.threads} threads)")
+    progress.step(
+        f"start {spec.kind} {spec.name} ({spec.workers} workers x {spec.threads} threads)"
+    )
     try:
-        with gunicorn(spec, log) as base:
+        with serve(spec, log) as base:
             progress.outcome("ready")
             for row in rows:
                 _run_row(base, row, plan, progress, [r for r in results if r["row"] == row.key])

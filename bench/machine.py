@@ -19,6 +19,9 @@ from typing import Any
 from .plan import usable_cores
 from .server import REPO_ROOT
 
+# Python packages whose versions the report states.
+PACKAGES = ("flask", "gunicorn", "granian", "numpy", "matplotlib")
+
 
 def _first_line(command: list[str]) -> str | None:
     try:
@@ -111,9 +114,7 @@ def describe() -> dict[str, Any]:
         "rustc": _first_line(["rustc", "--version"]),
         "gxx": _first_line(["g++", "--version"]),
         "hey": f"hey {dpkg_hey} (Debian package)" if dpkg_hey else None,
-        "packages": {
-            name: _package(name) for name in ("flask", "gunicorn", "numpy", "matplotlib")
-        },
+        "packages": {name: _package(name) for name in PACKAGES},
         "load_average_1min": load_average(),
         "native_module": native_module(),
         "git": git_state(),

@@ -23,15 +23,21 @@ def usable_cores() -> int:
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One gunicorn started with the shipped config; only documented env settings vary."""
+    """One server on loopback; only documented settings vary.
+
+    ``kind`` names the server (a key of ``bench.server.KINDS``): ``"gunicorn"`` with the
+    shipped config, or ``"granian"``. ``threads`` is the threads per worker that run
+    requests (gunicorn's gthread threads, Granian's blocking threads).
+    """
 
     name: str
     workers: int
     threads: int
     env: Mapping[str, str] = field(default_factory=dict)
-    app: str | None = None  # GUNICORN_APP; None serves the demo
+    app: str | None = None  # "module:create_app()" or "module:app"; None serves the demo
     ready_path: str = "/healthz"
     description: str = ""
+    kind: str = "gunicorn"
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,15 @@ def default_plan(*, quick: bool = False, duration_s: float | None = None) -> Pla
         threads=4,
         description="shipped config: 2 gthread workers x 4 threads, Rust pool of all cores",
     )
+    # The same demo, workers and threads under Granian, a Rust HTTP server: rows keyed as
+    # main's are compared with them in the report.
+    granian = ServerSpec(
+        "granian",
+        workers=2,
+        threads=4,
+        kind="granian",
+        description="Granian WSGI: 2 workers x 4 blocking threads, Rust pool of all cores",
+    )
     # One worker, RUSTPATH_THREADS=1: each request is single-threaded, so any gain from
     # a second gunicorn thread comes from the GIL being released while the kernel runs.
     scaling = {"RUSTPATH_THREADS": "1"}
@@ -130,6 +145,12 @@ def default_plan(*, quick: bool = False, duration_s: float | None = None) -> Pla
         _sum_row("numpy-large", "NumPy sieve", "/python/numpy", large, "main", cs),
     ]
     rows += [_sum_row(rust_key(n), "Rust sieve", "/rust", n, "main", cs) for n in rust_ns]
+    rows += [
+        HttpRow(
+            "hello", "Flask /hello (framework ceiling)", "/hello", "granian", cs, "Hello, World!"
+        ),
+        _sum_row(rust_key(small), "Rust sieve", "/rust", small, "granian", cs),
+    ]
     for server in ("gil-1t", "gil-2t"):
         rows += [
             _sum_row("scaling-rust", "Rust sieve", "/rust", large, server, (2,)),
@@ -157,7 +178,7 @@ def default_plan(*, quick: bool = False, duration_s: float | None = None) -> Pla
     )
     return Plan(
         mode="quick" if quick else "full",
-        servers=(main, gil1, gil2),
+        servers=(main, granian, gil1, gil2),
         http_rows=tuple(rows),
         duration_s=duration_s or (1.0 if quick else 10.0),
         warmup_s=0.5 if quick else 2.0,

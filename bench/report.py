@@ -80,6 +80,7 @@ def render(results: dict[str, Any], chart_name: str | None) -> str:
     if chart_name:
         lines += [f"![HTTP throughput and kernel times]({chart_name})", ""]
     lines += _http(results)
+    lines += _servers_compared(results)
     lines += _per_request()
     lines += _scaling(results)
     lines += _kernels(results)
@@ -158,6 +159,58 @@ def _http(results: dict[str, Any]) -> list[str]:
         "",
         f"2xx responses per second under `hey -z {results['plan']['duration_s']:g}s -c C` "
         f"(median latency in brackets). Server: {_server_line(results, 'main')}.",
+        "",
+        *_table(header, table),
+    ]
+
+
+def _rps_cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "-"
+    p50 = (row["hey"] or {}).get("latency_s", {}).get("50%")
+    return fmt_rps(row["ok_rps"]) + (f" ({fmt_seconds(p50)})" if p50 else "")
+
+
+def _servers_compared(results: dict[str, Any]) -> list[str]:
+    """Rows measured on ``main`` and, under the same key, on another server of the run
+    (Granian, say), side by side with each one's ratio to ``main``."""
+    http = results.get("http", [])
+    main = {(r["row"], r["concurrency"]): r for r in http if r["server"] == "main"}
+    others = [r for r in http if r["server"] != "main" and (r["row"], r["concurrency"]) in main]
+    if not others:
+        return []
+    servers = {s["name"]: s for s in results.get("servers", [])}
+    names = ["main", *dict.fromkeys(r["server"] for r in others)]
+    keys = list(dict.fromkeys(r["row"] for r in others))
+    cs = sorted({r["concurrency"] for r in others})
+    by = {(r["server"], r["row"], r["concurrency"]): r for r in http}
+    table = []
+    for key in keys:
+        for name in names:
+            by_c = [by.get((name, key, c)) for c in cs]
+            first = next((r for r in by_c if r), None)
+            if first is None:
+                continue
+            kind = servers.get(name, {}).get("kind", "gunicorn")
+            cells = [first["label"], f"`{first['path']}`", f"{kind} (`{name}`)"]
+            cells += [_rps_cell(r) for r in by_c]
+            top, base = by.get((name, key, cs[-1])), main.get((key, cs[-1]))
+            ratio = (
+                top["ok_rps"] / base["ok_rps"]
+                if top and base and top["ok_rps"] and base["ok_rps"]
+                else None
+            )
+            cells.append(fmt_ratio(ratio))
+            table.append(cells)
+    header = ["row", "URL", "server", *(f"c={c}" for c in cs), f"÷ main, c={cs[-1]}"]
+    described = [f"- `{name}`: {_server_line(results, name)}" for name in names]
+    return [
+        "## Servers compared",
+        "",
+        "The same app and rows on each server, in the same run: 2xx responses per second "
+        f"under `hey -z {results['plan']['duration_s']:g}s -c C` (median latency in brackets).",
+        "",
+        *described,
         "",
         *_table(header, table),
     ]
@@ -350,12 +403,18 @@ def _primesieve_version(results: dict[str, Any]) -> str:
 
 def _method(results: dict[str, Any]) -> list[str]:
     plan = results["plan"]
+    commands = {s["kind"]: s["command"] for s in results.get("servers", []) if s.get("command")}
+    others = "".join(
+        f"; `{name}` servers: `{command}`"
+        for name, command in commands.items()
+        if name != "gunicorn"
+    )
     return [
         "## Method",
         "",
         "- Servers: `python -m gunicorn -c python:flask_rustpath.gunicorn_conf` (the shipped "
         "config, demo app), bound to a free 127.0.0.1 port; `WEB_CONCURRENCY`, "
-        "`GUNICORN_THREADS` and `RUSTPATH_THREADS` set per server as stated above.",
+        f"`GUNICORN_THREADS` and `RUSTPATH_THREADS` set per server as stated above{others}.",
         f"- Load: each row is checked once for the right answer, warmed up with a discarded "
         f"`hey -z {plan['warmup_s']:g}s`, then run with `hey -z {plan['duration_s']:g}s "
         f"-c C -t {plan['request_timeout_s']}` per concurrency. Throughput counts 2xx "

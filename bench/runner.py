@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_rustpath import hey
 
-from . import goals, http_suite, kernel_suite, machine, report
+from . import goals, http_suite, kernel_suite, machine, report, server
 from .plan import Plan
 from .progress import Progress
 
@@ -49,6 +49,14 @@ def run(
     ``report_dir``. Failures of single rows or cases are recorded, not raised."""
     if plan.http and hey.hey_path() is None:
         raise BenchError("hey is not installed (Debian/Ubuntu: apt-get install -y hey)")
+    if plan.http:
+        for spec in plan.servers:
+            try:
+                reason = server.kind_of(spec).missing()
+            except ValueError as err:
+                raise BenchError(str(err)) from None
+            if reason is not None:
+                raise BenchError(f"server {spec.name!r} cannot start: {reason}")
     total = (http_suite.step_count(plan) if plan.http else 0) + (
         kernel_suite.step_count(plan) if plan.kernels else 0
     )

@@ -1,4 +1,5 @@
-"""Start gunicorn with the shipped config on a free loopback port, and always stop it.
+"""Start a real server (gunicorn with the shipped config, or Granian) on a free loopback
+port, and always stop it.
 
 Shared by ``flask rustpath bench``, the benchmark harness and the test suite: each
 needs a real server on a real socket for a bounded time, with its log kept in a file
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +24,7 @@ START_TIMEOUT_S = 60
 
 
 class ServerError(RuntimeError):
-    """gunicorn exited or did not answer in time; carries the tail of its log."""
+    """The server exited or did not answer in time; carries the tail of its log."""
 
 
 def free_port() -> int:
@@ -64,35 +66,107 @@ def gunicorn(
     ``WEB_CONCURRENCY``, …); the bind address is always 127.0.0.1 on a free port, and
     ``cwd`` (default: the current directory) is put on ``PYTHONPATH`` so the app imports.
     """
-    cwd = cwd or Path.cwd()
     port = free_port()
-    environ = {**os.environ, **env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
+    with _serve(
+        "gunicorn",
+        [*command, *args],
+        {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+        log_path,
+        port=port,
+        cwd=cwd,
+        ready_path=ready_path,
+    ) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def granian(
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    app: str = "flask_rustpath.demo:create_app()",
+    workers: int = 2,
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
+    ready_path: str = "/",
+) -> Iterator[str]:
+    """Serve ``app`` with Granian's WSGI interface until the block exits; yield the base
+    URL once it answers HTTP at ``ready_path`` (any status).
+
+    Runs ``python -m granian --interface wsgi --host 127.0.0.1 --port P --workers N *args
+    APP``. ``app`` is spelled as for gunicorn: ``module:name`` for an app object, or
+    ``module:factory()`` for a factory called without arguments (Granian's
+    ``--factory module:factory``). ``env`` and ``cwd`` work as for :func:`gunicorn`.
+    """
+    port = free_port()
+    command = [
+        *(sys.executable, "-m", "granian", "--interface", "wsgi"),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        *args,
+        *granian_target(app),
+    ]
+    with _serve(
+        "granian", command, env, log_path, port=port, cwd=cwd, ready_path=ready_path
+    ) as base:
+        yield base
+
+
+def granian_target(app: str) -> list[str]:
+    """Granian's arguments for a gunicorn-style app spec: ``["--factory", "m:f"]`` for
+    ``"m:f()"``; Granian cannot pass arguments to a factory, so ``"m:f(1)"`` is refused."""
+    if "(" not in app:
+        return [app]
+    target, _, call = app.partition("(")
+    if call != ")":
+        raise ValueError(f"Granian calls a factory without arguments; got {app!r}")
+    return ["--factory", target]
+
+
+@contextlib.contextmanager
+def _serve(
+    name: str,
+    command: Sequence[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    port: int,
+    cwd: Path | None,
+    ready_path: str,
+) -> Iterator[str]:
+    """Start ``command`` (a server bound to 127.0.0.1:``port``) in its own process group
+    with its output in ``log_path``; yield the base URL once it answers, always stop it."""
+    cwd = cwd or Path.cwd()
+    environ = {**os.environ, **env}
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), environ.get("PYTHONPATH")]))
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*command, *args],
+            command,
             cwd=cwd,
             env=environ,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own group, so a stop can reach workers that outlive their master.
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(process, base + ready_path, log_path)
+        _wait_until_ready(name, process, base + ready_path, log_path)
         yield base
     finally:
         _stop(process)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+def _wait_until_ready(
+    name: str, process: subprocess.Popen[bytes], url: str, log_path: Path
+) -> None:
     """Any HTTP answer means the workers are up; whether it is a 200 is the rows' business."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if process.poll() is not None:
-            raise ServerError(f"gunicorn exited with {process.returncode}:\n{log_tail(log_path)}")
+            raise ServerError(f"{name} exited with {process.returncode}:\n{log_tail(log_path)}")
         try:
             fetch(url, timeout=2)
             return
@@ -100,13 +174,14 @@ def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log_path: Path
             pass
         if time.monotonic() > deadline:
             raise ServerError(
-                f"gunicorn did not answer within {START_TIMEOUT_S} s:\n{log_tail(log_path)}"
+                f"{name} did not answer within {START_TIMEOUT_S} s:\n{log_tail(log_path)}"
             )
         time.sleep(0.2)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the master (it stops its workers), SIGKILL only if that hangs."""
+    """SIGTERM the master (it stops its workers), SIGKILL only if that hangs; then
+    SIGKILL whatever of its process group is left (a worker its master left behind)."""
     if process.poll() is None:
         process.terminate()
     try:
@@ -114,3 +189,5 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import random
 import time
@@ -61,6 +62,27 @@ def importable(function: Callable[..., Any]) -> bool:
     module = getattr(function, "__module__", None)
     qualname = getattr(function, "__qualname__", "")
     return bool(module) and module != "__main__" and "<locals>" not in qualname
+
+
+def _shut_down_before_exit(pool: ProcessPoolExecutor) -> None:
+    """Let ``pool``'s processes end when the process that started them exits.
+
+    A server whose workers are :mod:`multiprocessing` children (Granian) ends each one
+    through multiprocessing's exit function, which joins every child process first and
+    only then runs the thread hooks that shut the pool down: the worker would wait for
+    its pool forever. A multiprocessing finalizer runs before that join; it must also
+    run before the pool's own queues close theirs (priority 10), or the pool's stop
+    messages are never sent. Pending comparisons are dropped; one in progress
+    finishes, as at any other exit. A forked child inherits the finalizer but not the
+    pool's threads: it leaves the pool alone.
+    """
+    owner = os.getpid()
+
+    def shut_down() -> None:
+        if os.getpid() == owner:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    multiprocessing.util.Finalize(pool, shut_down, exitpriority=100)
 
 
 class ShadowRunner:
@@ -137,6 +159,7 @@ class ShadowRunner:
                 self._processes = ProcessPoolExecutor(
                     settings.shadow_workers, mp_context=multiprocessing.get_context("spawn")
                 )
+                _shut_down_before_exit(self._processes)
                 self._pid, self._pending = pid, 0
             if self._pending >= settings.shadow_queue + settings.shadow_workers:
                 full = True

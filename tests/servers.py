@@ -1,8 +1,11 @@
-"""Real gunicorn for a test, through the same launcher the benchmarks use."""
+"""Real servers for a test (gunicorn, Granian), through the same launcher the benchmarks
+use, and the HTTP helpers the tests of both share."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -12,23 +15,58 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from flask_rustpath import serving
 from flask_rustpath.serving import free_port
 
+from . import support
+
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["ROOT", "Front", "free_port", "front", "get", "gunicorn"]
+__all__ = [
+    "HOT",
+    "ROOT",
+    "Front",
+    "assert_hot_urls_answer",
+    "free_port",
+    "front",
+    "get",
+    "granian",
+    "gunicorn",
+    "request",
+]
 
 
-def get(url: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
-    """GET ``url``: status, headers and body, also for HTTP error statuses."""
+def get(url: str, timeout: float = 30) -> tuple[int, Message, bytes]:
+    """GET ``url``: status, headers and body, also for HTTP error statuses.
+
+    The headers are the response's own message: names match in any case, as in HTTP
+    (Granian sends them in lower case), and a missing one is ``None``.
+    """
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        return err.code, err.headers, err.read()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def request(base: str, path: str, **kwargs: Any) -> tuple[int, Message, bytes]:
+    """Send ``urllib.request.Request(base + path, **kwargs)`` without following redirects:
+    status, headers (any case, as for :func:`get`) and body, also for error statuses."""
+    opener = urllib.request.build_opener(_NoRedirect())
+    try:
+        with opener.open(urllib.request.Request(base + path, **kwargs), timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
 
 
 @contextlib.contextmanager
@@ -115,3 +153,47 @@ def front(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextlib.contextmanager
+def granian(
+    *args: str,
+    app: str = "flask_rustpath.demo:create_app()",
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/healthz",
+    log: Path | None = None,
+) -> Iterator[str]:
+    """Run ``granian --interface wsgi --workers N *args APP``; yield its base URL.
+
+    Without granian installed the test skips, and fails under CI. ``log`` keeps the
+    server's output there (default: a temporary file).
+    """
+    if importlib.util.find_spec("granian") is None:
+        support.missing("granian is not installed (pip install granian)")
+    with tempfile.TemporaryDirectory() as scratch:
+        log = log or Path(scratch) / "granian.log"
+        with serving.granian(
+            env or {}, log, app=app, workers=workers, args=args, cwd=ROOT, ready_path=ready_path
+        ) as base:
+            yield base
+
+
+#: Each server's hot URLs answer these, always as JSON: (status, body or None).
+HOT = {
+    "/rust/sum_of_primes/100": (200, {"result": 1060}),
+    "/python/sum_of_primes/100": (200, {"result": 1060}),
+    "/sum_of_primes/100": (200, {"result": 1060}),
+    "/rustpath/sum_of_primes/100": (200, {"result": 1060}),
+    "/rust/sum_of_primes/x": (404, None),
+    "/python/sum_of_primes/2000000": (422, None),
+}
+
+
+def assert_hot_urls_answer(base: str) -> None:
+    for path, (status, body) in HOT.items():
+        got_status, headers, got_body = get(base + path)
+        assert got_status == status, (path, got_body)
+        assert headers["Content-Type"] == "application/json", path
+        if body is not None:
+            assert json.loads(got_body) == body, path

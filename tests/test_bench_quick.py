@@ -9,6 +9,7 @@ needs ``hey``, ``g++`` and ``libprimesieve-dev``; without them it skips, except 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import primesieve
+import bench
+from bench import primesieve, server
 from flask_rustpath import hey
 
 from . import support
@@ -85,10 +87,21 @@ def test_hey_refuses_non_loopback_urls() -> None:
         hey.run("http://192.0.2.1:80/", concurrency=1, duration_s=0.1)
 
 
+def test_every_server_of_the_default_plan_has_a_known_kind() -> None:
+    plans = (bench.default_plan(), bench.default_plan(quick=True))
+    kinds = {spec.kind for plan in plans for spec in plan.servers}
+    assert kinds == {"gunicorn", "granian"}
+    assert kinds <= set(server.KINDS)
+    with pytest.raises(ValueError, match="known kinds: gunicorn, granian"):
+        server.kind_of(bench.ServerSpec("x", 1, 1, kind="front"))
+
+
 def _require_tools() -> None:
     missing = []
     if hey.hey_path() is None:
         missing.append("hey (apt-get install -y hey)")
+    if importlib.util.find_spec("granian") is None:
+        missing.append("granian (pip install granian)")
     reason = primesieve.unavailable_reason()
     if reason is not None:
         missing.append(reason)
@@ -122,8 +135,18 @@ def test_quick_bench_runs_end_to_end_and_every_response_was_200(tmp_path: Path) 
     results = json.loads(raw.read_text())
     assert results["ok"] is True
 
-    assert {s["name"] for s in results["servers"]} == {"main", "gil-1t", "gil-2t"}
+    assert {s["name"]: s["kind"] for s in results["servers"]} == {
+        "main": "gunicorn",
+        "granian": "granian",
+        "gil-1t": "gunicorn",
+        "gil-2t": "gunicorn",
+    }
     assert all(s["error"] is None for s in results["servers"])
+    # Granian's rows are main's rows under the same keys, so the report compares them.
+    granian_rows = {r["row"]: r["path"] for r in results["http"] if r["server"] == "granian"}
+    main_rows = {r["row"]: r["path"] for r in results["http"] if r["server"] == "main"}
+    assert set(granian_rows) == {"hello", "rust-1e4"}
+    assert all(main_rows[key] == path for key, path in granian_rows.items())
     assert results["http"]
     for row in results["http"]:
         assert row["ok"], (row["path"], row["problems"])
@@ -150,3 +173,7 @@ def test_quick_bench_runs_end_to_end_and_every_response_was_200(tmp_path: Path) 
     assert goal_ids == ["P1", "P2", "P3", "P4", "P5", "P6", "S1", "S2", "S3", "D1"]
     report = (tmp_path / "REPORT.md").read_text()
     assert "Quick run" in report and "## Goals" in report and "report.png" in report
+    compared = report.split("## Servers compared", 1)[1].split("\n## ", 1)[0]
+    for path in ("/hello", "/rust/sum_of_primes/10000"):
+        for cell in ("gunicorn (`main`)", "granian (`granian`)"):
+            assert re.search(rf"`{path}` \| {re.escape(cell)} \| \d", compared), (path, cell)

@@ -11,7 +11,7 @@ import pytest
 
 from flask_rustpath.metrics import FLUSH_SECONDS
 
-from .servers import get, gunicorn
+from .servers import assert_hot_urls_answer, get, gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -116,25 +116,6 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
     assert values[ok] == sent
     assert values[refused] == 1
     assert values[timed] == sent
-
-
-HOT = {
-    "/rust/sum_of_primes/100": (200, {"result": 1060}),
-    "/python/sum_of_primes/100": (200, {"result": 1060}),
-    "/sum_of_primes/100": (200, {"result": 1060}),
-    "/rustpath/sum_of_primes/100": (200, {"result": 1060}),
-    "/rust/sum_of_primes/x": (404, None),
-    "/python/sum_of_primes/2000000": (422, None),
-}
-
-
-def assert_hot_urls_answer(base: str) -> None:
-    for path, (status, body) in HOT.items():
-        got_status, headers, got_body = get(base + path)
-        assert got_status == status, (path, got_body)
-        assert headers["Content-Type"] == "application/json", path
-        if body is not None:
-            assert json.loads(got_body) == body, path
 
 
 def test_a_missing_metrics_directory_never_changes_a_hot_response(tmp_path) -> None:

@@ -11,10 +11,8 @@ import json
 import re
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask, Response, stream_with_context
@@ -23,7 +21,7 @@ from flask_rustpath import RustPath, serving, url_for
 from flask_rustpath.errors import LimitExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_sieve
 from tests.apps import blog
-from tests.servers import ROOT
+from tests.servers import ROOT, request
 
 ALICE = {"Authorization": "Bearer alice-token"}
 SIDES = ("", "/python", "/rust")
@@ -203,21 +201,6 @@ def test_a_hot_rule_colliding_with_a_view_is_refused_in_either_order() -> None:
 # -- real gunicorn ------------------------------------------------------------------------
 
 
-def _request(base: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(base + path, **kwargs)
-    opener = urllib.request.build_opener(_NoRedirect())
-    try:
-        with opener.open(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 @pytest.mark.slow
 def test_the_blog_under_real_gunicorn() -> None:
     with tempfile.TemporaryDirectory() as scratch:
@@ -225,14 +208,14 @@ def test_the_blog_under_real_gunicorn() -> None:
         env = {"GUNICORN_APP": "tests.apps.blog:create_app()", "WEB_CONCURRENCY": "2"}
         with serving.gunicorn(env, log, cwd=ROOT, ready_path="/about") as base:
             for prefix in SIDES:
-                status, headers, _ = _request(base, f"{prefix}/blog/stats/1")
+                status, headers, _ = request(base, f"{prefix}/blog/stats/1")
                 assert (status, headers["Location"]) == (302, "/auth/login"), prefix
-                status, headers, body = _request(base, f"{prefix}/blog/stats/1", headers=ALICE)
+                status, headers, body = request(base, f"{prefix}/blog/stats/1", headers=ALICE)
                 assert status == 200 and headers[blog.BLUEPRINT_HOOK_HEADER] == "ran"
                 assert json.loads(body)["prime_sum"] == sum_of_primes_sieve(26_000)
-                status, _, body = _request(base, f"{prefix}/blog/stats/99", headers=ALICE)
+                status, _, body = request(base, f"{prefix}/blog/stats/99", headers=ALICE)
                 assert (status, body) == (404, b"<h1>The blog has no such page</h1>")
-                status, _, body = _request(
+                status, _, body = request(
                     base,
                     f"{prefix}/blog/score",
                     data=b'{"n": 100}',
@@ -240,7 +223,7 @@ def test_the_blog_under_real_gunicorn() -> None:
                     method="POST",
                 )
                 assert (status, json.loads(body)) == (201, {"user": "alice", "score": 1060})
-            status, _, body = _request(base, f"/blog/shadowed/{blog.PLANTED}", headers=ALICE)
+            status, _, body = request(base, f"/blog/shadowed/{blog.PLANTED}", headers=ALICE)
             assert status == 200
             # Production mode: no RUSTPATH_SHADOW_RAISE; the process pool reports it.
             deadline = time.monotonic() + 60
