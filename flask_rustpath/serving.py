@@ -1,5 +1,5 @@
-"""Start a real server (gunicorn with the shipped config, or Granian) on a free loopback
-port, and always stop it.
+"""Start a real server (gunicorn with the shipped config, Granian, or the Rust front with
+gunicorn behind it) on a free loopback port, and always stop it.
 
 Shared by ``flask rustpath bench``, the benchmark harness and the test suite: each
 needs a real server on a real socket for a bounded time, with its log kept in a file
@@ -108,6 +108,33 @@ def granian(
     ]
     with _serve(
         "granian", command, env, log_path, port=port, cwd=cwd, ready_path=ready_path
+    ) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def front(
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    app: str = "flask_rustpath.demo:create_app()",
+    workers: int = 2,
+    threads: int = 4,
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
+    ready_path: str = "/",
+) -> Iterator[str]:
+    """Serve ``app`` with ``flask rustpath serve`` (the Rust front, gunicorn behind it)
+    until the block exits; yield the base URL once it answers HTTP at ``ready_path``.
+    ``env`` and ``cwd`` work as for :func:`gunicorn`."""
+    port = free_port()
+    command = [
+        *(sys.executable, "-m", "flask", "--app", app, "rustpath", "serve"),
+        *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)),
+        *args,
+    ]
+    with _serve(
+        "flask rustpath serve", command, env, log_path, port=port, cwd=cwd, ready_path=ready_path
     ) as base:
         yield base
 
