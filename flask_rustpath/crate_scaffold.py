@@ -39,12 +39,22 @@ _RUST_RESERVED = frozenset((
     "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
     "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
     "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
-    "core", "std", "alloc", "proc_macro", "test", "pyo3", "rayon",
+    "core", "std", "alloc", "proc_macro", "test", "pyo3", "rayon", "serde", "serde_json",
 ))
 # fmt: on
 # fmt: on
 # fmt: on
 _NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+# Top-level items of the scaffolded src/lib.rs (rustfmt puts them in column 0). The
+# #[pymodule] function is named after the crate, and PyO3 makes a module of that name,
+# so a crate named like one of them does not compile.
+_TEMPLATE_ITEMS = frozenset(
+    re.findall(
+        r"^(?:pub )?(?:fn|mod|const|static) ([a-z_][a-z0-9_]*)",
+        (SCAFFOLD_DIR / "lib.rs.tmpl").read_text(encoding="utf-8"),
+        re.MULTILINE,
+    )
+)
 
 
 def check_name(name: str) -> None:
@@ -64,6 +74,8 @@ def check_name(name: str) -> None:
         )
     if name in _RUST_RESERVED:
         raise CrateError(f"{name!r} is reserved in Rust or names a dependency")
+    if name in _TEMPLATE_ITEMS:
+        raise CrateError(f"{name!r} names an item of the scaffolded src/lib.rs")
     if name in sys.stdlib_module_names:
         raise CrateError(f"{name!r} would shadow the standard library module of that name")
 

@@ -89,6 +89,8 @@ def pip_uninstall(*names: str) -> None:
         ("MyCrate", "lower-case"),
         ("fn", "reserved in Rust"),
         ("json", "standard library"),
+        ("native", "an item of the scaffolded src/lib.rs"),
+        ("pool", "an item of the scaffolded src/lib.rs"),
     ],
 )
 def test_new_refuses_a_bad_name_in_one_line(
@@ -354,7 +356,7 @@ def test_the_scaffolds_parity_test_passes(project: Project) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 passed" in result.stdout
+    assert "6 passed" in result.stdout
 
 
 @pytest.mark.slow
@@ -387,7 +389,7 @@ def test_a_compile_error_fails_the_build_readably(project: Project) -> None:
     crate_scaffold.scaffold(name, project.root / "rust" / name)
     lib = project.root / "rust" / name / "src" / "lib.rs"
     broken = lib.read_text().replace(
-        "let n = u64", 'let _: u64 = "not a number";\n    let n = u64', 1
+        "let n = check_n(n)", 'let _: u64 = "not a number";\n    let n = check_n(n)', 1
     )
     lib.write_text(broken)
     started = time.perf_counter()
