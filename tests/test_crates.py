@@ -8,8 +8,13 @@ module installs is uninstalled at the end.
 
 from __future__ import annotations
 
+import ctypes
+import importlib
+import importlib.util
+import math
 import os
 import queue
+import random
 import shutil
 import subprocess
 import sys
@@ -18,7 +23,9 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -34,6 +41,7 @@ from flask_rustpath import (
     crate_scaffold,
 )
 from flask_rustpath.crate_commands import build_command, new_command
+from flask_rustpath.front import CAPSULE_NAME
 
 needs_cargo = pytest.mark.skipif(
     shutil.which("cargo") is None or shutil.which("maturin") is None,
@@ -380,6 +388,130 @@ def test_the_scaffold_is_fmt_and_clippy_clean(project: Project) -> None:
     if "no such command" in clippy.stderr:
         pytest.skip("clippy is not installed")
     assert clippy.returncode == 0, clippy.stderr
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_the_scaffolds_rust_tests_pass(project: Project) -> None:
+    """``cargo test`` in the crate: among them, the ABI glue turning a panic into status 3
+    (the example kernel has no input that panics, so only a Rust test can reach it)."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["cargo", "test"], cwd=project.crate, capture_output=True, text=True, timeout=600
+    )
+    print(f"cargo test on the scaffold: {time.perf_counter() - started:.1f}s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "a_panic_is_reported_not_unwound_into_the_caller ... ok" in result.stdout
+    assert "sum_of_primes_answers_through_the_native_abi ... ok" in result.stdout
+
+
+# --- the native entry point (C ABI v1), called as the Rust front calls it -----------
+
+
+class Buffer(ctypes.Structure):
+    _fields_ = [
+        ("ptr", ctypes.POINTER(ctypes.c_uint8)),
+        ("len", ctypes.c_size_t),
+        ("cap", ctypes.c_size_t),
+    ]
+
+
+class NativeEntry(ctypes.Structure):
+    _fields_ = [
+        ("abi_version", ctypes.c_uint32),
+        (
+            "call",
+            ctypes.CFUNCTYPE(
+                ctypes.c_int32,
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+                ctypes.c_double,
+                ctypes.POINTER(ctypes.c_uint8),
+                ctypes.POINTER(Buffer),
+            ),
+        ),
+        ("release", ctypes.CFUNCTYPE(None, Buffer)),
+    ]
+
+
+def native_entry(capsule: object) -> Any:
+    """The ``NativeEntry`` a ``flask_rustpath.native.v1`` capsule holds."""
+    api = ctypes.pythonapi
+    api.PyCapsule_GetName.restype = ctypes.c_char_p
+    api.PyCapsule_GetName.argtypes = [ctypes.py_object]
+    assert api.PyCapsule_GetName(capsule) == CAPSULE_NAME.encode()
+    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return NativeEntry.from_address(api.PyCapsule_GetPointer(capsule, CAPSULE_NAME.encode()))
+
+
+def call_native(
+    entry: Any, args: bytes, timeout: float = 0.0, cancelled: bool = False
+) -> tuple[int, str]:
+    """One call through the ABI (ctypes releases the GIL for it): status and text."""
+    flag = ctypes.c_uint8(cancelled)
+    out = Buffer()
+    status = entry.call(args, len(args), timeout, ctypes.byref(flag), ctypes.byref(out))
+    text = ctypes.string_at(out.ptr, out.len).decode()
+    entry.release(out)
+    return int(status), text
+
+
+def prime_sums_below(limit: int) -> list[int]:
+    """``sums[n]``: the sum of primes below ``n``, by the parity test's trial division."""
+    sums = [0, 0]
+    for i in range(1, limit):
+        prime = i >= 2 and all(i % d for d in range(2, math.isqrt(i) + 1))
+        sums.append(sums[-1] + (i if prime else 0))
+    return sums
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_the_scaffolds_native_entry_agrees_with_python_through_the_c_abi(
+    project: Project,
+) -> None:
+    module = importlib.import_module(project.name)
+    assert list(module.__rustpath_native__) == ["sum_of_primes"]
+    entry = native_entry(module.__rustpath_native__["sum_of_primes"])
+    assert entry.abi_version == 1
+
+    # Many inputs, against the Python reference; block and chunk edges included.
+    sums = prime_sums_below(20_001)
+    rng = random.Random(20_000)
+    inputs = [0, 1, 2, 3, 4, 5, 1023, 1024, 1025, 4097, 4098, 20_000]
+    inputs += rng.sample(range(20_001), 300)
+    for n in inputs:
+        assert call_native(entry, b'{"n":%d}' % n) == (0, str(sums[n])), n
+    # Larger n, against the Python door of the same crate; a deadline far away, or none
+    # (zero, negative and NaN mean none), changes nothing.
+    for n, timeout in [(10**6, 0.0), (2_000_003, 60.0), (123_457, -1.0), (99_991, math.nan)]:
+        assert call_native(entry, b'{"n":%d}' % n, timeout) == (0, str(module.sum_of_primes(n)))
+    # From several threads at once (the front calls from its own), with no GIL held.
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda n: call_native(entry, b'{"n":%d}' % n), inputs[:64]))
+    assert answers == [(0, str(sums[n])) for n in inputs[:64]]
+
+    # Bad input is status 1 with a message; the negative n in the Python door's words.
+    with pytest.raises(ValueError, match="negative") as refused:
+        module.sum_of_primes(-1)
+    assert call_native(entry, b'{"n":-1}') == (1, str(refused.value))
+    assert call_native(entry, b"{}") == (1, "missing argument 'n'")
+    for bad in [b'{"n":"7"}', b'{"n":1.5}', b'{"n":null}', b'{"n":18446744073709551616}']:
+        status, message = call_native(entry, bad)
+        assert status == 1 and message.startswith("argument 'n': "), (bad, message)
+    for bad in [b"", b"[1]", b"7", b'{"n":', b'\xff{"n":1}']:
+        status, message = call_native(entry, bad)
+        assert status == 1 and message.startswith("arguments are not a JSON object"), bad
+
+    # Hours of trial division: only the deadline or the cancel flag ends these calls,
+    # within milliseconds. Bounded in CPU time, which load on the machine cannot inflate.
+    huge = b'{"n":%d}' % (2**63 - 1)
+    cpu = time.process_time()
+    assert call_native(entry, huge, timeout=0.05) == (2, "")
+    assert call_native(entry, huge, cancelled=True) == (2, "")
+    assert time.process_time() - cpu < 10
+    assert call_native(entry, b'{"n":100}') == (0, "1060")  # the pool still works
 
 
 @pytest.mark.slow
