@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import importlib.util
+import json
 import math
 import os
 import queue
@@ -41,7 +42,9 @@ from flask_rustpath import (
     crate_scaffold,
 )
 from flask_rustpath.crate_commands import build_command, new_command
-from flask_rustpath.front import CAPSULE_NAME
+from flask_rustpath.front import CAPSULE_NAME, native_plan
+
+from . import servers
 
 needs_cargo = pytest.mark.skipif(
     shutil.which("cargo") is None or shutil.which("maturin") is None,
@@ -512,6 +515,86 @@ def test_the_scaffolds_native_entry_agrees_with_python_through_the_c_abi(
     assert call_native(entry, huge, cancelled=True) == (2, "")
     assert time.process_time() - cpu < 10
     assert call_native(entry, b'{"n":100}') == (0, "1060")  # the pool still works
+
+
+def front_app_source(name: str) -> str:
+    return textwrap.dedent(
+        f"""
+        import math
+
+        from flask import Flask
+        from flask_rustpath import RustPath
+
+        app = Flask(__name__)
+        # Every URL of the route through Rust; a short deadline so a 504 comes soon.
+        app.config.update(RUSTPATH_BACKEND="rust", RUSTPATH_DEADLINE=0.5)
+        rustpath = RustPath(app)
+
+
+        @rustpath.hot("/sum_of_primes/<int:n>", rust="{name}:sum_of_primes")
+        def sum_of_primes(n: int) -> int:
+            return sum(i for i in range(2, n) if all(i % d for d in range(2, math.isqrt(i) + 1)))
+        """
+    )
+
+
+@pytest.mark.slow
+@needs_cargo
+def test_the_front_serves_the_scaffolded_crate_natively(project: Project) -> None:
+    """``flask rustpath serve`` answers the crate's route itself, as the app would."""
+    module_name = f"{project.name}_front_app"
+    source = project.root / f"{module_name}.py"
+    source.write_text(front_app_source(project.name))
+    spec = importlib.util.spec_from_file_location(module_name, source)
+    assert spec is not None and spec.loader is not None
+    app_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app_module)
+    app: Flask = app_module.app
+    plan = native_plan(app)
+    assert plan.proxied == {}
+    assert list(plan.entries) == [f"{project.name}:sum_of_primes"]
+    assert [route["entry"] for route in plan.routes] == [f"{project.name}:sum_of_primes"]
+    client = app.test_client()
+
+    path = os.pathsep.join(filter(None, [str(project.root), os.environ.get("PYTHONPATH")]))
+    with servers.front(
+        "--workers", "1", "--threads", "2", app=module_name, env={"PYTHONPATH": path}
+    ) as running:
+        base = running.base
+        for rule in ["/rust/sum_of_primes/{n}", "/sum_of_primes/{n}"]:
+            for n in [0, 2, 100, 20_000, 1_000_000]:
+                url = rule.format(n=n)
+                status, headers, body = servers.get(base + url)
+                assert status == 200, (url, body)
+                assert headers["Server"] != "gunicorn", url  # not proxied
+                assert headers["X-RustPath-Backend"] == "rust"
+                assert headers["Server-Timing"].startswith("rust;dur=")
+                expected = client.get(url)
+                assert json.loads(body) == expected.json, url
+                assert expected.headers["X-RustPath-Backend"] == "rust"
+
+        # Past the deadline: 504 from the front, in the Flask side's words.
+        url = f"/rust/sum_of_primes/{2**63 - 1}"
+        cpu = time.process_time()
+        status, headers, body = servers.get(base + url)
+        assert (status, headers["X-RustPath-Backend"]) == (504, "rust")
+        expected = client.get(url)
+        assert time.process_time() - cpu < 10
+        assert (expected.status_code, json.loads(body)) == (504, expected.json)
+        # Too large for the kernel: a 400 from both (each side words it its own way).
+        url = f"/rust/sum_of_primes/{2**64}"
+        status, headers, body = servers.get(base + url)
+        expected = client.get(url)
+        assert status == expected.status_code == 400, body
+        assert json.loads(body)["error"] == expected.json["error"] == "bad_input"
+        assert headers["Server"] != "gunicorn"
+
+        # The Python variant goes to gunicorn, which says so.
+        status, headers, body = servers.get(f"{base}/python/sum_of_primes/100")
+        assert (status, json.loads(body)) == (200, {"result": 1060})
+        assert headers["Server"] == "gunicorn"
+    # SIGTERM drained both processes cleanly.
+    assert running.process.returncode == 0, running.log_text()
 
 
 @pytest.mark.slow
