@@ -21,8 +21,9 @@
 //!
 //! - `args` is a UTF-8 JSON object of the kernel's arguments by parameter name.
 //! - `timeout_seconds` is the deadline from now; zero, negative or NaN means none.
-//! - `cancelled` becomes non-zero when the answer is no longer wanted (the client went
-//!   away); a kernel may poll it between chunks of work, or ignore it.
+//! - `cancelled` turns from 0 to 1 when the answer is no longer wanted (the client went
+//!   away; it is only ever 0 or 1, so Rust may read it as an `AtomicBool`); a kernel
+//!   may poll it between chunks of work, or ignore it.
 //! - The return value is a [`Status`]. `out` receives UTF-8 bytes allocated by the
 //!   callee and handed back to its `release`: the result as JSON for
 //!   [`Status::Ok`], a message for [`Status::BadInput`] and [`Status::Failed`],
