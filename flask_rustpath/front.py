@@ -41,18 +41,30 @@ from typing import Any
 
 from flask import Flask
 
+from .errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
 from .hot import HotRoute
+from .pairing import PairingMiddleware
 from .rules import RULE_VARIABLE
 from .state import RustPathState, get_state
 
 NATIVE_ATTRIBUTE = "__rustpath_native__"
+# What the front itself answers a native call with; an app handler for any of them
+# would change the answer, so such routes stay with Flask.
+NATIVE_ERRORS = (BadInput, LimitExceeded, Overloaded, DeadlineExceeded, RustPanic)
+NATIVE_STATUSES = frozenset({400, 422, 500, 503, 504})
 CAPSULE_NAME = "flask_rustpath.native.v1"
 # Calls of the built-in sum_of_primes below this n run on the front's serving thread:
 # they take well under a millisecond, less than handing them to another thread costs.
 BUILTIN_INLINE_BELOW_N = 2_000_000
 START_TIMEOUT_S = 60
-GUNICORN_LIMITS = "--limit-request-line 0 --limit-request-field_size 0"
-GUNICORN_LIMITS = "--limit-request-line 0 --limit-request-field_size 0"
+# The front bounds request heads itself (16 KiB, 100 fields) and adds two headers;
+# gunicorn's own, smaller bounds would answer HTML for what the front let through.
+GUNICORN_LIMITS = (
+    "--limit-request-line 0 --limit-request-field_size 0 --limit-request-fields 32768"
+)
+# Named for gunicorn_conf: the master stops when this process dies (not a RUSTPATH_*
+# name, which the extension would read as app config).
+PARENT_PID_ENV = "FLASK_RUSTPATH_FRONT_PID"
 
 
 @dataclass(frozen=True)
@@ -127,11 +139,24 @@ def segments(rule: str) -> list[dict[str, str]] | None:
 
 
 def native_plan(app: Flask) -> NativePlan:
-    """The routes of ``app`` the front answers natively."""
+    """The routes of ``app`` the front answers natively.
+
+    Only where the answer cannot differ from Flask's: the front runs no Python, so a
+    route whose request would pass through a ``before_request``/``after_request``
+    hook, a URL value preprocessor, an error handler for a status the front answers
+    with, or WSGI middleware, stays with gunicorn; so does a rule another rule could
+    match too (Flask's routing order decides those).
+    """
     state = get_state(app)
     plan = NativePlan()
+    app_reason = _why_app_not_native(app)
     for endpoint, route in state.routes.items():
-        reason = _why_not_native(route)
+        reason = (
+            app_reason
+            or _why_not_native(route)
+            or _why_hooks_apply(app, endpoint)
+            or _why_rules_overlap(app, endpoint)
+        )
         found = native_capsule(route) if reason is None else reason
         if isinstance(found, str):
             plan.proxied[endpoint] = found
@@ -145,6 +170,63 @@ def native_plan(app: Flask) -> NativePlan:
                 continue
             plan.routes.append(_route_config(state, route, key, parts))
     return plan
+
+
+def _why_app_not_native(app: Flask) -> str | None:
+    """WSGI middleware around the app runs Python the front would skip."""
+    middleware = app.wsgi_app
+    inner = getattr(middleware, "wsgi_app", None)
+    if (
+        not isinstance(middleware, PairingMiddleware)
+        or getattr(inner, "__func__", None) is not type(app).wsgi_app
+    ):
+        return "the app's WSGI app is wrapped in middleware, which only gunicorn runs"
+    return None
+
+
+def _scopes(endpoint: str) -> list[str | None]:
+    """The app (``None``) and each blueprint an endpoint belongs to: ``a``, ``a.b``."""
+    parts = endpoint.split(".")[:-1]
+    return [None, *(".".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
+def _why_hooks_apply(app: Flask, endpoint: str) -> str | None:
+    scopes = _scopes(endpoint)
+    hooks: dict[str, Mapping[str | None, list[Any]]] = {
+        "before_request": app.before_request_funcs,
+        "after_request": app.after_request_funcs,
+        "url_value_preprocessor": app.url_value_preprocessors,
+    }
+    for kind, registry in hooks.items():
+        if any(registry.get(scope) for scope in scopes):
+            return f"a {kind} hook applies to it, which only Flask runs"
+    for scope in scopes:
+        for code, handlers in app.error_handler_spec.get(scope, {}).items():
+            if code in NATIVE_STATUSES or (
+                code is None
+                and any(issubclass(e, kind) for kind in handlers for e in NATIVE_ERRORS)
+            ):
+                return "an error handler applies to its errors, which only Flask runs"
+    return None
+
+
+def _why_rules_overlap(app: Flask, endpoint: str) -> str | None:
+    for rule in app.url_map.iter_rules(endpoint):
+        for other in app.url_map.iter_rules():
+            if other.endpoint != endpoint and _may_overlap(rule.rule, other.rule):
+                return f"{other.rule!r} may match the same URLs; Flask's routing order decides"
+    return None
+
+
+def _may_overlap(rule: str, other: str) -> bool:
+    """Whether some URL could match both rules (conservatively: yes when unsure)."""
+    mine, theirs = rule.split("/"), other.split("/")
+    for a, b in zip(mine, theirs, strict=False):
+        if "<path:" in a or "<path:" in b:
+            return True
+        if "<" not in a and "<" not in b and a != b:
+            return False
+    return len(mine) == len(theirs)
 
 
 def _why_not_native(route: HotRoute) -> str | None:
@@ -233,12 +315,8 @@ def serve(
             "GUNICORN_THREADS": str(threads),
             # The front keeps connections to gunicorn open; it closes idle ones first.
             "GUNICORN_KEEPALIVE": "60",
+            PARENT_PID_ENV: str(os.getpid()),
         }
-        # The front bounds request heads (max_header_bytes); gunicorn's own, smaller
-        # bounds on a request line or header would answer HTML for what it let through.
-        env["GUNICORN_CMD_ARGS"] = " ".join(
-            filter(None, [env.get("GUNICORN_CMD_ARGS"), GUNICORN_LIMITS])
-        )
         # The front bounds request heads (max_header_bytes); gunicorn's own, smaller
         # bounds on a request line or header would answer HTML for what it let through.
         env["GUNICORN_CMD_ARGS"] = " ".join(
@@ -250,6 +328,7 @@ def serve(
             metrics_dir.mkdir()
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         config = front_config(app, plan, upstream, options)
+        _check_bind(options.bind)
         for endpoint, reason in plan.proxied.items():
             print(f"flask-rustpath front: {endpoint} goes to gunicorn: {reason}", file=sys.stderr)
         with _stop_signals() as serving, _gunicorn(env, upstream, options.health_path) as status:
@@ -286,18 +365,51 @@ class ExitStatus:
     """gunicorn's exit status, known once it has stopped."""
 
     returncode: int = 0
+    stopping: bool = False  # set once we stop gunicorn ourselves
 
 
 @contextlib.contextmanager
 def _gunicorn(env: Mapping[str, str], upstream: Path, probe_path: str) -> Iterator[ExitStatus]:
     command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
-    process = subprocess.Popen(command, env=dict(env), stdin=subprocess.DEVNULL)
+    # Its own session: a Ctrl-C in the terminal reaches the front, which drains and
+    # then stops gunicorn, instead of stopping gunicorn under requests in flight.
+    process = subprocess.Popen(
+        command, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True
+    )
     status = ExitStatus()
     try:
         _wait_for_gunicorn(process, upstream, probe_path)
+        _stop_front_when_gunicorn_exits(process, status)
         yield status
     finally:
+        status.stopping = True
         status.returncode = _stop(process)
+
+
+def _stop_front_when_gunicorn_exits(process: subprocess.Popen[bytes], status: ExitStatus) -> None:
+    """If gunicorn dies while the front serves, stop the front (as SIGTERM would), so
+    `serve` exits with gunicorn's status and a supervisor can restart both."""
+
+    def watch() -> None:
+        code = process.wait()
+        if not status.stopping:
+            print(f"flask-rustpath front: gunicorn exited with {code}; stopping", file=sys.stderr)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="rustpath-gunicorn-watch", daemon=True).start()
+
+
+def _check_bind(bind: str) -> None:
+    """Fail before starting anything if the front cannot listen on ``bind``."""
+    host, _, port = bind.rpartition(":")
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except (OSError, ValueError, OverflowError) as exc:
+        raise RuntimeError(f"cannot listen on {bind}: {exc}") from None
 
 
 def _wait_for_gunicorn(process: subprocess.Popen[bytes], upstream: Path, path: str) -> None:

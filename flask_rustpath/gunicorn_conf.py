@@ -16,6 +16,7 @@ workers.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,6 +42,21 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # get a 500 from gunicorn itself. Trust no such header unless a proxy that strips it
 # from clients is configured to set it (GUNICORN_FORWARDER_HEADERS=SCRIPT_NAME).
 forwarder_headers = os.environ.get("GUNICORN_FORWARDER_HEADERS", "")
+
+
+def on_starting(server: Arbiter) -> None:
+    """Behind ``flask rustpath serve``: stop when that process dies, even when it is
+    killed with no chance to stop gunicorn itself (Linux only)."""
+    parent = os.environ.get("FLASK_RUSTPATH_FRONT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != int(parent):  # it died before the line above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_exit(server: Arbiter, worker: Worker) -> None:

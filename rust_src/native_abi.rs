@@ -116,14 +116,16 @@ impl Entry {
     /// The entry declares another ABI version.
     #[allow(unsafe_code)]
     pub unsafe fn from_pointer(pointer: *const NativeEntry) -> Result<Self, String> {
-        // SAFETY: the caller guarantees the pointer is a live `NativeEntry`.
-        let entry = unsafe { &*pointer };
-        if entry.abi_version != ABI_VERSION {
+        // SAFETY: every version starts with `abi_version`: read it alone first, since a
+        // layout of another version may be smaller than this one.
+        let version = unsafe { std::ptr::addr_of!((*pointer).abi_version).read() };
+        if version != ABI_VERSION {
             return Err(format!(
-                "native entry has ABI version {}, this flask-rustpath speaks {ABI_VERSION}",
-                entry.abi_version
+                "native entry has ABI version {version}, this flask-rustpath speaks {ABI_VERSION}"
             ));
         }
+        // SAFETY: a version-1 entry, which the caller guarantees is live.
+        let entry = unsafe { &*pointer };
         Ok(Self {
             call: entry.call,
             release: entry.release,

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_rustpath import _native, hey
 from flask_rustpath.demo import create_app
@@ -307,6 +309,10 @@ _HEADERS = st.lists(
             b"X: " + b"v" * 20000,
             b"Connection: keep-alive",
             b"Expect: 100-continue",
+            b"Expect: 200-ok",
+            b"X-Forwarded-Ssl: on",
+            b"X-Forwarded-Protocol: ssl",
+            b"Transfer-Encoding: gzip, chunked",
         ]
     ),
     max_size=4,
@@ -423,3 +429,105 @@ def _stop_while_starting(process: subprocess.Popen[str]) -> list[int]:
             process.kill()
             process.wait()
     return gunicorn
+
+
+def test_routes_python_would_wrap_or_decide_stay_with_flask() -> None:
+    from tests.apps.front_guarded import create_app as guarded
+    from tests.apps.front_guarded import create_hooked_app
+
+    plan = native_plan(guarded())
+    assert [route["kernel"] for route in plan.routes] == ["plain"]
+    assert "'/overlapped/42' may match the same URLs" in plan.proxied["overlapped"]
+    hooked = native_plan(create_hooked_app())
+    assert hooked.routes == []
+    assert "before_request hook" in hooked.proxied["plain"]
+
+    app = guarded()
+
+    @app.errorhandler(422)
+    def limits(error: Exception) -> tuple[str, int]:
+        return "too big", 422
+
+    assert "error handler" in native_plan(app).proxied["plain"]
+    wrapped = guarded()
+    wrapped.wsgi_app = ProxyFix(wrapped.wsgi_app)  # type: ignore[method-assign]
+    assert "middleware" in native_plan(wrapped).proxied["plain"]
+
+
+@slow
+def test_a_hook_still_guards_a_hot_route_behind_the_front() -> None:
+    app = "tests.apps.front_guarded:create_hooked_app()"
+    with front("--workers", "1", app=app) as running:
+        for path in ("/plain/100", "/rust/plain/100"):
+            status, _, body = get(running.base + path)
+            assert status == 401, body
+            status, _, body = get_with(running.base + path, {"X-Key": "secret"})
+            assert (status, json.loads(body)) == (200, {"result": 1060})
+        fixed = get_with(running.base + "/overlapped/42", {"X-Key": "secret"})
+        assert fixed[2] == b"the fixed rule wins in Flask"
+
+
+def get_with(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+@slow
+def test_a_call_waits_a_bounded_time_for_a_slot_then_503() -> None:
+    """With the only Rust slot held by a long call, another call is refused with 503
+    and Retry-After while the first still runs: it does not wait out the deadline."""
+    env = {
+        "RUSTPATH_CONCURRENCY": json.dumps({"python": 1, "rust": 1}),
+        "RUSTPATH_LIMITS": json.dumps({"sum_of_primes": {"rust": {"n": 10**18}}}),
+        "RUSTPATH_DEADLINE": "5",
+    }
+    long_url = "/rust/sum_of_primes/100000000000000000"  # 10^17: stopped at the deadline
+    with front("--workers", "1", env=env) as running, ThreadPoolExecutor(1) as pool:
+        first = pool.submit(get, running.base + long_url)
+        refused = None
+        for _ in range(50):
+            status, headers, body = get(running.base + "/rust/sum_of_primes/1000")
+            if status == 503:
+                refused = (headers, json.loads(body))
+                break
+        still_running = not first.done()
+        assert first.result(timeout=60)[0] == 504
+    assert refused is not None
+    assert refused[1]["error"] == "overloaded" and refused[0]["retry-after"] == "1"
+    assert still_running
+
+
+@slow
+def test_the_front_stops_when_gunicorn_dies() -> None:
+    with front("--workers", "1") as running:
+        master = running.gunicorn_pids()[0]
+        os.kill(master, signal.SIGKILL)
+        assert running.process.wait(timeout=60) != 0
+        assert "gunicorn exited" in running.log_text()
+
+
+@slow
+def test_health_is_ok_for_an_app_without_its_own_health_url() -> None:
+    with front("--workers", "1", app="tests.apps.front_guarded:create_app()") as running:
+        status, _, body = get(running.base + "/healthz")
+        assert status == 200 and json.loads(body)["app"] == {"status": "ok"}
+    with front("--workers", "1", "--health-path", "/health-nowhere", ready_path="/plain/1") as r:
+        status, _, body = get(r.base + "/health-nowhere")
+        health = json.loads(body)
+    assert status == 200
+    assert health["status"] == "ok" and health["app"] == {"http_status": 404}
+
+
+@slow
+def test_metrics_parse_as_prometheus_text(demo: Front) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    get(demo.base + "/rust/sum_of_primes/10")
+    text = get(demo.base + "/rustpath/metrics")[2].decode()
+    families = {family.name: family.type for family in text_string_to_metric_families(text)}
+    assert families["rustpath_front_requests"] == "counter"
+    assert families["rustpath_front_request_seconds"] == "histogram"

@@ -143,6 +143,17 @@ impl FrontMetrics {
         if encode_registry(&mut text, &self.registry).is_err() {
             text.clear();
         }
+        // OpenMetrics names a counter family without `_total`; the Prometheus text
+        // format this page is served as (and the workers' part uses) names it with.
+        for family in ["requests", "shadow", "refused"] {
+            let name = format!("rustpath_front_{family}");
+            for kind in ["HELP", "TYPE"] {
+                text = text.replace(
+                    &format!("# {kind} {name} "),
+                    &format!("# {kind} {name}_total "),
+                );
+            }
+        }
         text
     }
 }
@@ -172,5 +183,13 @@ mod tests {
             .contains("rustpath_front_shadow_total{route=\"sum_of_primes\",outcome=\"match\"} 1"));
         assert!(text.contains("rustpath_front_refused_total{reason=\"malformed\"} 1"));
         assert!(!text.contains("# EOF"));
+        assert!(
+            text.contains("# TYPE rustpath_front_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE rustpath_front_request_seconds histogram\n"),
+            "{text}"
+        );
     }
 }

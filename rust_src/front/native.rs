@@ -116,6 +116,27 @@ pub async fn answer(
     };
     let seconds = started.elapsed().as_secs_f64();
     match outcome {
+        Outcome::Ok(result) if serde_json::from_str::<serde::de::IgnoredAny>(&result).is_err() => {
+            eprintln!(
+                "[flask-rustpath front pid {}] native kernel {} returned invalid JSON: {:.200}",
+                std::process::id(),
+                config.kernel_repr,
+                result
+            );
+            let message = format!(
+                "kernel {} returned a value strict JSON cannot encode",
+                config.kernel_repr
+            );
+            failed(
+                config,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error_body(
+                    "implementation_error",
+                    &message,
+                    &[("kernel", quoted(&config.kernel))],
+                ),
+            )
+        }
         Outcome::Ok(result) => {
             let mut response = json_response(StatusCode::OK, format!("{{\"result\":{result}}}\n"));
             let timing = format!(
@@ -228,7 +249,11 @@ fn above(limit: &LimitConfig, arguments: &[(String, Value)]) -> bool {
     }
 }
 
-/// Slots for one call, or `None` when every slot is taken and the queue is full.
+/// Longest a call waits for a slot before the front answers 503 `overloaded`.
+const QUEUE_WAIT: Duration = Duration::from_secs(1);
+
+/// Slots for one call, or `None` when every slot is taken and the queue is full, or
+/// none freed within [`QUEUE_WAIT`].
 async fn admit(route: &NativeRoute, admission: &Admission) -> Option<Vec<OwnedSemaphorePermit>> {
     let mut permits = Vec::with_capacity(2);
     for slots in route
@@ -241,7 +266,8 @@ async fn admit(route: &NativeRoute, admission: &Admission) -> Option<Vec<OwnedSe
             continue;
         }
         let _waiting = Arc::clone(&admission.waiting).try_acquire_owned().ok()?;
-        permits.push(Arc::clone(slots).acquire_owned().await.ok()?);
+        let permit = tokio::time::timeout(QUEUE_WAIT, Arc::clone(slots).acquire_owned());
+        permits.push(permit.await.ok()?.ok()?);
     }
     Some(permits)
 }

@@ -75,8 +75,8 @@ impl Upstream {
         peer: SocketAddr,
     ) -> (Response<Body>, &'static str) {
         let (parts, body) = request.into_parts();
-        if let Some(message) = gunicorn_refuses(&parts) {
-            let response = front_error(StatusCode::BAD_REQUEST, "bad_request", &message);
+        if let Some((status, code, message)) = gunicorn_refuses(&parts) {
+            let response = front_error(status, code, &message);
             return (close(response), "malformed");
         }
         let declared = parts
@@ -210,22 +210,45 @@ impl Upstream {
 
 /// What gunicorn would refuse with an HTML page, beyond what hyper already refused:
 /// the front answers those itself, in JSON.
-fn gunicorn_refuses(parts: &hyper::http::request::Parts) -> Option<String> {
+fn gunicorn_refuses(
+    parts: &hyper::http::request::Parts,
+) -> Option<(StatusCode, &'static str, String)> {
+    let bad = |message: String| Some((StatusCode::BAD_REQUEST, "bad_request", message));
     let method = parts.method.as_str();
     if !gunicorn_takes_method(method) {
-        return Some(format!("{method:?} is not an HTTP method the app accepts"));
+        return bad(format!("{method:?} is not an HTTP method the app accepts"));
+    }
+    if let Some(expect) = parts.headers.get(header::EXPECT) {
+        if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
+            let message = "the only expectation the front meets is 100-continue".to_owned();
+            return Some((
+                StatusCode::EXPECTATION_FAILED,
+                "expectation_failed",
+                message,
+            ));
+        }
+    }
+    for coding in parts.headers.get_all(header::TRANSFER_ENCODING) {
+        if !coding.as_bytes().eq_ignore_ascii_case(b"chunked") {
+            let message = "the only transfer coding the front accepts is chunked".to_owned();
+            return Some((
+                StatusCode::NOT_IMPLEMENTED,
+                "unsupported_transfer_coding",
+                message,
+            ));
+        }
     }
     let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
     if !target.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Some("the request target has bytes that must be percent-encoded".into());
+        return bad("the request target has bytes that must be percent-encoded".into());
     }
     for singleton in [header::HOST, header::CONTENT_TYPE] {
         if parts.headers.get_all(&singleton).iter().count() > 1 {
-            return Some(format!("the request repeats the {singleton} header"));
+            return bad(format!("the request repeats the {singleton} header"));
         }
     }
     if parts.headers.values().any(|v| v.as_bytes().contains(&0x7f)) {
-        return Some("a header value has a control character".into());
+        return bad("a header value has a control character".into());
     }
     None
 }
@@ -281,6 +304,11 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// `X-Forwarded-For` (appended to any the client sent) and `X-Forwarded-Proto`.
 fn add_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
     const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    // gunicorn trusts scheme headers from its socket (the front): only the front sets
+    // one, or a client's would contradict it and gunicorn would answer HTML.
+    for scheme in ["x-forwarded-ssl", "x-forwarded-protocol", "front-end-https"] {
+        headers.remove(scheme);
+    }
     let ip = peer.ip().to_string();
     let value = match headers.get(&FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(earlier) => format!("{earlier}, {ip}"),

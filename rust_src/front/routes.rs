@@ -98,7 +98,9 @@ fn match_segments(segments: &[Segment], mut rest: &str) -> Option<Vec<(String, V
             Segment::Int { name } => {
                 let end = rest.find('/').unwrap_or(rest.len());
                 let digits = &rest[..end];
+                // Python refuses to convert more than 4300 digits: Flask answers 404.
                 let canonical = !digits.is_empty()
+                    && digits.len() <= 4300
                     && digits.bytes().all(|b| b.is_ascii_digit())
                     && (digits == "0" || !digits.starts_with('0'));
                 if !canonical {

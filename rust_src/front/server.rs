@@ -35,7 +35,7 @@ use super::native::{answer, Admission, NativeRoute};
 use super::proxy::{Upstream, UpstreamError};
 use super::routes::{Table, Variant};
 use super::shadow::Shadow;
-use super::wire::{self, JsonIo};
+use super::wire::{self, JsonIo, Tracked};
 use crate::native_abi::Entry;
 
 /// The body of every response the front writes.
@@ -211,9 +211,14 @@ async fn serve_connection(
     let io = JsonIo::new(stream);
     let closed = Arc::clone(&io.closed);
     let metrics = Arc::clone(&front.metrics);
+    let busy = Arc::clone(&io.busy);
     let service = service_fn(move |request| {
         let front = Arc::clone(&front);
-        async move { Ok::<_, Infallible>(front.handle(request, peer).await) }
+        let busy = Arc::clone(&busy);
+        async move {
+            let response = front.handle(request, peer).await;
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, &busy)))
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -295,10 +300,12 @@ impl Front {
     /// The front's health and the app's own answer at the same URL.
     async fn health(&self) -> Response<Body> {
         let (app, healthy) = match self.upstream.get(&self.health_path, PROBE_TIMEOUT).await {
+            // Any answer below 500 means the app serves (an app without this URL
+            // answers 404); its own JSON is shown when it has some.
             Ok((status, _, body)) => {
                 let answer = serde_json::from_slice::<Value>(&body)
                     .unwrap_or_else(|_| json!({"http_status": status.as_u16()}));
-                (answer, status.is_success())
+                (answer, status.as_u16() < 500)
             }
             Err(UpstreamError::Timeout) => (
                 json!({"status": "unavailable", "reason": "no answer in time"}),

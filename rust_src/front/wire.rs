@@ -9,7 +9,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -102,6 +102,51 @@ pub struct JsonIo {
     pending: Vec<u8>,
     /// Set by the serving task before it drops the connection: see `CLOSED_*`.
     pub closed: Arc<AtomicU8>,
+    /// Responses of this connection not yet written in full ([`Tracked`] bodies alive).
+    pub busy: Arc<AtomicUsize>,
+}
+
+/// A response body that counts as busy on its connection until hyper drops it.
+pub struct Tracked {
+    inner: Body,
+    busy: Arc<AtomicUsize>,
+}
+
+impl Tracked {
+    #[must_use]
+    pub fn new(inner: Body, busy: &Arc<AtomicUsize>) -> Self {
+        busy.fetch_add(1, Ordering::Relaxed);
+        Self {
+            inner,
+            busy: Arc::clone(busy),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 impl JsonIo {
@@ -112,6 +157,7 @@ impl JsonIo {
             unanswered: 0,
             pending: Vec::new(),
             closed: Arc::new(AtomicU8::new(CLOSED_CLEANLY)),
+            busy: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -128,12 +174,17 @@ impl JsonIo {
     }
 }
 
-/// The status of hyper's automatic answer to a parse error, if `buf` ends with one:
-/// a status line, `content-length: 0`, `date` and perhaps `connection`, nothing else.
-/// Responses the front builds or proxies always carry other headers.
+/// The status of hyper's automatic answer to a parse error, if `buf` is one: a status
+/// line, `content-length: 0`, `date` and perhaps `connection`, nothing else. Responses
+/// the front builds or proxies always carry other headers, and this is only asked
+/// while none of them is being written ([`JsonIo::busy`]), so an app's body can never
+/// pass for one.
 fn automatic_error(buf: &[u8]) -> Option<(usize, u16)> {
-    let start = buf.windows(9).rposition(|w| w == b"HTTP/1.1 ")?;
-    let head = std::str::from_utf8(&buf[start..]).ok()?;
+    let start = 0;
+    if !buf.starts_with(b"HTTP/1.1 ") {
+        return None;
+    }
+    let head = std::str::from_utf8(buf).ok()?;
     let head = head.strip_suffix("\r\n\r\n")?;
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next()?.get(9..12)?.parse().ok()?;
@@ -171,7 +222,8 @@ impl AsyncWrite for JsonIo {
     ) -> Poll<io::Result<usize>> {
         std::task::ready!(self.poll_pending(cx))?;
         self.unanswered = 0;
-        if let Some((start, status)) = automatic_error(buf) {
+        let idle = self.busy.load(Ordering::Relaxed) == 0;
+        if let Some((start, status)) = automatic_error(buf).filter(|_| idle) {
             let mut replaced = buf[..start].to_vec();
             replaced.extend_from_slice(&raw_json_error(status));
             self.pending = replaced;
@@ -218,7 +270,8 @@ mod tests {
         assert_eq!(automatic_error(auto), Some((0, 400)));
         let mut pipelined = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec();
         pipelined.extend_from_slice(auto);
-        assert_eq!(automatic_error(&pipelined), Some((40, 400)));
+        // Behind another answer it is left alone: hyper's empty 400 goes out as it is.
+        assert_eq!(automatic_error(&pipelined), None);
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\ndate: x\r\n\r\n";
         assert_eq!(automatic_error(ours), None);
         assert_eq!(
