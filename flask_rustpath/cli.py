@@ -578,15 +578,20 @@ def _gunicorn_app(info: ScriptInfo | None) -> str | None:
     """What ``--app`` named, spelt for gunicorn: a bare module becomes ``module:app`` or
     ``module:create_app()``, the names Flask itself looks for first."""
     path = info.app_import_path if info is not None else None
-    if not path or ":" in path:
-        return path
-    module = sys.modules.get(path.removesuffix(".py").replace("/", "."))
+    if not path:
+        return None
+    # Flask also takes a file (`app.py`, `src/app.py:create_app()`); gunicorn a module.
+    target, colon, attribute = path.partition(":")
+    module_name = target.removesuffix(".py").replace("/", ".")
+    if colon:
+        return f"{module_name}:{attribute}"
+    module = sys.modules.get(module_name)
     for name in ("app", "application"):
         if module is not None and isinstance(getattr(module, name, None), Flask):
-            return f"{path}:{name}"
+            return f"{module_name}:{name}"
     for name in ("create_app", "make_app"):
         if module is not None and callable(getattr(module, name, None)):
-            return f"{path}:{name}()"
+            return f"{module_name}:{name}()"
     return None
 
 

@@ -531,3 +531,17 @@ def test_metrics_parse_as_prometheus_text(demo: Front) -> None:
     families = {family.name: family.type for family in text_string_to_metric_families(text)}
     assert families["rustpath_front_requests"] == "counter"
     assert families["rustpath_front_request_seconds"] == "histogram"
+
+
+def test_serve_hands_gunicorn_a_module_for_an_app_given_as_a_file() -> None:
+    from flask.cli import ScriptInfo
+
+    from flask_rustpath.cli import _gunicorn_app
+
+    def spelt(path: str) -> str | None:
+        return _gunicorn_app(ScriptInfo(app_import_path=path))
+
+    assert spelt("app1.py:create_app()") == "app1:create_app()"
+    assert spelt("src/app1.py:app") == "src.app1:app"
+    assert spelt("flask_rustpath.demo:create_app()") == "flask_rustpath.demo:create_app()"
+    assert spelt("flask_rustpath.demo") == "flask_rustpath.demo:create_app()"
