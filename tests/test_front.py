@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -325,9 +325,14 @@ def test_malformed_http_gets_json_errors_and_never_a_5xx(demo: Front) -> None:
     port = int(demo.base.rsplit(":", 1)[1])
 
     @settings(
-        max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), database=None
     )
     @given(_TOKENS, _TARGETS, _VERSIONS, _HEADERS, _BODIES)
+    # Cases the fuzz once found, kept so every run tries them.
+    @example(b"GET", b"/hello", b"HTTP/1.1", [b"Expect: 100-continue", b"Expect: 200-ok"], b"")
+    @example(b"GET", b"/hello", b"HTTP/1.1", [b"Transfer-Encoding: gzip, chunked"], b"")
+    @example(b"get", b"/hello", b"HTTP/1.1", [b"Host: x", b"Host: x"], b"hello")
+    @example(b"GET", b"/hello?x=\xff", b"HTTP/1.1", [b"X-Forwarded-Ssl: on"], b"")
     def check(
         method: bytes, target: bytes, version: bytes, headers: list[bytes], body: bytes
     ) -> None:

@@ -218,7 +218,7 @@ fn gunicorn_refuses(
     if !gunicorn_takes_method(method) {
         return bad(format!("{method:?} is not an HTTP method the app accepts"));
     }
-    if let Some(expect) = parts.headers.get(header::EXPECT) {
+    for expect in parts.headers.get_all(header::EXPECT) {
         if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
             let message = "the only expectation the front meets is 100-continue".to_owned();
             return Some((
@@ -230,9 +230,10 @@ fn gunicorn_refuses(
     }
     for coding in parts.headers.get_all(header::TRANSFER_ENCODING) {
         if !coding.as_bytes().eq_ignore_ascii_case(b"chunked") {
+            // A client error, not the server's (no 501): the request cannot be read.
             let message = "the only transfer coding the front accepts is chunked".to_owned();
             return Some((
-                StatusCode::NOT_IMPLEMENTED,
+                StatusCode::BAD_REQUEST,
                 "unsupported_transfer_coding",
                 message,
             ));
