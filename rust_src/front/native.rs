@@ -106,7 +106,8 @@ pub async fn answer(
     let outcome = if inline {
         entry.call(&args, deadline, &AtomicBool::new(false))
     } else {
-        // Dropped with the request (the client went away): the flag tells the kernel.
+        // Dropped with the request (its connection failed, or the front stopped past its
+        // graceful timeout): the flag tells the kernel to stop.
         let cancelled = Arc::new(AtomicBool::new(false));
         // Raising it once the call is over changes nothing.
         let _guard = CancelOnDrop(Arc::clone(&cancelled));
