@@ -14,7 +14,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -197,3 +197,49 @@ def assert_hot_urls_answer(base: str) -> None:
         assert headers["Content-Type"] == "application/json", path
         if body is not None:
             assert json.loads(got_body) == body, path
+
+
+BLOG_ALICE = {"Authorization": "Bearer alice-token"}
+BLOG_SIDES = {"": "rust", "/python": "python", "/rust": "rust"}
+
+
+def assert_blog_serves(
+    base: str, log: Path, check_headers: Callable[[Message], None] = lambda headers: None
+) -> None:
+    """The blog example (tests/apps/blog.py) behind a real server: its login decorator,
+    blueprint hook, own 404 page and JSON POST on every variant of a paired view, and
+    its planted shadow mismatch found off the request and logged in ``log``.
+    ``check_headers`` also sees every successful answer's headers."""
+    from flask_rustpath.kernels import sum_of_primes_sieve
+    from tests.apps import blog
+
+    for prefix, side in BLOG_SIDES.items():
+        # The app's login decorator still runs before the kernel, on every URL.
+        status, headers, _ = request(base, f"{prefix}/blog/stats/1")
+        assert (status, headers["Location"]) == (302, "/auth/login"), prefix
+        status, _, _ = request(base, f"{prefix}/blog/stats/2", headers=BLOG_ALICE)
+        assert status == 403, prefix  # bob's post
+        status, headers, body = request(base, f"{prefix}/blog/stats/1", headers=BLOG_ALICE)
+        assert status == 200, (prefix, body)
+        check_headers(headers)
+        assert headers["X-RustPath-Backend"] == side, prefix
+        assert headers[blog.BLUEPRINT_HOOK_HEADER] == "ran", prefix  # blueprint hooks
+        assert json.loads(body) == {"post": 1, "prime_sum": sum_of_primes_sieve(26_000)}
+        status, _, body = request(base, f"{prefix}/blog/stats/99", headers=BLOG_ALICE)
+        assert (status, body) == (404, b"<h1>The blog has no such page</h1>"), prefix
+        status, _, body = request(
+            base,
+            f"{prefix}/blog/score",
+            data=b'{"n": 100}',
+            headers={**BLOG_ALICE, "Content-Type": "application/json"},
+            method="POST",
+        )
+        assert (status, json.loads(body)) == (201, {"user": "alice", "score": 1060}), prefix
+    assert request(base, "/auth/login")[::2] == (200, b"log in here")
+    # Production shadow mode (no RUSTPATH_SHADOW_RAISE): the process pool reports it.
+    status, _, body = request(base, f"/blog/shadowed/{blog.PLANTED}", headers=BLOG_ALICE)
+    assert status == 200, body
+    deadline = time.monotonic() + 60
+    while "shadow mismatch on kernel 'planted'" not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, serving.log_tail(log)
+        time.sleep(0.2)

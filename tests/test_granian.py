@@ -7,7 +7,6 @@ the server tests skip, and fail under CI.
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 from pathlib import Path
@@ -15,13 +14,8 @@ from pathlib import Path
 import pytest
 
 from flask_rustpath import serving
-from flask_rustpath.kernels import sum_of_primes_sieve
 
-from .apps import blog
-from .servers import assert_hot_urls_answer, get, granian, request
-
-ALICE = {"Authorization": "Bearer alice-token"}
-BLOG_SIDES = {"": "rust", "/python": "python", "/rust": "rust"}
+from .servers import assert_blog_serves, assert_hot_urls_answer, get, granian
 
 
 def assert_served_by_granian(headers: Message) -> None:
@@ -71,36 +65,7 @@ def test_granian_serves_the_demo_on_every_url() -> None:
 def test_the_blog_under_granian(tmp_path: Path) -> None:
     log = tmp_path / "granian.log"
     with granian(app="tests.apps.blog:create_app()", ready_path="/about", log=log) as base:
-        for prefix, side in BLOG_SIDES.items():
-            # The app's login decorator still runs before the kernel, on every URL.
-            status, headers, _ = request(base, f"{prefix}/blog/stats/1")
-            assert (status, headers["Location"]) == (302, "/auth/login"), prefix
-            status, headers, body = request(base, f"{prefix}/blog/stats/2", headers=ALICE)
-            assert status == 403, prefix  # bob's post
-            status, headers, body = request(base, f"{prefix}/blog/stats/1", headers=ALICE)
-            assert status == 200, (prefix, body)
-            assert_served_by_granian(headers)
-            assert headers["X-RustPath-Backend"] == side, prefix
-            assert headers[blog.BLUEPRINT_HOOK_HEADER] == "ran", prefix  # blueprint hooks
-            assert json.loads(body) == {"post": 1, "prime_sum": sum_of_primes_sieve(26_000)}
-            status, _, body = request(base, f"{prefix}/blog/stats/99", headers=ALICE)
-            assert (status, body) == (404, b"<h1>The blog has no such page</h1>"), prefix
-            status, _, body = request(
-                base,
-                f"{prefix}/blog/score",
-                data=b'{"n": 100}',
-                headers={**ALICE, "Content-Type": "application/json"},
-                method="POST",
-            )
-            assert (status, json.loads(body)) == (201, {"user": "alice", "score": 1060}), prefix
-        assert request(base, "/auth/login")[::2] == (200, b"log in here")
-        # Production shadow mode: the mismatch is found off the request, and logged.
-        status, _, body = request(base, f"/blog/shadowed/{blog.PLANTED}", headers=ALICE)
-        assert status == 200, body
-        deadline = time.monotonic() + 60
-        while "shadow mismatch on kernel 'planted'" not in log.read_text(errors="replace"):
-            assert time.monotonic() < deadline, serving.log_tail(log)
-            time.sleep(0.2)
+        assert_blog_serves(base, log, assert_served_by_granian)
     # Stopped gracefully, not killed: a worker that started the shadow process pool
     # used to wait for the pool forever when Granian asked it to stop.
     assert "Granian shutdown completed" in log.read_text(errors="replace"), serving.log_tail(log)

@@ -7,10 +7,8 @@ real gunicorn on loopback.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from flask_rustpath import RustPath, serving, url_for
 from flask_rustpath.errors import LimitExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_sieve
 from tests.apps import blog
-from tests.servers import ROOT, request
+from tests.servers import ROOT, assert_blog_serves
 
 ALICE = {"Authorization": "Bearer alice-token"}
 SIDES = ("", "/python", "/rust")
@@ -207,29 +205,7 @@ def test_the_blog_under_real_gunicorn() -> None:
         log = Path(scratch) / "gunicorn.log"
         env = {"GUNICORN_APP": "tests.apps.blog:create_app()", "WEB_CONCURRENCY": "2"}
         with serving.gunicorn(env, log, cwd=ROOT, ready_path="/about") as base:
-            for prefix in SIDES:
-                status, headers, _ = request(base, f"{prefix}/blog/stats/1")
-                assert (status, headers["Location"]) == (302, "/auth/login"), prefix
-                status, headers, body = request(base, f"{prefix}/blog/stats/1", headers=ALICE)
-                assert status == 200 and headers[blog.BLUEPRINT_HOOK_HEADER] == "ran"
-                assert json.loads(body)["prime_sum"] == sum_of_primes_sieve(26_000)
-                status, _, body = request(base, f"{prefix}/blog/stats/99", headers=ALICE)
-                assert (status, body) == (404, b"<h1>The blog has no such page</h1>")
-                status, _, body = request(
-                    base,
-                    f"{prefix}/blog/score",
-                    data=b'{"n": 100}',
-                    headers={**ALICE, "Content-Type": "application/json"},
-                    method="POST",
-                )
-                assert (status, json.loads(body)) == (201, {"user": "alice", "score": 1060})
-            status, _, body = request(base, f"/blog/shadowed/{blog.PLANTED}", headers=ALICE)
-            assert status == 200
-            # Production mode: no RUSTPATH_SHADOW_RAISE; the process pool reports it.
-            deadline = time.monotonic() + 60
-            while "shadow mismatch on kernel 'planted'" not in log.read_text(errors="replace"):
-                assert time.monotonic() < deadline, serving.log_tail(log)
-                time.sleep(0.2)
+            assert_blog_serves(base, log)
             line = next(
                 line
                 for line in log.read_text(errors="replace").splitlines()
