@@ -94,7 +94,7 @@ def servers(logs: Path) -> Iterator[dict[str, str]]:
             ),
             "front": stack.enter_context(
                 serving.front(ENV, logs / "front.log", cwd=ROOT, ready_path="/hello")
-            ),
+            ).base,
         }
         yield bases
 

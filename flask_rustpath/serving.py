@@ -18,9 +18,18 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 START_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Running:
+    """A server that answers: its base URL and its (master) process."""
+
+    base: str
+    process: subprocess.Popen[bytes]
 
 
 class ServerError(RuntimeError):
@@ -76,8 +85,8 @@ def gunicorn(
         port=port,
         cwd=cwd,
         ready_path=ready_path,
-    ) as base:
-        yield base
+    ) as running:
+        yield running.base
 
 
 @contextlib.contextmanager
@@ -108,8 +117,8 @@ def granian(
     ]
     with _serve(
         "granian", command, env, log_path, port=port, cwd=cwd, ready_path=ready_path
-    ) as base:
-        yield base
+    ) as running:
+        yield running.base
 
 
 @contextlib.contextmanager
@@ -123,10 +132,11 @@ def front(
     args: Sequence[str] = (),
     cwd: Path | None = None,
     ready_path: str = "/",
-) -> Iterator[str]:
+) -> Iterator[Running]:
     """Serve ``app`` with ``flask rustpath serve`` (the Rust front, gunicorn behind it)
-    until the block exits; yield the base URL once it answers HTTP at ``ready_path``.
-    ``env`` and ``cwd`` work as for :func:`gunicorn`."""
+    until the block exits; yield it once it answers HTTP at ``ready_path``: its base
+    URL, and its process for a caller that signals it. ``env`` and ``cwd`` work as for
+    :func:`gunicorn`."""
     port = free_port()
     command = [
         *(sys.executable, "-m", "flask", "--app", app, "rustpath", "serve"),
@@ -135,8 +145,8 @@ def front(
     ]
     with _serve(
         "flask rustpath serve", command, env, log_path, port=port, cwd=cwd, ready_path=ready_path
-    ) as base:
-        yield base
+    ) as running:
+        yield running
 
 
 def granian_target(app: str) -> list[str]:
@@ -160,9 +170,9 @@ def _serve(
     port: int,
     cwd: Path | None,
     ready_path: str,
-) -> Iterator[str]:
+) -> Iterator[Running]:
     """Start ``command`` (a server bound to 127.0.0.1:``port``) in its own process group
-    with its output in ``log_path``; yield the base URL once it answers, always stop it."""
+    with its output in ``log_path``; yield it once it answers, always stop it."""
     cwd = cwd or Path.cwd()
     environ = {**os.environ, **env}
     environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), environ.get("PYTHONPATH")]))
@@ -178,10 +188,10 @@ def _serve(
             # Its own group, so a stop can reach workers that outlive their master.
             start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
+    running = Running(f"http://127.0.0.1:{port}", process)
     try:
-        _wait_until_ready(name, process, base + ready_path, log_path)
-        yield base
+        _wait_until_ready(name, process, running.base + ready_path, log_path)
+        yield running
     finally:
         _stop(process)
 

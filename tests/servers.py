@@ -6,10 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import os
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -109,50 +106,26 @@ def _children(pid: int) -> list[int]:
 def front(
     *args: str,
     app: str = "flask_rustpath.demo:create_app()",
+    workers: int = 2,
+    threads: int = 4,
     env: dict[str, str] | None = None,
     ready_path: str = "/healthz",
 ) -> Iterator[Front]:
-    """Run ``flask --app APP rustpath serve`` on a free loopback port until the block ends
-    (then SIGTERM, and SIGKILL only if that hangs)."""
-    port = free_port()
-    environ = {**os.environ, **(env or {})}
-    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "flask", "--app", app, "rustpath", "serve"]
+    """Run ``flask --app APP rustpath serve`` on a free loopback port until the block
+    ends, through the same launcher the benchmark uses."""
     with tempfile.TemporaryDirectory() as scratch:
-        log_path = Path(scratch) / "front.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [*command, "--bind", f"127.0.0.1:{port}", *args],
-                cwd=ROOT,
-                env=environ,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        running = Front(f"http://127.0.0.1:{port}", process, log_path)
-        try:
-            deadline = time.monotonic() + serving.START_TIMEOUT_S
-            while True:
-                if process.poll() is not None:
-                    raise serving.ServerError(f"serve exited:\n{running.log_text()[-3000:]}")
-                try:
-                    get(running.base + ready_path, timeout=5)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise serving.ServerError(
-                            f"no answer:\n{running.log_text()[-3000:]}"
-                        ) from None
-                    time.sleep(0.2)
-            yield running
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        log = Path(scratch) / "front.log"
+        with serving.front(
+            env or {},
+            log,
+            app=app,
+            workers=workers,
+            threads=threads,
+            args=args,
+            cwd=ROOT,
+            ready_path=ready_path,
+        ) as running:
+            yield Front(running.base, running.process, log)
 
 
 @contextlib.contextmanager

@@ -557,9 +557,7 @@ def test_the_front_serves_the_scaffolded_crate_natively(project: Project) -> Non
     client = app.test_client()
 
     path = os.pathsep.join(filter(None, [str(project.root), os.environ.get("PYTHONPATH")]))
-    with servers.front(
-        "--workers", "1", "--threads", "2", app=module_name, env={"PYTHONPATH": path}
-    ) as running:
+    with servers.front(workers=1, threads=2, app=module_name, env={"PYTHONPATH": path}) as running:
         base = running.base
         for rule in ["/rust/sum_of_primes/{n}", "/sum_of_primes/{n}"]:
             for n in [0, 2, 100, 20_000, 1_000_000]:

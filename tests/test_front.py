@@ -100,7 +100,7 @@ slow = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Front]:
-    with front("--workers", "1", "--threads", "4") as running:
+    with front(workers=1) as running:
         yield running
 
 
@@ -174,7 +174,7 @@ def test_native_answers_match_the_flask_side_byte_for_byte(demo: Front) -> None:
 def test_a_deadline_is_a_504_like_flasks() -> None:
     env = {"RUSTPATH_DEADLINE": "0.01"}
     url = "/rust/sum_of_primes/30000000000000"
-    with front("--workers", "1", env=env) as running:
+    with front(workers=1, env=env) as running:
         status, headers, body = get(running.base + url)
     app = create_app({"RUSTPATH_DEADLINE": 0.01})
     expected = app.test_client().get(url)
@@ -220,7 +220,7 @@ def test_slowloris_does_not_slow_health(demo: Front) -> None:
 
 @slow
 def test_a_client_that_never_finishes_its_head_gets_a_json_408() -> None:
-    with front("--workers", "1", "--header-timeout", "0.5") as running:
+    with front("--header-timeout", "0.5", workers=1) as running:
         port = int(running.base.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n")
@@ -244,7 +244,7 @@ def test_sigterm_under_keep_alive_load_resets_nothing() -> None:
     only errors allowed are connections refused once it stopped listening."""
     if hey.hey_path() is None:
         missing("hey is not installed")
-    with front("--workers", "2") as running:
+    with front(workers=2) as running:
         with ThreadPoolExecutor(2) as pool:
             runs = [
                 pool.submit(hey.run, running.base + path, concurrency=16, duration_s=4)
@@ -359,7 +359,7 @@ def test_malformed_http_gets_json_errors_and_never_a_5xx(demo: Front) -> None:
 @slow
 def test_shadow_at_the_front_counts_a_planted_mismatch() -> None:
     app = "tests.apps.front_app:create_app()"
-    with front("--workers", "1", app=app) as running:
+    with front(workers=1, app=app) as running:
         for n in (100, 1000, 2000):
             status, headers, _ = get(running.base + f"/shadowed/{n}")
             assert status == 200
@@ -462,7 +462,7 @@ def test_routes_python_would_wrap_or_decide_stay_with_flask() -> None:
 @slow
 def test_a_hook_still_guards_a_hot_route_behind_the_front() -> None:
     app = "tests.apps.front_guarded:create_hooked_app()"
-    with front("--workers", "1", app=app) as running:
+    with front(workers=1, app=app) as running:
         for path in ("/plain/100", "/rust/plain/100"):
             status, _, body = get(running.base + path)
             assert status == 401, body
@@ -491,7 +491,7 @@ def test_a_call_waits_a_bounded_time_for_a_slot_then_503() -> None:
         "RUSTPATH_DEADLINE": "5",
     }
     long_url = "/rust/sum_of_primes/100000000000000000"  # 10^17: stopped at the deadline
-    with front("--workers", "1", env=env) as running, ThreadPoolExecutor(1) as pool:
+    with front(workers=1, env=env) as running, ThreadPoolExecutor(1) as pool:
         first = pool.submit(get, running.base + long_url)
         refused = None
         for _ in range(50):
@@ -508,7 +508,7 @@ def test_a_call_waits_a_bounded_time_for_a_slot_then_503() -> None:
 
 @slow
 def test_the_front_stops_when_gunicorn_dies() -> None:
-    with front("--workers", "1") as running:
+    with front(workers=1) as running:
         master = running.gunicorn_pids()[0]
         os.kill(master, signal.SIGKILL)
         assert running.process.wait(timeout=60) != 0
@@ -517,10 +517,10 @@ def test_the_front_stops_when_gunicorn_dies() -> None:
 
 @slow
 def test_health_is_ok_for_an_app_without_its_own_health_url() -> None:
-    with front("--workers", "1", app="tests.apps.front_guarded:create_app()") as running:
+    with front(workers=1, app="tests.apps.front_guarded:create_app()") as running:
         status, _, body = get(running.base + "/healthz")
         assert status == 200 and json.loads(body)["app"] == {"status": "ok"}
-    with front("--workers", "1", "--health-path", "/health-nowhere", ready_path="/plain/1") as r:
+    with front("--health-path", "/health-nowhere", workers=1, ready_path="/plain/1") as r:
         status, _, body = get(r.base + "/health-nowhere")
         health = json.loads(body)
     assert status == 200
