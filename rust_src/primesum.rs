@@ -152,7 +152,8 @@ fn icbrt(x: u64) -> u64 {
 
 /// `⌊n / d⌋` (`d > 0`) through a double-precision quotient corrected by at most
 /// one, where `n` is exact as a double; integer division is several times slower.
-#[inline]
+#[allow(clippy::inline_always)] // inlined into the POPCNT variant of hard_chunk
+#[inline(always)]
 fn quotient(n: u64, d: u64) -> u64 {
     if n >= 1 << 53 {
         return n / d;
@@ -489,8 +490,41 @@ impl Lmo {
     /// Segments `[from, to)` of the hard-leaf sieve, as if nothing came before them:
     /// returns `Σ coefficient·φ_local`, and per `b` the coefficients' sum and the
     /// sieve's total, so the caller adds `coefficients[b] · φ(before, b − 1)`.
-    #[allow(clippy::needless_range_loop)] // b indexes primes, next and the outputs
     fn hard_chunk(
+        &self,
+        from: usize,
+        to: usize,
+        t_max: &[u64],
+        deadline: &Deadline,
+    ) -> Result<ChunkOut, Cancelled> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports POPCNT, checked just above.
+            #[allow(unsafe_code)]
+            return unsafe { self.hard_chunk_popcnt(from, to, t_max, deadline) };
+        }
+        self.hard_chunk_portable(from, to, t_max, deadline)
+    }
+
+    /// [`Self::hard_chunk`] compiled with POPCNT, which baseline x86-64 lacks: the
+    /// queries weigh words by population counts.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    #[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
+    unsafe fn hard_chunk_popcnt(
+        &self,
+        from: usize,
+        to: usize,
+        t_max: &[u64],
+        deadline: &Deadline,
+    ) -> Result<ChunkOut, Cancelled> {
+        self.hard_chunk_portable(from, to, t_max, deadline)
+    }
+
+    // Inlined into its callers so the POPCNT variant's target feature covers the body.
+    #[allow(clippy::inline_always, clippy::needless_range_loop)] // b indexes primes, next and the outputs
+    #[inline(always)]
+    fn hard_chunk_portable(
         &self,
         from: usize,
         to: usize,
@@ -534,14 +568,11 @@ impl Lmo {
             for b in self.c + 1..=b_top(lo) {
                 let p = u64::from(self.primes[b]);
                 let xp = x / p;
-                let mut walk = Walk::default();
-                let mut coefficients = 0i128;
-                let mut local = 0i128;
-                let mut leaf = |m: u64, coefficient: i64, segment: &HardSegment| {
-                    let t = quotient(xp, m);
-                    let value = segment.sum_through(&mut walk, t);
-                    coefficients += i128::from(coefficient);
-                    local += i128::from(coefficient) * i128::from(value);
+                let mut leaves = Leaves {
+                    xp,
+                    walk: Walk::default(),
+                    coefficients: 0,
+                    local: 0,
                 };
                 let m_top = if lo == 0 { y } else { y.min(x / (p * lo)) };
                 if p * p <= y {
@@ -558,7 +589,7 @@ impl Lmo {
                             continue;
                         }
                         let mp = i64::try_from(m * p).expect("m·p <= y² <= x < 2^63");
-                        leaf(m, if e & MU_NEGATIVE == 0 { -mp } else { mp }, &segment);
+                        leaves.add(&segment, m, if e & MU_NEGATIVE == 0 { -mp } else { mp });
                     }
                 } else {
                     let q_top = m_top.min(x / (y * p));
@@ -568,13 +599,13 @@ impl Lmo {
                         let i_bottom = self.pi[q_bottom as usize] as usize;
                         for i in (i_bottom + 1..=i_top).rev() {
                             let q = u64::from(self.primes[i]);
-                            leaf(q, i64::try_from(q * p).expect("q·p <= x"), &segment);
+                            leaves.add(&segment, q, i64::try_from(q * p).expect("q·p <= x"));
                         }
                     }
                 }
                 let phi_here = i128::try_from(out.phi[b]).expect("φ <= z²/2");
-                out.s2 += local + coefficients * phi_here;
-                out.coefficients[b] += coefficients;
+                out.s2 += leaves.local + leaves.coefficients * phi_here;
+                out.coefficients[b] += leaves.coefficients;
                 out.phi[b] += u128::from(unpack(segment.total, lo));
                 next[b] = segment.remove_multiples(p, next[b]);
             }
@@ -761,16 +792,40 @@ fn sum_words(words: &[u64], first: usize, lo: u64) -> u64 {
     unpack(packed, lo)
 }
 
+/// The hard leaves of one `b` in one segment, queried with `m` decreasing (so `t`
+/// increasing along one walk): `Σ coefficient` and `Σ coefficient·φ_local(x/(p·m))`.
+struct Leaves {
+    xp: u64,
+    walk: Walk,
+    coefficients: i128,
+    local: i128,
+}
+
+impl Leaves {
+    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[inline(always)]
+    fn add(&mut self, segment: &HardSegment, m: u64, coefficient: i64) {
+        let t = quotient(self.xp, m);
+        let value = segment.sum_through(&mut self.walk, t);
+        self.coefficients += i128::from(coefficient);
+        self.local += i128::from(coefficient) * i128::from(value);
+    }
+}
+
 struct ChunkOut {
     s2: i128,
     coefficients: Vec<i128>,
     phi: Vec<u128>,
 }
 
-/// Where a run of increasing queries has got to in a [`HardSegment`].
+/// Where a run of increasing queries has got to in a [`HardSegment`]: `block_start`
+/// packs the segment's numbers before block `block`, `before` those before word
+/// `word` (in that block), so each word is weighed at most once per walk.
 #[derive(Default)]
 struct Walk {
     block: usize,
+    block_start: u64,
+    word: usize,
     before: u64,
 }
 
@@ -794,17 +849,26 @@ impl HardSegment {
         }
     }
 
-    /// The numbers in `[lo, lo + SEG_SPAN)` up to `z`, without the multiples of `wheel`.
+    /// The numbers in `[lo, lo + SEG_SPAN)` up to `z`, without the multiples of `wheel`
+    /// (the odd wheel primes).
+    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[inline(always)]
     fn reset(&mut self, lo: u64, z: u64, wheel: &[u32]) {
         self.lo = lo;
-        self.bits.fill(u64::MAX);
         let valid = if z >= lo + SEG_SPAN {
             SEG_BITS
         } else {
             ((z + 1 - lo) / 2) as usize
         };
+        let crossed = if wheel == OddPattern::PRIMES {
+            OddPattern::shared().copy_to(&mut self.bits, lo / 2);
+            &[][..]
+        } else {
+            self.bits.fill(u64::MAX);
+            wheel
+        };
         clear_from(&mut self.bits[..], valid);
-        for &p in wheel {
+        for &p in crossed {
             let p = u64::from(p);
             let mut m = lo.div_ceil(p) * p;
             if m % 2 == 0 {
@@ -830,27 +894,35 @@ impl HardSegment {
 
     /// Sum of the numbers still in the segment that are `<= t` (`t >= lo`), for
     /// increasing `t` along one `walk`.
-    #[inline]
+    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[inline(always)]
     fn sum_through(&self, walk: &mut Walk, t: u64) -> u64 {
         let j = (t - self.lo).div_ceil(2) as usize; // bits [0, j)
-        while (walk.block + 1) * BLOCK_BITS <= j {
-            walk.before += self.counters[walk.block];
-            walk.block += 1;
+        let full = j / 64; // words [0, full) count whole
+        if (walk.block + 1) * BLOCK_WORDS <= full {
+            // Sparse queries jump whole blocks by their counters.
+            while (walk.block + 1) * BLOCK_WORDS <= full {
+                walk.block_start += self.counters[walk.block];
+                walk.block += 1;
+            }
+            walk.word = walk.block * BLOCK_WORDS;
+            walk.before = walk.block_start;
+        }
+        while walk.word < full {
+            walk.before += weigh(self.bits[walk.word], walk.word);
+            walk.word += 1;
         }
         let mut packed = walk.before;
-        let first = walk.block * BLOCK_WORDS;
-        for w in first..j / 64 {
-            packed += weigh(self.bits[w], w);
-        }
         if j % 64 != 0 {
-            let w = j / 64;
-            packed += weigh(self.bits[w] & ((1u64 << (j % 64)) - 1), w);
+            packed += weigh(self.bits[full] & ((1u64 << (j % 64)) - 1), full);
         }
         unpack(packed, self.lo)
     }
 
     /// Removes the odd multiples of `p` (including `p`) from the segment, starting at
     /// `first`, its first odd multiple `>= lo`; returns the first one past the segment.
+    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[inline(always)]
     fn remove_multiples(&mut self, p: u64, first: u64) -> u64 {
         let mut i = ((first - self.lo - 1) / 2) as usize;
         let step = p as usize;
@@ -866,6 +938,53 @@ impl HardSegment {
         }
         self.total -= removed;
         self.lo + 2 * i as u64 + 1
+    }
+}
+
+/// The odd numbers with no factor among the odd wheel primes, as a bit stream
+/// (bit `k` for `2k + 1`) of period `3·5·7·11·13 = 15015`: copying it into a segment
+/// replaces about 0.85 crossings per bit by one shifted word copy per 64 bits.
+struct OddPattern {
+    /// Word `k` holds stream bits `64k … 64k + 63`, for 64 periods (117 KiB, built
+    /// once per process) and one more word, so a segment starting anywhere in the
+    /// first period reads on without wrapping around.
+    words: Vec<u64>,
+}
+
+// A segment starting anywhere in the first period ends within the stored words.
+const _: () = assert!(OddPattern::PERIOD / 64 + SEG_WORDS < OddPattern::PERIOD);
+
+impl OddPattern {
+    const PRIMES: &'static [u32] = &[3, 5, 7, 11, 13];
+    const PERIOD: usize = 15015;
+
+    fn shared() -> &'static Self {
+        static PATTERN: std::sync::OnceLock<OddPattern> = std::sync::OnceLock::new();
+        PATTERN.get_or_init(|| {
+            let mut words = vec![0u64; Self::PERIOD + 1];
+            for k in 0..64 * Self::PERIOD {
+                let n = 2 * k as u64 + 1;
+                if Self::PRIMES.iter().all(|&p| n % u64::from(p) != 0) {
+                    words[k / 64] |= 1 << (k % 64);
+                }
+            }
+            words[Self::PERIOD] = words[0];
+            Self { words }
+        })
+    }
+
+    /// Fills a segment's `bits` with the stream from bit `start` on.
+    fn copy_to(&self, bits: &mut [u64; SEG_WORDS], start: u64) {
+        let offset = (start % Self::PERIOD as u64) as usize;
+        let (first, shift) = (offset / 64, offset % 64);
+        let source = &self.words[first..=first + SEG_WORDS];
+        for (word, pair) in bits.iter_mut().zip(source.windows(2)) {
+            *word = if shift == 0 {
+                pair[0]
+            } else {
+                (pair[0] >> shift) | (pair[1] << (64 - shift))
+            };
+        }
     }
 }
 
