@@ -310,6 +310,8 @@ impl Lmo {
         let (primes, pi, psum, lpf_mu) = tables(y);
         let a = primes.len() - 1;
         let c = WHEEL_PRIMES.min(a);
+        // The hard-leaf sieve steps over multiples of 3 and 5, so they must be gone.
+        assert!(c >= 3, "x = {x} is too small: y = {y} must reach 5");
         let wheel = if c == WHEEL_PRIMES {
             WheelRef::Shared(Wheel::shared())
         } else {
@@ -547,18 +549,10 @@ impl Lmo {
             phi: vec![0; top + 1],
         };
         let mut segment = HardSegment::new();
-        // Next odd multiple of p_b to remove, carried from segment to segment.
-        let mut next: Vec<u64> = self.primes[..=top]
+        // Next multiple of p_b to remove, carried from segment to segment.
+        let mut next: Vec<Multiple> = self.primes[..=top]
             .iter()
-            .map(|&p| {
-                let p = u64::from(p);
-                let m = (from as u64 * SEG_SPAN).div_ceil(p) * p;
-                if m % 2 == 0 {
-                    m + p
-                } else {
-                    m
-                }
-            })
+            .map(|&p| Multiple::first_at(u64::from(p), from as u64 * SEG_SPAN))
             .collect();
         for s in from..to {
             deadline.check()?;
@@ -919,13 +913,14 @@ impl HardSegment {
         unpack(packed, self.lo)
     }
 
-    /// Removes the odd multiples of `p` (including `p`) from the segment, starting at
-    /// `first`, its first odd multiple `>= lo`; returns the first one past the segment.
+    /// Removes the multiples `p·k` of `p` with `k` coprime to 30 (the others went with
+    /// 2, 3 and 5) from the segment, from `next` on; returns the first one past it.
     #[allow(clippy::inline_always)] // see hard_chunk_portable
     #[inline(always)]
-    fn remove_multiples(&mut self, p: u64, first: u64) -> u64 {
-        let mut i = ((first - self.lo - 1) / 2) as usize;
-        let step = p as usize;
+    fn remove_multiples(&mut self, p: u64, next: Multiple) -> Multiple {
+        let steps = Multiple::HALF_GAPS.map(|gap| gap * p as usize);
+        let mut i = ((next.value - self.lo - 1) / 2) as usize;
+        let mut wheel = next.wheel;
         let mut removed = 0u64;
         while i < SEG_BITS {
             let (w, bit) = (i / 64, i % 64);
@@ -934,10 +929,43 @@ impl HardSegment {
             let d = was * (ONE + i as u64);
             self.counters[i / BLOCK_BITS] -= d;
             removed += d;
-            i += step;
+            i += steps[wheel];
+            wheel = (wheel + 1) % 8;
         }
         self.total -= removed;
-        self.lo + 2 * i as u64 + 1
+        Multiple {
+            value: self.lo + 2 * i as u64 + 1,
+            wheel,
+        }
+    }
+}
+
+/// A multiple `p·k` of a sieving prime with `k` coprime to 30, and the index of
+/// `k mod 30` in [`Multiple::RESIDUES`]: only these multiples have no factor 2, 3 or 5,
+/// so stepping over the others skips 7 of every 15 odd multiples.
+#[derive(Clone, Copy)]
+struct Multiple {
+    value: u64,
+    wheel: usize,
+}
+
+impl Multiple {
+    const RESIDUES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
+    /// Half the gap from each residue to the next: bit steps in units of `p`.
+    const HALF_GAPS: [usize; 8] = [3, 2, 1, 2, 1, 2, 3, 1];
+
+    /// The first such multiple of `p` at or above `lo`.
+    fn first_at(p: u64, lo: u64) -> Self {
+        let mut k = lo.div_ceil(p).max(1);
+        loop {
+            if let Some(wheel) = Self::RESIDUES.iter().position(|&r| r == k % 30) {
+                return Self {
+                    value: p * k,
+                    wheel,
+                };
+            }
+            k += 1;
+        }
     }
 }
 
