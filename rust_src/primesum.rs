@@ -220,34 +220,76 @@ fn unpack(packed: u64, lo: u64) -> u64 {
 /// Marks the odd primes in `[lo, lo + 2·SEG_BITS)` that are `<= limit` (`lo` even):
 /// bit `i` stands for `lo + 2i + 1`. `base` holds the odd primes up to `√limit`.
 fn sieve_primes(bits: &mut [u64; SEG_WORDS], lo: u64, limit: u64, base: &[u32]) {
-    bits.fill(u64::MAX);
-    let valid = if limit >= lo + SEG_SPAN {
-        SEG_BITS
-    } else if limit > lo {
-        (limit - lo).div_ceil(2) as usize
-    } else {
-        0
-    };
-    clear_from(bits, valid);
-    if lo == 0 {
-        bits[0] &= !1; // 1 is not prime
+    PrimeSegments::new(base).sieve(bits, lo, limit);
+}
+
+/// A sieve of consecutive segments, upwards: [`OddPattern`] removes the multiples of
+/// 3 … 13, and each larger base prime crosses off its multiples `p·k` (`k >= p`,
+/// coprime to 30), carrying its next one from segment to segment.
+struct PrimeSegments<'a> {
+    /// The odd primes up to at least `√limit` (those below 17 are ignored).
+    base: &'a [u32],
+    /// The next multiple of `base[first + i]`, for the primes whose square was reached.
+    next: Vec<Multiple>,
+    first: usize,
+}
+
+impl<'a> PrimeSegments<'a> {
+    fn new(base: &'a [u32]) -> Self {
+        let first = base.partition_point(|&p| p < 17);
+        Self {
+            base,
+            next: Vec::new(),
+            first,
+        }
     }
-    let top = limit.min(lo + SEG_SPAN - 1);
-    for &p in base {
-        let p = u64::from(p);
-        if p * p > top {
-            break;
+
+    /// Marks the primes of the segment at `lo` (even, and above the previous call's)
+    /// that are `<= limit`.
+    #[allow(clippy::inline_always)] // inlined into the POPCNT variant of the P2 sums
+    #[inline(always)]
+    fn sieve(&mut self, bits: &mut [u64; SEG_WORDS], lo: u64, limit: u64) {
+        OddPattern::shared().copy_to(bits, lo / 2);
+        if lo == 0 {
+            bits[0] &= !1; // 1 is not prime
         }
-        let mut m = (p * p).max(lo.div_ceil(p) * p);
-        if m % 2 == 0 {
-            m += p;
+        for &p in OddPattern::PRIMES {
+            // the pattern's own primes are, wherever a segment starts below them
+            if let Some(i) = u64::from(p).checked_sub(lo + 1) {
+                bits[0] |= 1 << (i / 2);
+            }
         }
-        let mut i = ((m - lo - 1) / 2) as usize;
-        let step = p as usize;
-        while i < valid {
-            bits[i / 64] &= !(1 << (i % 64));
-            i += step;
+        let top = limit.min(lo + SEG_SPAN - 1);
+        let primes = &self.base[self.first..];
+        while let Some(&p) = primes.get(self.next.len()) {
+            let p = u64::from(p);
+            if p * p > top {
+                break;
+            }
+            self.next.push(Multiple::first_at(p, lo.max(p * p)));
         }
+        for (&p, next) in primes.iter().zip(&mut self.next) {
+            let steps = Multiple::HALF_GAPS.map(|gap| gap * p as usize);
+            let mut i = ((next.value - lo - 1) / 2) as usize;
+            let mut wheel = next.wheel;
+            while i < SEG_BITS {
+                bits[i / 64] &= !(1 << (i % 64));
+                i += steps[wheel];
+                wheel = (wheel + 1) % 8;
+            }
+            *next = Multiple {
+                value: lo + 2 * i as u64 + 1,
+                wheel,
+            };
+        }
+        let valid = if limit >= lo + SEG_SPAN {
+            SEG_BITS
+        } else if limit > lo {
+            (limit - lo).div_ceil(2) as usize
+        } else {
+            0
+        };
+        clear_from(bits, valid);
     }
 }
 
@@ -622,11 +664,12 @@ impl Lmo {
         let chunks = (threads * 8).min(segments);
         let parts = run_chunks(pool, chunks, |k| {
             let mut bits = Box::new([0u64; SEG_WORDS]);
+            let mut sieve = PrimeSegments::new(base);
             let (mut sum, mut weighted, mut weights) = (0u128, 0u128, 0u128);
             for s in segments * k / chunks..segments * (k + 1) / chunks {
                 deadline.check()?;
                 let lo = s as u64 * SEG_SPAN;
-                sieve_primes(&mut bits, lo, r, base);
+                sieve.sieve(&mut bits, lo, r);
                 for (w, &word) in bits.iter().enumerate() {
                     let mut word = word;
                     while word != 0 {
@@ -679,6 +722,38 @@ impl Lmo {
         t_hi: u64,
         deadline: &Deadline,
     ) -> Result<(u128, u128, u128), Cancelled> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports POPCNT, checked just above.
+            #[allow(unsafe_code)]
+            return unsafe { self.p2_chunk_popcnt(r, t_lo, t_hi, deadline) };
+        }
+        self.p2_chunk_portable(r, t_lo, t_hi, deadline)
+    }
+
+    /// [`Self::p2_chunk`] compiled with POPCNT, for the prime sums it takes by words.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    #[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
+    unsafe fn p2_chunk_popcnt(
+        &self,
+        r: u64,
+        t_lo: u64,
+        t_hi: u64,
+        deadline: &Deadline,
+    ) -> Result<(u128, u128, u128), Cancelled> {
+        self.p2_chunk_portable(r, t_lo, t_hi, deadline)
+    }
+
+    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[inline(always)]
+    fn p2_chunk_portable(
+        &self,
+        r: u64,
+        t_lo: u64,
+        t_hi: u64,
+        deadline: &Deadline,
+    ) -> Result<(u128, u128, u128), Cancelled> {
         let (x, y) = (self.x, self.y);
         let base = &self.primes[2..];
         // p with t_lo <= x/p < t_hi  <=>  x/t_hi < p <= x/t_lo
@@ -688,7 +763,8 @@ impl Lmo {
         let mut t_bits = Box::new([0u64; SEG_WORDS]);
         let t_first = t_lo - t_lo % 2;
         let mut t_seg = t_first;
-        sieve_primes(&mut t_bits, t_seg, t_hi - 1, base);
+        let mut t_sieve = PrimeSegments::new(base);
+        t_sieve.sieve(&mut t_bits, t_seg, t_hi - 1);
         // Sum of the primes in [t_lo, t_seg), and the walk within the current segment.
         let mut before = 0u128;
         let mut word = 0usize;
@@ -719,7 +795,7 @@ impl Lmo {
                             before += u128::from(sum_words(&t_bits[word..], word, t_seg))
                                 + u128::from(unpack(within, t_seg));
                             t_seg += SEG_SPAN;
-                            sieve_primes(&mut t_bits, t_seg, t_hi - 1, base);
+                            t_sieve.sieve(&mut t_bits, t_seg, t_hi - 1);
                             word = 0;
                             within = 0;
                         }
@@ -753,7 +829,7 @@ impl Lmo {
                 break;
             }
             deadline.check()?;
-            sieve_primes(&mut t_bits, t_seg, t_hi - 1, base);
+            t_sieve.sieve(&mut t_bits, t_seg, t_hi - 1);
             word = 0;
             within = 0;
         }
@@ -777,6 +853,8 @@ fn is_prime(r: u64, base: &[u32]) -> bool {
 
 /// Sum of the numbers of the set bits of `words`, the first being word `first` of a
 /// segment starting at `lo`.
+#[allow(clippy::inline_always)] // inlined into the POPCNT variant of the P2 sums
+#[inline(always)]
 fn sum_words(words: &[u64], first: usize, lo: u64) -> u64 {
     let packed: u64 = words
         .iter()
@@ -1189,6 +1267,40 @@ mod tests {
             assert!(
                 u128::from(s).pow(2) <= u128::from(x) && u128::from(s + 1).pow(2) > u128::from(x)
             );
+        }
+    }
+
+    #[test]
+    fn segment_sieve_marks_exactly_the_primes() {
+        let is_prime = |n: u64| n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0);
+        let base: Vec<u32> = (3..2500u32).filter(|&p| is_prime(u64::from(p))).collect();
+        // Starts below, among and past the pattern's primes 3 … 13, and limits inside,
+        // at and past a segment's end; then consecutive segments of one sieve.
+        let starts = (0u64..40).step_by(2).chain([SEG_SPAN, 15_015 * 2 * 64 + 2]);
+        for lo in starts {
+            for limit in [lo, lo + 1, lo + 7, lo + 20, lo + 1000, lo + SEG_SPAN + 5] {
+                let mut bits = [0u64; SEG_WORDS];
+                sieve_primes(&mut bits, lo, limit, &base);
+                let marked: Vec<u64> = (0..SEG_BITS)
+                    .filter(|&i| bits[i / 64] >> (i % 64) & 1 == 1)
+                    .map(|i| lo + 2 * i as u64 + 1)
+                    .collect();
+                let primes: Vec<u64> = (lo..=limit.min(lo + SEG_SPAN - 1))
+                    .filter(|&n| n % 2 == 1 && is_prime(n))
+                    .collect();
+                assert_eq!(marked, primes, "lo = {lo}, limit = {limit}");
+            }
+        }
+        let mut sieve = PrimeSegments::new(&base);
+        let mut bits = [0u64; SEG_WORDS];
+        for s in 0..12u64 {
+            let lo = 1_000_000 + s * SEG_SPAN;
+            sieve.sieve(&mut bits, lo, u64::MAX);
+            let marked = bits.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+            let primes = (lo..lo + SEG_SPAN)
+                .filter(|&n| n % 2 == 1 && is_prime(n))
+                .count();
+            assert_eq!(marked, primes as u64, "segment at {lo}");
         }
     }
 
