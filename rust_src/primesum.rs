@@ -303,6 +303,33 @@ fn clear_from(bits: &mut [u64], from: usize) {
     bits[w + 1..].fill(0);
 }
 
+/// Defines a method that runs `$portable` compiled with POPCNT when the CPU has it
+/// (baseline x86-64 lacks the instruction, and the leaves and P2 weigh words by
+/// population counts). `$portable` and what it calls are `#[inline(always)]`, so the
+/// target feature covers their bodies.
+macro_rules! popcnt_variant {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $portable:ident
+    ) => {
+        $(#[$doc])*
+        fn $name(&self, $($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                #[target_feature(enable = "popcnt")]
+                #[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
+                unsafe fn with_popcnt(lmo: &Lmo, $($arg: $ty),*) -> $ret {
+                    lmo.$portable($($arg),*)
+                }
+                // SAFETY: the CPU supports POPCNT, checked just above.
+                #[allow(unsafe_code)]
+                return unsafe { with_popcnt(self, $($arg),*) };
+            }
+            self.$portable($($arg),*)
+        }
+    };
+}
+
 /// The precomputed tables of one evaluation and its parameters.
 struct Lmo {
     x: u64,
@@ -531,41 +558,14 @@ impl Lmo {
         Ok(total)
     }
 
-    /// Segments `[from, to)` of the hard-leaf sieve, as if nothing came before them:
-    /// returns `Σ coefficient·φ_local`, and per `b` the coefficients' sum and the
-    /// sieve's total, so the caller adds `coefficients[b] · φ(before, b − 1)`.
-    fn hard_chunk(
-        &self,
-        from: usize,
-        to: usize,
-        t_max: &[u64],
-        deadline: &Deadline,
-    ) -> Result<ChunkOut, Cancelled> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU supports POPCNT, checked just above.
-            #[allow(unsafe_code)]
-            return unsafe { self.hard_chunk_popcnt(from, to, t_max, deadline) };
-        }
-        self.hard_chunk_portable(from, to, t_max, deadline)
+    popcnt_variant! {
+        /// Segments `[from, to)` of the hard-leaf sieve, as if nothing came before them:
+        /// returns `Σ coefficient·φ_local`, and per `b` the coefficients' sum and the
+        /// sieve's total, so the caller adds `coefficients[b] · φ(before, b − 1)`.
+        fn hard_chunk(from: usize, to: usize, t_max: &[u64], deadline: &Deadline)
+            -> Result<ChunkOut, Cancelled> = hard_chunk_portable
     }
 
-    /// [`Self::hard_chunk`] compiled with POPCNT, which baseline x86-64 lacks: the
-    /// queries weigh words by population counts.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "popcnt")]
-    #[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
-    unsafe fn hard_chunk_popcnt(
-        &self,
-        from: usize,
-        to: usize,
-        t_max: &[u64],
-        deadline: &Deadline,
-    ) -> Result<ChunkOut, Cancelled> {
-        self.hard_chunk_portable(from, to, t_max, deadline)
-    }
-
-    // Inlined into its callers so the POPCNT variant's target feature covers the body.
     #[allow(clippy::inline_always, clippy::needless_range_loop)] // b indexes primes, next and the outputs
     #[inline(always)]
     fn hard_chunk_portable(
@@ -713,39 +713,14 @@ impl Lmo {
         Ok(plus - minus)
     }
 
-    /// For the primes `p` in `(y, r]` with `x/p` in `[t_lo, t_hi)`: `(Σ primes in
-    /// [t_lo, t_hi), Σ p·(Σ primes in [t_lo, x/p]), Σ p)`.
-    fn p2_chunk(
-        &self,
-        r: u64,
-        t_lo: u64,
-        t_hi: u64,
-        deadline: &Deadline,
-    ) -> Result<(u128, u128, u128), Cancelled> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU supports POPCNT, checked just above.
-            #[allow(unsafe_code)]
-            return unsafe { self.p2_chunk_popcnt(r, t_lo, t_hi, deadline) };
-        }
-        self.p2_chunk_portable(r, t_lo, t_hi, deadline)
+    popcnt_variant! {
+        /// For the primes `p` in `(y, r]` with `x/p` in `[t_lo, t_hi)`: `(Σ primes in
+        /// [t_lo, t_hi), Σ p·(Σ primes in [t_lo, x/p]), Σ p)`.
+        fn p2_chunk(r: u64, t_lo: u64, t_hi: u64, deadline: &Deadline)
+            -> Result<(u128, u128, u128), Cancelled> = p2_chunk_portable
     }
 
-    /// [`Self::p2_chunk`] compiled with POPCNT, for the prime sums it takes by words.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "popcnt")]
-    #[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
-    unsafe fn p2_chunk_popcnt(
-        &self,
-        r: u64,
-        t_lo: u64,
-        t_hi: u64,
-        deadline: &Deadline,
-    ) -> Result<(u128, u128, u128), Cancelled> {
-        self.p2_chunk_portable(r, t_lo, t_hi, deadline)
-    }
-
-    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn p2_chunk_portable(
         &self,
@@ -874,7 +849,7 @@ struct Leaves {
 }
 
 impl Leaves {
-    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn add(&mut self, segment: &HardSegment, m: u64, coefficient: i64) {
         let t = quotient(self.xp, m);
@@ -923,7 +898,7 @@ impl HardSegment {
 
     /// The numbers in `[lo, lo + SEG_SPAN)` up to `z`, without the multiples of `wheel`
     /// (the odd wheel primes).
-    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn reset(&mut self, lo: u64, z: u64, wheel: &[u32]) {
         self.lo = lo;
@@ -966,7 +941,7 @@ impl HardSegment {
 
     /// Sum of the numbers still in the segment that are `<= t` (`t >= lo`), for
     /// increasing `t` along one `walk`.
-    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn sum_through(&self, walk: &mut Walk, t: u64) -> u64 {
         let j = (t - self.lo).div_ceil(2) as usize; // bits [0, j)
@@ -993,7 +968,7 @@ impl HardSegment {
 
     /// Removes the multiples `p·k` of `p` with `k` coprime to 30 (the others went with
     /// 2, 3 and 5) from the segment, from `next` on; returns the first one past it.
-    #[allow(clippy::inline_always)] // see hard_chunk_portable
+    #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn remove_multiples(&mut self, p: u64, next: Multiple) -> Multiple {
         let steps = Multiple::HALF_GAPS.map(|gap| gap * p as usize);
