@@ -488,15 +488,26 @@ impl Lmo {
             total += u128::from(phi) * u128::from(q);
             i += 1;
         }
-        while i <= last_clustered {
-            let t = quotient(xp, u64::from(self.primes[i]));
-            let k = self.pi[t as usize] as usize;
+        if i > last_clustered {
+            return total * u128::from(p);
+        }
+        // Above √(x/p) runs of q share k = π(x/(p·q)): the q of one k are those with
+        // x/(p·p_{k+1}) < q <= x/(p·p_k). Walking k instead of q makes every step one
+        // quotient that does not wait for the previous step's table reads.
+        let (first, last) = (i - 1, last_clustered);
+        // Index of the last clustered q <= x/(p·p_k), kept within [first, last].
+        let upto = |k: usize| {
+            let q_max = quotient(xp, u64::from(self.primes[k])).min(y);
+            (self.pi[q_max as usize] as usize).clamp(first, last)
+        };
+        let k_bottom = self.pi[quotient(xp, u64::from(self.primes[last])) as usize] as usize;
+        let k_top = self.pi[quotient(xp, u64::from(self.primes[i])) as usize] as usize;
+        let mut q_top = last; // upto(k_bottom)
+        for k in k_bottom..=k_top {
+            let q_bottom = if k == k_top { first } else { upto(k + 1) };
             let phi = 1 + self.psum[k] - below;
-            // Every later q with x/(p·q) >= p_k shares π(t) = k.
-            let j = (self.pi[quotient(xp, u64::from(self.primes[k])).min(y) as usize] as usize)
-                .min(last_clustered);
-            total += u128::from(phi) * u128::from(self.psum[j] - self.psum[i - 1]);
-            i = j + 1;
+            total += u128::from(phi) * u128::from(self.psum[q_top] - self.psum[q_bottom]);
+            q_top = q_bottom;
         }
         total * u128::from(p)
     }
