@@ -17,11 +17,15 @@
 //! `φ(t, c)` for the first `c` primes comes from a wheel table. A special leaf
 //! `m'·p_b` with `t = x/(m'·p_b) < min(y, p_b²)` is "easy": the only numbers counted
 //! are 1 and the primes in `[p_b, t]`, read from a table of prime sums up to `y`, and
-//! runs of leaves that share `π(t)` are summed at once. The remaining "hard" leaves
-//! read `φ(t, b − 1)` from a segmented sieve of `[1, z]` that removes the multiples of
-//! `p_b` one `b` at a time, with per-block counters so a query costs a few words.
-//! `P2` needs `S(t)` for `t ≤ z`: a second segmented sieve walks `t` upwards while the
-//! primes `p` are generated downwards.
+//! runs of leaves that share `π(t)` are summed at once, one run per `π(t)`. The
+//! remaining "hard" leaves read `φ(t, b − 1)` from a segmented sieve of `[1, z]` that
+//! removes the multiples of `p_b` one `b` at a time, with per-block counters so a query
+//! costs a few words. `P2` needs `S(t)` for `t ≤ z`: a second segmented sieve walks `t`
+//! upwards while the primes `p` are generated downwards.
+//!
+//! Both sieves keep odd numbers only, start each segment from a copied pattern without
+//! the multiples of 3 … 13, and step each larger prime over a mod-30 wheel. Queries
+//! weigh words by population counts, with POPCNT where the CPU has it.
 //!
 //! Parallel on rayon: the hard-leaf sieve and `P2` split their ranges into chunks that
 //! start from zero and are corrected in order afterwards; the easy leaves split by `b`.
@@ -99,9 +103,9 @@ pub fn sum_of_primes_on(
 }
 
 /// `y = α·∛x`: a larger α moves work from the sieve of `[1, x/y]` to the leaves.
-/// Tuned with `tune_alpha` (one thread, user CPU time, on a loaded 2-core host): at
-/// 10^12 the time was flat for α in 4…12 (0.10–0.12 s); at 10^15, α = 5.5, 8, 12, 16
-/// took 10.6, 9.0, 8.7, 9.4 s, and α = 2 or 24 about twice the best.
+/// Tuned with `tune_alpha` (one thread, wall time, two runs each, alternating): at
+/// 10^13 the time was flat for α in 5…13 (0.20–0.23 s); at 10^15, α = 7, 11.35, 16
+/// and 22 took 3.25–3.34, 3.04–3.15, 3.23–3.25 and 3.60–3.87 s.
 fn alpha(x: u64) -> f64 {
     let digits = (x as f64).log10();
     (1.0 + (digits - 6.0).max(0.0) * 1.15).min(12.0)
