@@ -30,7 +30,7 @@ use cancel::{Cancelled, Deadline};
 /// 10^6: 0.069 vs 0.117 ms (0.070 vs 0.163); 1.5·10^6: 0.108 vs 0.122 (0.108 vs 0.165);
 /// 2·10^6: 0.150 vs 0.130 (0.150 vs 0.173); 3·10^6: 0.238 vs 0.137 (0.239 vs 0.191);
 /// 10^7: 0.91 vs 0.17 (0.61 vs 0.23). One thread crosses near 1.7·10^6, two near
-/// 2.5·10^6.
+/// 2.5·10^6: 2·10^6 sits between, within 15% of the faster method on either.
 /// Re-measure by timing `_native.sum_of_primes(n, threads=t, method=m)` for both
 /// methods around this n; the kernel suite's `rust` and `rust-sublinear` columns show it
 /// too (10^6: sieve faster, 10^7: sublinear faster).

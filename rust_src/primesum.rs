@@ -67,6 +67,8 @@ const ONE: u64 = 1 << COUNT_SHIFT;
 const INDEX_MASK: u64 = ONE - 1;
 /// Primes removed by the wheel of the ordinary leaves: 2·3·5·7·11·13 = 30030.
 const WHEEL_PRIMES: usize = 6;
+// The hard-leaf sieve steps over the multiples of 3 and 5: the wheel must remove them.
+const _: () = assert!(WHEEL_PRIMES >= 3);
 /// Chunks handed to rayon per thread, per wave of the hard-leaf sieve.
 const CHUNKS_PER_THREAD: usize = 16;
 
@@ -236,6 +238,8 @@ struct PrimeSegments<'a> {
     /// The next multiple of `base[first + i]`, for the primes whose square was reached.
     next: Vec<Multiple>,
     first: usize,
+    /// Where the next segment must start for `next` to be right.
+    following: Option<u64>,
 }
 
 impl<'a> PrimeSegments<'a> {
@@ -245,14 +249,21 @@ impl<'a> PrimeSegments<'a> {
             base,
             next: Vec::new(),
             first,
+            following: None,
         }
     }
 
-    /// Marks the primes of the segment at `lo` (even, and above the previous call's)
-    /// that are `<= limit`.
-    #[allow(clippy::inline_always)] // inlined into the POPCNT variant of the P2 sums
-    #[inline(always)]
+    /// Marks the primes of the segment at `lo` that are `<= limit`. `lo` is even on the
+    /// first call and the previous call's `lo + SEG_SPAN` after it: the carried
+    /// multiples are only right for the segment that follows.
+    ///
+    /// # Panics
+    /// If `lo` is not the segment after the previous one.
     fn sieve(&mut self, bits: &mut [u64; SEG_WORDS], lo: u64, limit: u64) {
+        if let Some(following) = self.following {
+            assert_eq!(lo, following, "segments must be consecutive");
+        }
+        self.following = Some(lo + SEG_SPAN);
         OddPattern::shared().copy_to(bits, lo / 2);
         if lo == 0 {
             bits[0] &= !1; // 1 is not prime
@@ -309,8 +320,8 @@ fn clear_from(bits: &mut [u64], from: usize) {
 
 /// Defines a method that runs `$portable` compiled with POPCNT when the CPU has it
 /// (baseline x86-64 lacks the instruction, and the leaves and P2 weigh words by
-/// population counts). `$portable` and what it calls are `#[inline(always)]`, so the
-/// target feature covers their bodies.
+/// population counts). `$portable` and the functions it calls that count bits are
+/// `#[inline(always)]` and use plain loops, so the target feature covers their bodies.
 macro_rules! popcnt_variant {
     (
         $(#[$doc:meta])*
@@ -383,8 +394,9 @@ impl Lmo {
         let (primes, pi, psum, lpf_mu) = tables(y);
         let a = primes.len() - 1;
         let c = WHEEL_PRIMES.min(a);
-        // The hard-leaf sieve steps over multiples of 3 and 5, so they must be gone.
-        assert!(c >= 3, "x = {x} is too small: y = {y} must reach 5");
+        // Special leaves (b > c) exist only when c = WHEEL_PRIMES (else c = a), and then
+        // 3 and 5 are among the removed primes, as the hard-leaf sieve's mod-30 steps
+        // need (checked at compile time below).
         let wheel = if c == WHEEL_PRIMES {
             WheelRef::Shared(Wheel::shared())
         } else {
@@ -516,6 +528,13 @@ impl Lmo {
         total * u128::from(p)
     }
 
+    /// [`Self::hard_t_max`] of every `b < a`.
+    fn hard_t_maxes(&self) -> Vec<u64> {
+        (0..self.a)
+            .map(|b| if b > self.c { self.hard_t_max(b) } else { 0 })
+            .collect()
+    }
+
     /// Largest `t` of a hard leaf of `b`, or 0 if `b` has none.
     fn hard_t_max(&self, b: usize) -> u64 {
         let p = u64::from(self.primes[b]);
@@ -536,9 +555,7 @@ impl Lmo {
         pool: Option<&ThreadPool>,
         deadline: &Deadline,
     ) -> Result<i128, Cancelled> {
-        let t_max: Vec<u64> = (0..self.a)
-            .map(|b| if b > self.c { self.hard_t_max(b) } else { 0 })
-            .collect();
+        let t_max = self.hard_t_maxes();
         let segments = (self.z + 1).div_ceil(SEG_SPAN) as usize;
         let threads = threads(pool);
         // One chunk on one thread. Otherwise one segment per chunk: the first segments
@@ -846,11 +863,12 @@ fn is_prime(r: u64, base: &[u32]) -> bool {
 #[allow(clippy::inline_always)] // inlined into the POPCNT variant of the P2 sums
 #[inline(always)]
 fn sum_words(words: &[u64], first: usize, lo: u64) -> u64 {
-    let packed: u64 = words
-        .iter()
-        .enumerate()
-        .map(|(k, &w)| weigh(w, first + k))
-        .sum();
+    // A plain loop rather than an iterator chain: nothing here may be left to a
+    // separate function, compiled without POPCNT.
+    let mut packed = 0;
+    for (k, &word) in words.iter().enumerate() {
+        packed += weigh(word, first + k);
+    }
     unpack(packed, lo)
 }
 
@@ -874,6 +892,7 @@ impl Leaves {
     }
 }
 
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct ChunkOut {
     s2: i128,
     coefficients: Vec<i128>,
@@ -944,12 +963,11 @@ impl HardSegment {
         }
         self.total = 0;
         for (k, counter) in self.counters.iter_mut().enumerate() {
-            let words = &self.bits[k * BLOCK_WORDS..(k + 1) * BLOCK_WORDS];
-            *counter = words
-                .iter()
-                .enumerate()
-                .map(|(w, &word)| weigh(word, k * BLOCK_WORDS + w))
-                .sum();
+            // plain loops, as in sum_words
+            *counter = 0;
+            for w in k * BLOCK_WORDS..(k + 1) * BLOCK_WORDS {
+                *counter += weigh(self.bits[w], w);
+            }
             self.total += *counter;
         }
     }
@@ -982,7 +1000,8 @@ impl HardSegment {
     }
 
     /// Removes the multiples `p·k` of `p` with `k` coprime to 30 (the others went with
-    /// 2, 3 and 5) from the segment, from `next` on; returns the first one past it.
+    /// 2, 3 and 5) from the segment, from `next` on; returns the first one past it,
+    /// which is right for the following segment only (`next` must be in this one).
     #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn remove_multiples(&mut self, p: u64, next: Multiple) -> Multiple {
@@ -1024,7 +1043,7 @@ impl Multiple {
 
     /// The first such multiple of `p` at or above `lo`.
     fn first_at(p: u64, lo: u64) -> Self {
-        let mut k = lo.div_ceil(p).max(1);
+        let mut k = lo.div_ceil(p);
         loop {
             if let Some(wheel) = Self::RESIDUES.iter().position(|&r| r == k % 30) {
                 return Self {
@@ -1041,36 +1060,35 @@ impl Multiple {
 /// (bit `k` for `2k + 1`) of period `3·5·7·11·13 = 15015`: copying it into a segment
 /// replaces about 0.85 crossings per bit by one shifted word copy per 64 bits.
 struct OddPattern {
-    /// Word `k` holds stream bits `64k … 64k + 63`, for 64 periods (117 KiB, built
-    /// once per process) and one more word, so a segment starting anywhere in the
-    /// first period reads on without wrapping around.
+    /// Word `k` holds stream bits `64k … 64k + 63`: enough words for a segment
+    /// starting anywhere in the first period, plus one for its shifted last word
+    /// (18 KiB, built once per process).
     words: Vec<u64>,
 }
-
-// A segment starting anywhere in the first period ends within the stored words.
-const _: () = assert!(OddPattern::PERIOD / 64 + SEG_WORDS < OddPattern::PERIOD);
 
 impl OddPattern {
     const PRIMES: &'static [u32] = &[3, 5, 7, 11, 13];
     const PERIOD: usize = 15015;
+    const WORDS: usize = Self::PERIOD.div_ceil(64) + SEG_WORDS;
 
     fn shared() -> &'static Self {
         static PATTERN: std::sync::OnceLock<OddPattern> = std::sync::OnceLock::new();
         PATTERN.get_or_init(|| {
-            let mut words = vec![0u64; Self::PERIOD + 1];
-            for k in 0..64 * Self::PERIOD {
+            let mut words = vec![0u64; Self::WORDS];
+            for k in 0..64 * Self::WORDS {
                 let n = 2 * k as u64 + 1;
                 if Self::PRIMES.iter().all(|&p| n % u64::from(p) != 0) {
                     words[k / 64] |= 1 << (k % 64);
                 }
             }
-            words[Self::PERIOD] = words[0];
             Self { words }
         })
     }
 
     /// Fills a segment's `bits` with the stream from bit `start` on.
     fn copy_to(&self, bits: &mut [u64; SEG_WORDS], start: u64) {
+        // The stream repeats every PERIOD bits, so start in the first period: at most
+        // word PERIOD / 64, and the last read is word PERIOD / 64 + SEG_WORDS < WORDS.
         let offset = (start % Self::PERIOD as u64) as usize;
         let (first, shift) = (offset / 64, offset % 64);
         let source = &self.words[first..=first + SEG_WORDS];
@@ -1266,7 +1284,10 @@ mod tests {
         let base: Vec<u32> = (3..2500u32).filter(|&p| is_prime(u64::from(p))).collect();
         // Starts below, among and past the pattern's primes 3 … 13, and limits inside,
         // at and past a segment's end; then consecutive segments of one sieve.
-        let starts = (0u64..40).step_by(2).chain([SEG_SPAN, 15_015 * 2 * 64 + 2]);
+        // 2·15014 starts on the period's last bit, the pattern's largest shifted read.
+        let starts = (0u64..40)
+            .step_by(2)
+            .chain([SEG_SPAN, 2 * 15_014, 2 * 15_015 * 64 + 2]);
         for lo in starts {
             for limit in [lo, lo + 1, lo + 7, lo + 20, lo + 1000, lo + SEG_SPAN + 5] {
                 let mut bits = [0u64; SEG_WORDS];
@@ -1281,16 +1302,48 @@ mod tests {
                 assert_eq!(marked, primes, "lo = {lo}, limit = {limit}");
             }
         }
-        let mut sieve = PrimeSegments::new(&base);
-        let mut bits = [0u64; SEG_WORDS];
-        for s in 0..12u64 {
-            let lo = 1_000_000 + s * SEG_SPAN;
-            sieve.sieve(&mut bits, lo, u64::MAX);
-            let marked = bits.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
-            let primes = (lo..lo + SEG_SPAN)
-                .filter(|&n| n % 2 == 1 && is_prime(n))
-                .count();
-            assert_eq!(marked, primes as u64, "segment at {lo}");
+        // Consecutive segments carry each prime's next multiple: from 0, and from a
+        // start that is no multiple of a segment.
+        for start in [0, 1_000_000] {
+            let mut sieve = PrimeSegments::new(&base);
+            let mut bits = [0u64; SEG_WORDS];
+            for s in 0..12u64 {
+                let lo = start + s * SEG_SPAN;
+                sieve.sieve(&mut bits, lo, u64::MAX);
+                let marked = (0..SEG_BITS).filter(|&i| bits[i / 64] >> (i % 64) & 1 == 1);
+                let primes = (lo..lo + SEG_SPAN).filter(|&n| n % 2 == 1 && is_prime(n));
+                assert!(
+                    marked.map(|i| lo + 2 * i as u64 + 1).eq(primes),
+                    "segment at {lo}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn portable_and_popcnt_variants_agree() {
+        // On a CPU with POPCNT the other tests only run the POPCNT variants.
+        let never = Deadline::never();
+        for (n, alpha) in [(100_000_000_000u64, 8.0), (3_000_000_007, 3.0)] {
+            let lmo = Lmo::new(n - 1, alpha);
+            let t_max = lmo.hard_t_maxes();
+            let segments = (lmo.z + 1).div_ceil(SEG_SPAN) as usize;
+            for (from, to) in [(0, segments), (segments / 3, segments / 3 + 2)] {
+                assert_eq!(
+                    lmo.hard_chunk(from, to, &t_max, &never),
+                    lmo.hard_chunk_portable(from, to, &t_max, &never),
+                    "n = {n}, segments {from}..{to}"
+                );
+            }
+            let r = isqrt(lmo.x);
+            let middle = (r + (lmo.z - r) / 2) & !1;
+            for (t_lo, t_hi) in [(r, lmo.z + 1), (middle, lmo.z + 1)] {
+                assert_eq!(
+                    lmo.p2_chunk(r, t_lo, t_hi, &never),
+                    lmo.p2_chunk_portable(r, t_lo, t_hi, &never),
+                    "n = {n}, t in {t_lo}..{t_hi}"
+                );
+            }
         }
     }
 
