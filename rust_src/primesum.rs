@@ -364,6 +364,9 @@ struct Lmo {
     /// set when `μ(m) = −1`. Capped lpf compares right against any `p < 0x7FFF`, and
     /// only primes up to `√y` are compared (`y < 2^30`).
     lpf_mu: Vec<u16>,
+    /// The squarefree `m <= y` with no factor among the first `c` primes, ascending:
+    /// the only candidates for the hard leaves' `m'`, a fifth of all `m`.
+    sieved_m: Vec<u32>,
     wheel: WheelRef,
 }
 
@@ -397,6 +400,12 @@ impl Lmo {
         // Special leaves (b > c) exist only when c = WHEEL_PRIMES (else c = a), and then
         // 3 and 5 are among the removed primes, as the hard-leaf sieve's mod-30 steps
         // need (checked at compile time below).
+        let sieved_m = (1..=y as u32)
+            .filter(|&m| {
+                let e = lpf_mu[m as usize];
+                e != 0 && e & LPF_MASK > u16::try_from(primes[c]).expect("a wheel prime")
+            })
+            .collect();
         let wheel = if c == WHEEL_PRIMES {
             WheelRef::Shared(Wheel::shared())
         } else {
@@ -412,6 +421,7 @@ impl Lmo {
             pi,
             psum,
             lpf_mu,
+            sieved_m,
             wheel,
         }
     }
@@ -648,9 +658,12 @@ impl Lmo {
                     // q_hard_max are easy leaves
                     let q_hard_max = x / (p * p * p);
                     let m_bottom = (y / p).max(x / (p * hi));
-                    for m in (m_bottom + 1..=m_top).rev() {
+                    let from = self.sieved_m.partition_point(|&m| u64::from(m) <= m_bottom);
+                    let to = self.sieved_m.partition_point(|&m| u64::from(m) <= m_top);
+                    for &m in self.sieved_m[from..to.max(from)].iter().rev() {
+                        let m = u64::from(m);
                         let e = self.lpf_mu[m as usize];
-                        if e == 0 || u64::from(e & LPF_MASK) <= p {
+                        if u64::from(e & LPF_MASK) <= p {
                             continue;
                         }
                         if m > q_hard_max && self.pi[m as usize] != self.pi[m as usize - 1] {
