@@ -399,7 +399,7 @@ impl Lmo {
         let c = WHEEL_PRIMES.min(a);
         // Special leaves (b > c) exist only when c = WHEEL_PRIMES (else c = a), and then
         // 3 and 5 are among the removed primes, as the hard-leaf sieve's mod-30 steps
-        // need (checked at compile time below).
+        // need (a compile-time check stands beside WHEEL_PRIMES).
         let sieved_m = (1..=y as u32)
             .filter(|&m| {
                 let e = lpf_mu[m as usize];
