@@ -213,31 +213,36 @@ impl Upstream {
 fn gunicorn_refuses(
     parts: &hyper::http::request::Parts,
 ) -> Option<(StatusCode, &'static str, String)> {
-    let bad = |message: String| Some((StatusCode::BAD_REQUEST, "bad_request", message));
+    let refuse = |status, code, message: String| Some((status, code, message));
+    let bad = |message: String| refuse(StatusCode::BAD_REQUEST, "bad_request", message);
     let method = parts.method.as_str();
     if !gunicorn_takes_method(method) {
         return bad(format!("{method:?} is not an HTTP method the app accepts"));
     }
-    for expect in parts.headers.get_all(header::EXPECT) {
-        if !expect.as_bytes().eq_ignore_ascii_case(b"100-continue") {
-            let message = "the only expectation the front meets is 100-continue".to_owned();
-            return Some((
-                StatusCode::EXPECTATION_FAILED,
-                "expectation_failed",
-                message,
-            ));
-        }
+    // Whether any value of header `name` is other than `accepted`.
+    let unaccepted = |name, accepted: &[u8]| {
+        parts
+            .headers
+            .get_all(name)
+            .iter()
+            .any(|value| !value.as_bytes().eq_ignore_ascii_case(accepted))
+    };
+    if unaccepted(header::EXPECT, b"100-continue") {
+        let message = "the only expectation the front meets is 100-continue";
+        return refuse(
+            StatusCode::EXPECTATION_FAILED,
+            "expectation_failed",
+            message.into(),
+        );
     }
-    for coding in parts.headers.get_all(header::TRANSFER_ENCODING) {
-        if !coding.as_bytes().eq_ignore_ascii_case(b"chunked") {
-            // A client error, not the server's (no 501): the request cannot be read.
-            let message = "the only transfer coding the front accepts is chunked".to_owned();
-            return Some((
-                StatusCode::BAD_REQUEST,
-                "unsupported_transfer_coding",
-                message,
-            ));
-        }
+    if unaccepted(header::TRANSFER_ENCODING, b"chunked") {
+        // A client error, not the server's (no 501): the request cannot be read.
+        let message = "the only transfer coding the front accepts is chunked";
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "unsupported_transfer_coding",
+            message.into(),
+        );
     }
     let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
     if !target.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
