@@ -284,18 +284,7 @@ impl<'a> PrimeSegments<'a> {
             self.next.push(Multiple::first_at(p, lo.max(p * p)));
         }
         for (&p, next) in primes.iter().zip(&mut self.next) {
-            let steps = Multiple::HALF_GAPS.map(|gap| gap * p as usize);
-            let mut i = ((next.value - lo - 1) / 2) as usize;
-            let mut wheel = next.wheel;
-            while i < SEG_BITS {
-                bits[i / 64] &= !(1 << (i % 64));
-                i += steps[wheel];
-                wheel = (wheel + 1) % 8;
-            }
-            *next = Multiple {
-                value: lo + 2 * i as u64 + 1,
-                wheel,
-            };
+            *next = next.cross_segment(u64::from(p), lo, |i| bits[i / 64] &= !(1 << (i % 64)));
         }
         let valid = if limit >= lo + SEG_SPAN {
             SEG_BITS
@@ -1018,25 +1007,18 @@ impl HardSegment {
     #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn remove_multiples(&mut self, p: u64, next: Multiple) -> Multiple {
-        let steps = Multiple::HALF_GAPS.map(|gap| gap * p as usize);
-        let mut i = ((next.value - self.lo - 1) / 2) as usize;
-        let mut wheel = next.wheel;
+        let (bits, counters) = (&mut self.bits, &mut self.counters);
         let mut removed = 0u64;
-        while i < SEG_BITS {
+        let following = next.cross_segment(p, self.lo, |i| {
             let (w, bit) = (i / 64, i % 64);
-            let was = (self.bits[w] >> bit) & 1;
-            self.bits[w] &= !(1 << bit);
+            let was = (bits[w] >> bit) & 1;
+            bits[w] &= !(1 << bit);
             let d = was * (ONE + i as u64);
-            self.counters[i / BLOCK_BITS] -= d;
+            counters[i / BLOCK_BITS] -= d;
             removed += d;
-            i += steps[wheel];
-            wheel = (wheel + 1) % 8;
-        }
+        });
         self.total -= removed;
-        Multiple {
-            value: self.lo + 2 * i as u64 + 1,
-            wheel,
-        }
+        following
     }
 }
 
@@ -1053,6 +1035,26 @@ impl Multiple {
     const RESIDUES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
     /// Half the gap from each residue to the next: bit steps in units of `p`.
     const HALF_GAPS: [usize; 8] = [3, 2, 1, 2, 1, 2, 3, 1];
+
+    /// Calls `cross` with the bit of every such multiple of `p` in the segment at `lo`
+    /// (bit `i` for `lo + 2i + 1`), from this one on; returns the first one past the
+    /// segment, which is right for the following segment only.
+    #[allow(clippy::inline_always)] // see popcnt_variant
+    #[inline(always)]
+    fn cross_segment(self, p: u64, lo: u64, mut cross: impl FnMut(usize)) -> Self {
+        let steps = Self::HALF_GAPS.map(|gap| gap * p as usize);
+        let mut i = ((self.value - lo - 1) / 2) as usize;
+        let mut wheel = self.wheel;
+        while i < SEG_BITS {
+            cross(i);
+            i += steps[wheel];
+            wheel = (wheel + 1) % 8;
+        }
+        Self {
+            value: lo + 2 * i as u64 + 1,
+            wheel,
+        }
+    }
 
     /// The first such multiple of `p` at or above `lo`.
     fn first_at(p: u64, lo: u64) -> Self {
