@@ -458,8 +458,8 @@ def bench_command(
 )
 @click.option(
     "--io-threads",
-    default=2,
-    show_default=True,
+    default=None,
+    show_default="half the CPUs, at least 1",
     type=click.IntRange(1, 64),
     help="Threads of the front serving HTTP.",
 )
@@ -479,6 +479,12 @@ def bench_command(
     help="Time a client has to send a request's head; then 408 and close.",
 )
 @click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Write a line per request, native or proxied, to stdout (gunicorn's is off).",
+)
+@click.option(
     "--graceful-timeout",
     default=30.0,
     show_default=True,
@@ -490,10 +496,11 @@ def serve_command(
     bind: str,
     workers: int,
     threads: int,
-    io_threads: int,
+    io_threads: int | None,
     health_path: str,
     header_timeout: float,
     graceful_timeout: float,
+    access_log: bool,
 ) -> None:
     """Serve the app through the Rust front, with gunicorn behind it on a Unix socket.
 
@@ -501,7 +508,7 @@ def serve_command(
     front with no Python; everything else is proxied to gunicorn after the request has
     been read in full. SIGTERM drains both gracefully.
     """
-    from .front import FrontOptions, serve
+    from .front import FrontOptions, default_io_threads, serve
 
     spec = _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
     if not spec:
@@ -514,10 +521,11 @@ def serve_command(
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     options = FrontOptions(
         bind=bind,
-        io_threads=io_threads,
+        io_threads=io_threads or default_io_threads(),
         health_path=health_path,
         header_timeout_s=header_timeout,
         graceful_timeout_s=graceful_timeout,
+        access_log=access_log,
     )
     try:
         status = serve(app, spec, options, workers=workers, threads=threads)

@@ -258,13 +258,18 @@ def _concurrency(config: Mapping[str, Any]) -> dict[Side, int]:
     for side in SIDES:
         count = value.get(side, DEFAULTS["RUSTPATH_CONCURRENCY"][side])
         if count is None:
-            count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+            count = usable_cpus()
         if not _is_int(count) or count < 1:
             raise Misconfigured(
                 f"RUSTPATH_CONCURRENCY[{side!r}] must be a positive integer; got {count!r}"
             )
         slots[side] = count
     return slots
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 
 
 def _prefix(config: Mapping[str, Any], part: str) -> str:

@@ -41,6 +41,7 @@ from typing import Any
 
 from flask import Flask
 
+from .config import usable_cpus
 from .errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
 from .hot import HotRoute
 from .pairing import PairingMiddleware
@@ -67,12 +68,22 @@ GUNICORN_LIMITS = (
 PARENT_PID_ENV = "FLASK_RUSTPATH_FRONT_PID"
 
 
+def default_io_threads() -> int:
+    """Half the usable CPUs, at least one: gunicorn's workers need the rest.
+
+    Measured on two cores under a bounded wrk load: one serving thread proxies a request
+    for about 70 µs of the front's CPU, two threads for about 115 µs (they wake each
+    other), and both answer native routes at the same rate.
+    """
+    return max(1, usable_cpus() // 2)
+
+
 @dataclass(frozen=True)
 class FrontOptions:
     """How the front serves; the defaults suit a public port."""
 
     bind: str = "127.0.0.1:8000"
-    io_threads: int = 2
+    io_threads: int = field(default_factory=default_io_threads)
     health_path: str = "/healthz"
     max_header_bytes: int = 16 * 1024
     max_body_bytes: int = 16 * 1024 * 1024
@@ -83,6 +94,8 @@ class FrontOptions:
     # Native calls that may wait for a slot, beyond the running ones, before a 503.
     queue: int = 1024
     shadow_in_flight: int = 4
+    # One line per request, native or proxied, to stdout (gunicorn's own is off).
+    access_log: bool = True
 
 
 @dataclass
@@ -287,6 +300,7 @@ def front_config(
         "upstream_timeout_seconds": options.upstream_timeout_s,
         "graceful_timeout_seconds": options.graceful_timeout_s,
         "shadow_in_flight": options.shadow_in_flight,
+        "access_log": options.access_log,
         "log_interval_seconds": settings.log_interval,
     }
 
@@ -315,6 +329,9 @@ def serve(
             "GUNICORN_THREADS": str(threads),
             # The front keeps connections to gunicorn open; it closes idle ones first.
             "GUNICORN_KEEPALIVE": "60",
+            # The front logs every request, native ones too, with the client's address;
+            # gunicorn would log only the proxied ones, from the front's socket.
+            "GUNICORN_ACCESSLOG": "",
             PARENT_PID_ENV: str(os.getpid()),
         }
         # The front bounds request heads (max_header_bytes); gunicorn's own, smaller

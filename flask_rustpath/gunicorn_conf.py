@@ -7,7 +7,8 @@ Rust kernels release the GIL, so threads of one worker compute in parallel.
 Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
 (workers, default 2), ``GUNICORN_THREADS`` (default 4), ``GUNICORN_TIMEOUT``
 (seconds, default 60), ``GUNICORN_GRACEFUL_TIMEOUT`` (seconds, default 8),
-``GUNICORN_KEEPALIVE`` (seconds, default 2),
+``GUNICORN_KEEPALIVE`` (seconds, default 2), ``GUNICORN_ACCESSLOG`` (where the access
+log goes, default ``-`` for stdout; empty for none),
 ``GUNICORN_APP``, ``GUNICORN_FORWARDER_HEADERS`` (default none);
 ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory) to aggregate Prometheus metrics across
 workers.
@@ -34,7 +35,7 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
 # Seconds an idle keep-alive connection stays open (gunicorn's default is 2; behind the
 # Rust front, which closes its idle connections first, `flask rustpath serve` sets 60).
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "2"))
-accesslog = "-"  # stdout
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # "-": stdout
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # gunicorn takes SCRIPT_NAME and PATH_INFO from request headers sent from loopback (a

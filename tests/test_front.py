@@ -402,6 +402,28 @@ def test_health_and_metrics_report_both_processes(demo: Front) -> None:
 
 
 @slow
+def test_the_access_log_has_one_line_per_request_native_or_proxied(demo: Front) -> None:
+    """The front logs both kinds with the client's address; gunicorn, behind it, logs
+    neither (it would log the proxied one a second time, from the front's socket)."""
+    agent = f"access-log-probe-{os.getpid()}-{time.monotonic_ns()}"
+    for path in ("/rust/sum_of_primes/1000", "/hello", "/no/such/page?q=%22"):
+        request = urllib.request.Request(demo.base + path, headers={"User-Agent": agent})
+        with contextlib.suppress(urllib.error.HTTPError), urllib.request.urlopen(request):
+            pass
+    lines: list[str] = []
+    deadline = time.monotonic() + 5
+    while len(lines) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the front writes its buffer every 100 ms
+        lines = [line for line in demo.log_text().splitlines() if agent in line]
+    assert len(lines) == 3, lines
+    native, proxied, missing_page = lines
+    assert native.startswith("127.0.0.1 - - [")
+    assert '"GET /rust/sum_of_primes/1000 HTTP/1.1" 200 ' in native
+    assert '"GET /hello HTTP/1.1" 200 13 "-" "' + agent + '" ' in proxied
+    assert '"GET /no/such/page?q=%22 HTTP/1.1" 404 ' in missing_page
+
+
+@slow
 def test_a_stop_during_start_up_stops_gunicorn_too() -> None:
     """SIGTERM while the front waits for gunicorn's workers: the serve process exits at
     once (it would be ignored as PID 1 in a container) and takes gunicorn with it."""

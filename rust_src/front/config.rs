@@ -45,6 +45,8 @@ pub struct Config {
     pub shadow_in_flight: usize,
     /// Seconds between two log lines of one kind.
     pub log_interval_seconds: f64,
+    /// Whether the front writes an access log line per request to stdout.
+    pub access_log: bool,
 }
 
 /// One hot route with a native entry point.

@@ -39,6 +39,7 @@ pub struct FrontMetrics {
     seconds: Family<HandlerLabels, Histogram>,
     shadow: Family<ShadowLabels, Counter>,
     refused: Family<ReasonLabels, Counter>,
+    access_log_dropped: Counter,
 }
 
 fn latency() -> Histogram {
@@ -54,6 +55,7 @@ impl Default for FrontMetrics {
             Family::<HandlerLabels, Histogram>::new_with_constructor(latency as fn() -> Histogram);
         let shadow = Family::<ShadowLabels, Counter>::default();
         let refused = Family::<ReasonLabels, Counter>::default();
+        let access_log_dropped = Counter::default();
         registry.register(
             "requests",
             "Requests the front answered, by handler (a kernel answered natively, or proxied) and status",
@@ -74,12 +76,18 @@ impl Default for FrontMetrics {
             "Requests the front answered itself with an error, by reason",
             refused.clone(),
         );
+        registry.register(
+            "access_log_dropped",
+            "Access-log lines dropped because stdout fell too far behind",
+            access_log_dropped.clone(),
+        );
         Self {
             registry,
             requests,
             seconds,
             shadow,
             refused,
+            access_log_dropped,
         }
     }
 }
@@ -136,6 +144,12 @@ impl FrontMetrics {
             .inc();
     }
 
+    /// Counts the access-log lines a full buffer turned away.
+    #[must_use]
+    pub fn access_log_dropped(&self) -> Counter {
+        self.access_log_dropped.clone()
+    }
+
     /// The front's part of the exposition.
     #[must_use]
     pub fn render(&self) -> String {
@@ -145,7 +159,7 @@ impl FrontMetrics {
         }
         // OpenMetrics names a counter family without `_total`; the Prometheus text
         // format this page is served as (and the workers' part uses) names it with.
-        for family in ["requests", "shadow", "refused"] {
+        for family in ["requests", "shadow", "refused", "access_log_dropped"] {
             let name = format!("rustpath_front_{family}");
             for kind in ["HELP", "TYPE"] {
                 text = text.replace(

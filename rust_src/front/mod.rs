@@ -10,8 +10,9 @@
 //! Modules: [`config`] (what Python sends), [`routes`] (matching a URL to a native
 //! route), [`native`] (one native call: limits, admission, deadline, the JSON answer),
 //! [`proxy`] (gunicorn), [`wire`] (JSON for malformed HTTP), [`metrics`], [`shadow`],
-//! [`server`] (accepting, serving, draining).
+//! [`access_log`], [`server`] (accepting, serving, draining).
 
+pub mod access_log;
 pub mod config;
 pub mod metrics;
 pub mod native;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -29,6 +29,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::access_log::{AccessLog, Outcome, RequestLine};
 use super::config::Config;
 use super::metrics::FrontMetrics;
 use super::native::{answer, Admission, NativeRoute};
@@ -54,6 +55,7 @@ struct Front {
     shadow: Arc<Shadow>,
     health_path: String,
     metrics_path: String,
+    access_log: Option<AccessLog>,
 }
 
 /// Serves until `SIGTERM` or `SIGINT` and a graceful drain; blocks the calling thread.
@@ -63,8 +65,16 @@ struct Front {
 /// or the address cannot be bound.
 #[allow(clippy::implicit_hasher)] // built once, by the binding
 pub fn run(config: Config, entries: &HashMap<String, Entry>) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.io_threads.max(1))
+    // One serving thread needs no work stealing: a current-thread runtime saves the
+    // multi-thread scheduler's bookkeeping on every wake-up.
+    let mut builder = if config.io_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(config.io_threads);
+        builder
+    };
+    let runtime = builder
         .thread_name("rustpath-front")
         .enable_all()
         .build()
@@ -111,6 +121,13 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         config.shadow_in_flight,
         seconds(config.log_interval_seconds),
     ));
+    let access_log = if config.access_log {
+        let log = AccessLog::start(metrics.access_log_dropped())
+            .map_err(|err| format!("could not start the access log: {err}"))?;
+        Some(log)
+    } else {
+        None
+    };
     let front = Arc::new(Front {
         table,
         native,
@@ -124,6 +141,7 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         shadow,
         health_path: config.health_path.clone(),
         metrics_path: config.metrics_path.clone(),
+        access_log,
     });
     // Before anything slow: from here on the front, not Python, handles these.
     let mut terminate = signal(SignalKind::terminate()).map_err(|err| err.to_string())?;
@@ -216,7 +234,17 @@ async fn serve_connection(
         let front = Arc::clone(&front);
         let busy = Arc::clone(&busy);
         async move {
-            let response = front.handle(request, peer).await;
+            let started = Instant::now();
+            let line = front.access_log.as_ref().map(|_| RequestLine::of(&request));
+            let response = Arc::clone(&front).handle(request, peer).await;
+            if let (Some(log), Some(line)) = (&front.access_log, line) {
+                let outcome = Outcome {
+                    status: response.status().as_u16(),
+                    length: response.body().size_hint().exact(),
+                    elapsed: started.elapsed(),
+                };
+                log.record(peer.ip(), &line, &outcome);
+            }
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, &busy)))
         }
     });
