@@ -26,15 +26,15 @@ pub mod sieve;
 use cancel::{Cancelled, Deadline};
 
 /// From this `n` on, `method="auto"` uses the sublinear method. Measured on this
-/// 2-core machine, best of 15 calls, sieve vs sublinear (1 thread; 2 threads):
-/// 10^6: 0.069 vs 0.117 ms (0.070 vs 0.163); 1.5·10^6: 0.108 vs 0.122 (0.108 vs 0.165);
-/// 2·10^6: 0.150 vs 0.130 (0.150 vs 0.173); 3·10^6: 0.238 vs 0.137 (0.239 vs 0.191);
-/// 10^7: 0.91 vs 0.17 (0.61 vs 0.23). One thread crosses near 1.7·10^6, two near
-/// 2.5·10^6: 2·10^6 sits between, within 15% of the faster method on either.
+/// 2-core machine through Python, best of 25 calls, sieve vs sublinear in ms (1 thread;
+/// 2 threads): 10^6: 0.057 vs 0.183 (0.059 vs 0.228); 2·10^6: 0.134 vs 0.209 (0.137
+/// vs 0.285); 3·10^6: 0.220 vs 0.221 (0.221 vs 0.315); 4·10^6: 0.321 vs 0.229 (0.342
+/// vs 0.317); 10^7: 0.83 vs 0.24 (0.65 vs 0.32). One thread crosses near 3·10^6, two
+/// near 4·10^6.
 /// Re-measure by timing `_native.sum_of_primes(n, threads=t, method=m)` for both
 /// methods around this n; the kernel suite's `rust` and `rust-sublinear` columns show it
 /// too (10^6: sieve faster, 10^7: sublinear faster).
-pub const CROSSOVER_N: u64 = 2_000_000;
+pub const CROSSOVER_N: u64 = 3_000_000;
 
 /// Which algorithm `sum_of_primes` runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

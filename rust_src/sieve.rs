@@ -3,18 +3,18 @@
 //! Plain Rust with no PyO3 in it, so `cargo test` exercises it directly and the
 //! binding stays a thin layer of argument checks and GIL handling.
 //!
-//! Layout: every number coprime to 30 is `30k + r` for one of the eight residues
-//! `r` in [`RESIDUES`]; each residue class gets its own bit array indexed by `k`, a
-//! set bit meaning "composite". Only 8 of every 30 numbers are stored, and a prime
-//! `p` crosses off its multiples in each class with stride `p` in `k`, so crossing
-//! off does 8/30 of the work of a plain sieve (and about half that of an odd-only
-//! one). The arrays are processed in segments that together fit in a core's L2 cache,
-//! so memory stays O(√n): the base primes up to √n plus, per worker, one segment and
-//! eight offsets per base prime. Multiples of 7 … 53 are not crossed off one by one:
-//! precomputed patterns with their periods are copied into each segment
-//! (pre-sieving). Sums are taken a 64-bit word at a time with population counts.
-//! Segments are independent once a worker knows where each base prime's next
-//! multiple falls, so contiguous runs of segments go to rayon workers.
+//! Layout (primesieve's): byte `i` of the sieve stands for the eight numbers `30i + r`
+//! coprime to 30, `r` in [`RESIDUES`], one bit each; a set bit means "composite". Only
+//! 8 of every 30 numbers are stored, and a prime `p` crosses off its multiples `p·q`
+//! for `q` coprime to 30 only, eight per turn of the wheel, a turn being exactly `p`
+//! bytes: one unrolled loop per prime, whatever the residue of its multiples. The
+//! bytes are processed in segments that fit in a core's L2 cache, so memory stays
+//! O(√n): the base primes up to √n with their next multiple, plus one segment per
+//! worker. Multiples of 7 … 97 are not crossed off one by one: precomputed patterns,
+//! periodic in whole bytes, are copied into each segment (pre-sieving). Sums are taken
+//! a 64-bit word at a time with population counts. Segments are independent once a
+//! worker knows where each base prime's next multiple falls, so contiguous runs of
+//! segments go to rayon workers.
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -26,28 +26,36 @@ use crate::cancel::{Cancelled, Deadline};
 /// base-prime table and keeps every partial sum comfortably inside `u128`.
 pub const MAX_N: u64 = 1 << 50;
 
-/// Residues mod 30 of the numbers coprime to 30: one bit array each.
+/// Residues mod 30 of the numbers coprime to 30: bit `j` of a byte stands for `RESIDUES[j]`.
 const RESIDUES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
-/// 64-bit words per residue class in a segment: 8 × 2048 × 8 B = 128 KiB. Measured: an
+/// Bytes per segment: 128 KiB, 3.9 million numbers. Measured on the earlier layout: an
 /// L1-sized segment (32 KiB) loses at n ≥ 10^10, where most base primes exceed a
 /// segment and their per-segment bookkeeping dominates; an L2-sized one does not.
-const WORDS_PER_CLASS: usize = 2048;
-const BITS_PER_CLASS: u64 = WORDS_PER_CLASS as u64 * 64;
+const SEGMENT_BYTES: usize = 128 * 1024;
 /// Numbers covered by one segment.
-const SEGMENT_SPAN: u64 = 30 * BITS_PER_CLASS;
+const SEGMENT_SPAN: u64 = 30 * SEGMENT_BYTES as u64;
 
-/// Primes removed by pre-sieving, in groups whose pattern (product × 8 words) stays small.
-/// Measured at n = 10^9: adding 47 and 53 saved 12% of the time; 59 and 61 another 2%
-/// for 230 KiB more table, not worth it.
-const PRESIEVE_GROUPS: [&[u64]; 6] = [
-    &[7, 11, 13],
-    &[17, 19],
-    &[23, 29],
-    &[31, 37],
-    &[41, 43],
-    &[47, 53],
+/// Primes removed by pre-sieving, in groups whose pattern (one byte per 30 numbers, so
+/// the product of the group in bytes) stays small: 105 KiB in all.
+const PRESIEVE_GROUPS: [&[u64]; 16] = [
+    &[7, 11, 13, 17],
+    &[19, 23, 29],
+    &[31, 37, 41],
+    &[43, 47],
+    &[53, 59],
+    &[61, 67],
+    &[71, 73],
+    &[79, 83],
+    &[89, 97],
+    &[101, 103],
+    &[107, 109],
+    &[113, 127],
+    &[131, 137],
+    &[139, 149],
+    &[151, 157],
+    &[163, 167],
 ];
-const LARGEST_PRESIEVED: u64 = 53;
+const LARGEST_PRESIEVED: u64 = 167;
 
 /// Runs shorter than this many segments are not worth handing to other threads.
 /// Measured on two cores: from two segments (n ≈ 4·10^6) up, two threads already win.
@@ -94,12 +102,18 @@ pub fn sum_of_primes_until(
     if n <= 7 {
         return Ok(wheel_primes);
     }
-    let crossing: Vec<u32> = odd_primes_up_to(isqrt(n - 1))
-        .into_iter()
-        .filter(|&p| u64::from(p) > LARGEST_PRESIEVED)
-        .collect();
+    let root = isqrt(n - 1);
+    let computed;
+    let crossing: &[u32] = if root <= SMALL_ROOTS {
+        // From a table made once: a small n is mostly this call's fixed cost.
+        let table = crossing_primes_up_to_small_roots();
+        &table[..table.partition_point(|&p| u64::from(p) <= root)]
+    } else {
+        computed = crossing_primes_up_to(root);
+        &computed
+    };
     let segments = n.div_ceil(SEGMENT_SPAN);
-    let run = |from: u64, to: u64| sum_segments(n, &crossing, from, to, deadline);
+    let run = |from: u64, to: u64| sum_segments(n, crossing, from, to, deadline);
 
     let sieved = match pool {
         Some(pool) if segments >= PARALLEL_MIN_SEGMENTS && pool.current_num_threads() > 1 => {
@@ -128,6 +142,22 @@ fn isqrt(x: u64) -> u64 {
     r
 }
 
+/// Square roots up to which the crossing primes come from a table made once (16 KiB).
+const SMALL_ROOTS: u64 = 1 << 16;
+
+fn crossing_primes_up_to_small_roots() -> &'static [u32] {
+    static PRIMES: OnceLock<Vec<u32>> = OnceLock::new();
+    PRIMES.get_or_init(|| crossing_primes_up_to(SMALL_ROOTS))
+}
+
+/// The primes `p <= limit` that cross off their multiples: those above the pre-sieved.
+fn crossing_primes_up_to(limit: u64) -> Vec<u32> {
+    odd_primes_up_to(limit)
+        .into_iter()
+        .filter(|&p| u64::from(p) > LARGEST_PRESIEVED)
+        .collect()
+}
+
 /// Odd primes `p <= limit`, by a plain odd-only sieve (`limit` is at most √MAX_N).
 fn odd_primes_up_to(limit: u64) -> Vec<u32> {
     if limit < 3 {
@@ -151,97 +181,152 @@ fn odd_primes_up_to(limit: u64) -> Vec<u32> {
     primes
 }
 
-/// A pre-sieve pattern: for each residue class, `period` words in which bit `k` is set
-/// when `30k + r` is a multiple of one of the group's primes. `period` is the product
-/// of the primes, so `period` words hold 64 whole periods and a segment starting on a
-/// word boundary copies whole words.
-struct Pattern {
-    period: usize,
-    words: Vec<u64>, // class-major: class c occupies [c * period, (c + 1) * period)
+/// `RESIDUES[j]` at `r`, for `r` coprime to 30 (`u8::MAX` elsewhere).
+const WHEEL_INDEX: [u8; 30] = {
+    let mut index = [u8::MAX; 30];
+    let mut j = 0;
+    while j < 8 {
+        index[RESIDUES[j] as usize] = j as u8;
+        j += 1;
+    }
+    index
+};
+
+/// `RESIDUES[j + 1] - RESIDUES[j]`, wrapping to 31 (the next turn's 1): the steps of
+/// `q` through the numbers coprime to 30.
+const GAPS: [usize; 8] = [6, 4, 2, 4, 2, 4, 6, 2];
+
+/// For a prime with residue index `s` and a multiple `p·q` with `q`'s residue index `w`:
+/// the bit of `p·q` in its byte, and the carry part of the byte step to the next
+/// multiple (the step is `(p / 30)·GAPS[w] + STEP_CARRY[s][w]`).
+const BIT: [[u8; 8]; 8] = wheel_table(false);
+const STEP_CARRY: [[u8; 8]; 8] = wheel_table(true);
+
+const fn wheel_table(carry: bool) -> [[u8; 8]; 8] {
+    let mut table = [[0u8; 8]; 8];
+    let mut s = 0;
+    while s < 8 {
+        let mut w = 0;
+        while w < 8 {
+            let (r, q) = (RESIDUES[s], RESIDUES[w]);
+            let next_q = if w == 7 { 31 } else { RESIDUES[w + 1] };
+            table[s][w] = if carry {
+                (r * next_q / 30 - r * q / 30) as u8
+            } else {
+                1 << WHEEL_INDEX[(r * q % 30) as usize]
+            };
+            w += 1;
+        }
+        s += 1;
+    }
+    table
 }
 
-fn presieve_patterns() -> &'static [Pattern] {
-    static PATTERNS: OnceLock<Vec<Pattern>> = OnceLock::new();
+/// A pre-sieve pattern: byte `i` marks the numbers `30i + r` that are multiples of one
+/// of the group's primes. Its length, the product of the primes, is its period.
+fn presieve_patterns() -> &'static [Vec<u8>] {
+    static PATTERNS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     PATTERNS.get_or_init(|| {
         PRESIEVE_GROUPS
             .iter()
             .map(|group| {
                 let period = group.iter().product::<u64>() as usize;
-                let mut words = vec![0u64; 8 * period];
-                let bits = period as u64 * 64;
-                for (c, &r) in RESIDUES.iter().enumerate() {
-                    let class = &mut words[c * period..(c + 1) * period];
-                    for &p in *group {
-                        let mut k = (0..p)
-                            .find(|k| (30 * k + r) % p == 0)
-                            .expect("p is coprime to 30");
-                        while k < bits {
-                            class[(k / 64) as usize] |= 1 << (k % 64);
-                            k += p;
-                        }
-                    }
+                let mut pattern = vec![0u8; period];
+                for &p in *group {
+                    // Every multiple, p itself on: the pattern repeats.
+                    let from_p = Multiple {
+                        byte: (p / 30) as usize,
+                        wheel: 0,
+                    };
+                    from_p.cross(&mut pattern, p as usize);
                 }
-                Pattern { period, words }
+                pattern
             })
             .collect()
     })
 }
 
-/// Writes the pre-sieve patterns for the segment whose classes start at bit `k_lo`.
-fn presieve(buffer: &mut [u64], k_lo: u64, words: usize, patterns: &[Pattern]) {
-    for (c, class) in buffer.chunks_exact_mut(WORDS_PER_CLASS).enumerate() {
-        let class = &mut class[..words];
-        for (g, pattern) in patterns.iter().enumerate() {
-            let source = &pattern.words[c * pattern.period..(c + 1) * pattern.period];
-            let mut at = ((k_lo / 64) % pattern.period as u64) as usize;
-            let mut filled = 0;
-            while filled < class.len() {
-                let take = (class.len() - filled).min(pattern.period - at);
-                let (dst, src) = (&mut class[filled..filled + take], &source[at..at + take]);
-                if g == 0 {
-                    dst.copy_from_slice(src);
-                } else {
-                    dst.iter_mut().zip(src).for_each(|(d, s)| *d |= s);
-                }
-                filled += take;
-                at = 0;
+/// Writes the pre-sieve patterns into `bytes`, the segment's bytes from absolute byte
+/// `first` on.
+#[allow(clippy::inline_always)] // into each variant of sieve_segments_fastest
+#[inline(always)]
+fn presieve(bytes: &mut [u8], first: u64, patterns: &[Vec<u8>]) {
+    for (g, pattern) in patterns.iter().enumerate() {
+        let mut at = (first % pattern.len() as u64) as usize;
+        let mut filled = 0;
+        while filled < bytes.len() {
+            let take = (bytes.len() - filled).min(pattern.len() - at);
+            let (dst, src) = (&mut bytes[filled..filled + take], &pattern[at..at + take]);
+            if g == 0 {
+                dst.copy_from_slice(src);
+            } else {
+                dst.iter_mut().zip(src).for_each(|(d, s)| *d |= s);
             }
+            filled += take;
+            at = 0;
         }
     }
 }
 
-/// Multiplicative inverses mod 30 of the residues (0 where none exists).
-const INVERSE_MOD_30: [u64; 30] = {
-    let mut inv = [0u64; 30];
-    let mut a = 1;
-    while a < 30 {
-        let mut b = 1;
-        while b < 30 {
-            if a * b % 30 == 1 {
-                inv[a as usize] = b;
-            }
-            b += 1;
-        }
-        a += 1;
-    }
-    inv
-};
+/// A base prime's next multiple `p·q` to cross off: its byte, relative to the current
+/// segment, and the residue index of `q`.
+#[derive(Clone, Copy)]
+struct Multiple {
+    byte: usize,
+    wheel: usize,
+}
 
-/// For prime `p`, the first bit of each class at or after `k_lo` that is a multiple of
-/// `p` to cross off, relative to `k_lo`. Multiples below `p²` have a smaller prime factor
-/// and are marked already; the caller only asks once `p²` is near (so offsets fit u32).
-fn first_offsets(p: u64, k_lo: u64) -> [u32; 8] {
-    let inverse = INVERSE_MOD_30[(p % 30) as usize];
-    let q_min = p.max((30 * k_lo).div_ceil(p));
-    let mut offsets = [0u32; 8];
-    for (offset, &r) in offsets.iter_mut().zip(&RESIDUES) {
-        // p·q ≡ r (mod 30)  ⇔  q ≡ r·p⁻¹ (mod 30)
-        let q_residue = r * inverse % 30;
-        let q = q_min + (q_residue + 30 - q_min % 30) % 30;
-        let k = (p * q - r) / 30;
-        *offset = u32::try_from(k - k_lo).expect("offset of an active prime fits u32");
+impl Multiple {
+    /// The first multiple `p·q ≥ max(p², 30·first)` with `q` coprime to 30, relative
+    /// to byte `first`. Multiples below `p²` have a smaller prime factor.
+    fn first(p: u64, first: u64) -> Self {
+        let q_min = p.max((30 * first).div_ceil(p));
+        let wheel = RESIDUES
+            .iter()
+            .position(|&r| r >= q_min % 30)
+            .expect("every residue is at most 29");
+        let q = q_min - q_min % 30 + RESIDUES[wheel];
+        Self {
+            byte: usize::try_from(p * q / 30 - first).expect("within the segments ahead"),
+            wheel,
+        }
     }
-    offsets
+
+    /// Crosses off `p`'s multiples from this one up to the end of `bytes`; the next one
+    /// past it. Whole turns of the wheel (`p` bytes, eight multiples) run unrolled.
+    #[allow(clippy::inline_always)] // into each variant of sieve_segments_fastest
+    #[inline(always)]
+    fn cross(self, bytes: &mut [u8], p: usize) -> Self {
+        let Self {
+            mut byte,
+            mut wheel,
+        } = self;
+        let (b, s) = (p / 30, usize::from(WHEEL_INDEX[p % 30]));
+        if byte + p <= bytes.len() {
+            let mut offsets = [0usize; 8];
+            let mut bits = [0u8; 8];
+            let mut offset = 0;
+            for k in 0..8 {
+                let w = (wheel + k) % 8;
+                offsets[k] = offset;
+                bits[k] = BIT[s][w];
+                offset += b * GAPS[w] + usize::from(STEP_CARRY[s][w]);
+            }
+            while byte + p <= bytes.len() {
+                let turn = &mut bytes[byte..byte + p];
+                for k in 0..8 {
+                    turn[offsets[k]] |= bits[k];
+                }
+                byte += p;
+            }
+        }
+        while byte < bytes.len() {
+            bytes[byte] |= BIT[s][wheel];
+            byte += b * GAPS[wheel] + usize::from(STEP_CARRY[s][wheel]);
+            wheel = (wheel + 1) % 8;
+        }
+        Self { byte, wheel }
+    }
 }
 
 /// Sum of the primes ≥ 7 and below `n` in segments `[first, end)`.
@@ -253,8 +338,8 @@ fn sum_segments(
     deadline: &Deadline,
 ) -> Result<u128, Cancelled> {
     let mut buffer = SEGMENT_BUFFER.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-    buffer.resize(8 * WORDS_PER_CLASS, 0);
-    let total = sieve_segments(&mut buffer, n, primes, first, end, deadline);
+    buffer.resize(SEGMENT_BYTES, 0);
+    let total = sieve_segments_fastest(&mut buffer, n, primes, first, end, deadline);
     SEGMENT_BUFFER.with(|cell| *cell.borrow_mut() = buffer);
     total
 }
@@ -262,14 +347,69 @@ fn sum_segments(
 thread_local! {
     /// Each thread's segment buffer, kept between calls: zeroing a fresh 128 KiB
     /// buffer on every call (a memset callgrind showed on each one) is a large share
-    /// of sieving a small `n`. [`presieve`] overwrites every word a segment then reads, so what a
-    /// previous call left there never matters.
-    static SEGMENT_BUFFER: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// of sieving a small `n`. [`presieve`] overwrites every byte a segment then reads,
+    /// so what a previous call left there never matters.
+    static SEGMENT_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// [`sum_segments`] in `buffer` (one segment: 8 classes of `WORDS_PER_CLASS` words).
+/// [`sieve_segments`] compiled for the widest instructions this CPU has: baseline
+/// x86-64 lacks POPCNT (the tally) and AVX2 (pre-sieving, 32 bytes at a time), so
+/// check at run time.
+fn sieve_segments_fastest(
+    buffer: &mut [u8],
+    n: u64,
+    primes: &[u32],
+    first: u64,
+    end: u64,
+    deadline: &Deadline,
+) -> Result<u128, Cancelled> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,popcnt")]
+        #[allow(unsafe_code)] // only to enable the features; the body is safe code
+        unsafe fn avx2(
+            buffer: &mut [u8],
+            n: u64,
+            primes: &[u32],
+            first: u64,
+            end: u64,
+            deadline: &Deadline,
+        ) -> Result<u128, Cancelled> {
+            sieve_segments(buffer, n, primes, first, end, deadline)
+        }
+        #[target_feature(enable = "popcnt")]
+        #[allow(unsafe_code)] // only to enable the feature; the body is safe code
+        unsafe fn popcnt(
+            buffer: &mut [u8],
+            n: u64,
+            primes: &[u32],
+            first: u64,
+            end: u64,
+            deadline: &Deadline,
+        ) -> Result<u128, Cancelled> {
+            sieve_segments(buffer, n, primes, first, end, deadline)
+        }
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU supports both features, checked just above.
+            #[allow(unsafe_code)]
+            return unsafe { avx2(buffer, n, primes, first, end, deadline) };
+        }
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports POPCNT, checked just above.
+            #[allow(unsafe_code)]
+            return unsafe { popcnt(buffer, n, primes, first, end, deadline) };
+        }
+    }
+    sieve_segments(buffer, n, primes, first, end, deadline)
+}
+
+/// [`sum_segments`] in `buffer` (one segment of `SEGMENT_BYTES`).
+#[allow(clippy::inline_always)] // into each variant of sieve_segments_fastest
+#[inline(always)]
 fn sieve_segments(
-    buffer: &mut [u64],
+    buffer: &mut [u8],
     n: u64,
     primes: &[u32],
     first: u64,
@@ -277,137 +417,100 @@ fn sieve_segments(
     deadline: &Deadline,
 ) -> Result<u128, Cancelled> {
     let patterns = presieve_patterns();
-    // Offsets of the base primes whose square has been reached; the rest wait.
-    let mut next: Vec<[u32; 8]> = Vec::new();
+    // Next multiples of the base primes whose square has been reached; the rest wait.
+    let mut next: Vec<Multiple> = Vec::with_capacity(primes.len());
     let mut total = 0u128;
     for segment in first..end {
         deadline.check()?; // a segment is about a millisecond of work
-        let k_lo = segment * BITS_PER_CLASS;
+        let first_byte = segment * SEGMENT_BYTES as u64;
         let lo = segment * SEGMENT_SPAN;
         let hi = (lo + SEGMENT_SPAN).min(n);
-        // Bits of each class this segment needs: all of them except in the last
-        // segment, where sieving the unused tail would dominate small n.
-        let bits = (hi - lo).div_ceil(30).min(BITS_PER_CLASS) as usize;
+        // All bytes except in the last segment, where sieving the unused tail would
+        // dominate small n; a whole number of words, for the tally.
+        let len = (hi - lo).div_ceil(30) as usize;
+        let bytes = &mut buffer[..len.next_multiple_of(8)];
 
-        presieve(buffer, k_lo, bits.div_ceil(64), patterns);
+        presieve(bytes, first_byte, patterns);
         if segment == 0 {
-            buffer[0] |= 1; // 1 is not prime…
-            for group in PRESIEVE_GROUPS {
-                for &p in group {
-                    let c = RESIDUES
-                        .iter()
-                        .position(|&r| r == p % 30)
-                        .expect("p is coprime to 30");
-                    let k = p / 30;
-                    buffer[c * WORDS_PER_CLASS] &= !(1 << k); // …but the pre-sieved primes are
-                }
+            bytes[0] |= 1; // 1 is not prime…
+            for &p in PRESIEVE_GROUPS.iter().copied().flatten() {
+                let bit = WHEEL_INDEX[(p % 30) as usize];
+                bytes[(p / 30) as usize] &= !(1 << bit); // …but the pre-sieved primes are
             }
         }
         while next.len() < primes.len() && u64::from(primes[next.len()]).pow(2) < hi {
-            next.push(first_offsets(u64::from(primes[next.len()]), k_lo));
+            next.push(Multiple::first(u64::from(primes[next.len()]), first_byte));
         }
-        for (&p, offsets) in primes.iter().zip(next.iter_mut()) {
-            for (class, offset) in buffer
-                .chunks_exact_mut(WORDS_PER_CLASS)
-                .zip(offsets.iter_mut())
-            {
-                let class: &mut Class = class.try_into().expect("chunks are one class long");
-                *offset = cross_off(class, *offset as usize, p as usize, bits);
+        for (&p, multiple) in primes.iter().zip(next.iter_mut()) {
+            *multiple = multiple.cross(&mut bytes[..len], p as usize);
+            // Relative to the next segment (meaningless after the last, short one).
+            multiple.byte = multiple.byte.saturating_sub(SEGMENT_BYTES);
+        }
+        // The last byte's numbers from `n` on, and the padding, are not in the range.
+        let last = lo + 30 * (len as u64 - 1);
+        for (j, &r) in RESIDUES.iter().enumerate() {
+            if last + r >= hi {
+                bytes[len - 1] |= 1 << j;
             }
         }
-        total += sum_segment(buffer, k_lo, hi - lo);
+        bytes[len..].fill(u8::MAX);
+        total += sum_segment(bytes, first_byte);
     }
     Ok(total)
 }
 
-type Class = [u64; WORDS_PER_CLASS];
-
-/// Marks bits `j, j + p, j + 2p, … < bits` of one class; returns the next offset,
-/// relative to the following segment (meaningless after a short, last segment). A
-/// fixed-size array lets the compiler drop the bounds checks.
+/// Sum of `30·(first + i) + RESIDUES[j]` over the clear bits `j` of bytes `i`.
+#[allow(clippy::inline_always)] // into each variant of sieve_segments_fastest
 #[inline(always)]
-fn cross_off(class: &mut Class, mut j: usize, p: usize, bits: usize) -> u32 {
-    const BITS: usize = BITS_PER_CLASS as usize;
-    let bits = bits.min(BITS);
-    // Four marks per iteration while they surely fit: fewer loop-carried branches.
-    while j + 3 * p < bits {
-        class[j / 64] |= 1 << (j % 64);
-        class[(j + p) / 64] |= 1 << ((j + p) % 64);
-        class[(j + 2 * p) / 64] |= 1 << ((j + 2 * p) % 64);
-        class[(j + 3 * p) / 64] |= 1 << ((j + 3 * p) % 64);
-        j += 4 * p;
-    }
-    while j < bits {
-        class[j / 64] |= 1 << (j % 64);
-        j += p;
-    }
-    j.saturating_sub(BITS) as u32
+fn sum_segment(bytes: &[u8], first: u64) -> u128 {
+    let (count, byte_sum, residue_sum) = tally(bytes);
+    30 * (u128::from(first) * u128::from(count) + u128::from(byte_sum)) + u128::from(residue_sum)
 }
 
-/// Sum of `30(k_lo + k) + r` over the clear bits of a segment covering `span` numbers.
-fn sum_segment(buffer: &mut [u64], k_lo: u64, span: u64) -> u128 {
-    let mut total = 0u128;
-    for (class, &r) in buffer.chunks_exact_mut(WORDS_PER_CLASS).zip(&RESIDUES) {
-        // bits k with 30k + r < span belong to the range
-        let len = if span > r { (span - r).div_ceil(30) } else { 0 };
-        if len == 0 {
-            continue;
-        }
-        let words = &mut class[..len.div_ceil(64) as usize];
-        if len % 64 != 0 {
-            *words.last_mut().expect("len > 0") |= u64::MAX << (len % 64);
-        }
-        let (count, k_sum) = tally(words);
-        total += 30 * (u128::from(k_lo) * u128::from(count) + u128::from(k_sum))
-            + u128::from(r) * u128::from(count);
-    }
-    total
-}
-
-/// Count of clear bits and the sum of their indices, with the fastest population count
-/// this CPU has (baseline x86-64 lacks the POPCNT instruction, so check at run time).
-fn tally(words: &[u64]) -> (u64, u64) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("popcnt") {
-        // SAFETY: the CPU supports POPCNT, checked just above.
-        #[allow(unsafe_code)]
-        return unsafe { tally_popcnt(words) };
-    }
-    tally_portable(words)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt")]
-#[allow(unsafe_code)] // only to enable POPCNT; the body is safe code
-unsafe fn tally_popcnt(words: &[u64]) -> (u64, u64) {
-    tally_portable(words)
-}
-
+/// Count of clear bits, the sum of their byte indices and of their residues.
 #[inline(always)]
-fn tally_portable(words: &[u64]) -> (u64, u64) {
-    // Bit j of a word contributes j = Σ 2^b over the set bits b of j: count the clear
-    // bits at positions whose bit b is 1, for each b, instead of visiting every prime.
-    const POSITION_BITS: [u64; 6] = [
-        0xAAAA_AAAA_AAAA_AAAA,
-        0xCCCC_CCCC_CCCC_CCCC,
-        0xF0F0_F0F0_F0F0_F0F0,
+fn tally(bytes: &[u8]) -> (u64, u64, u64) {
+    // A word holds 8 bytes: byte k's bits are bits 8k … 8k + 7. The byte index of a
+    // clear bit is Σ 2^b over the set bits b of k, so count the clear bits in the bytes
+    // whose k has bit b, for each b. Likewise its residue, Σ 2^b over the set bits b of
+    // the residue: RESIDUE_BITS[b] holds the bit positions whose residue has bit b.
+    const BYTE_BITS: [u64; 3] = [
         0xFF00_FF00_FF00_FF00,
         0xFFFF_0000_FFFF_0000,
         0xFFFF_FFFF_0000_0000,
     ];
+    const RESIDUE_BITS: [u64; 5] = {
+        let mut masks = [0u64; 5];
+        let mut b = 0;
+        while b < 5 {
+            let mut j = 0;
+            while j < 8 {
+                if RESIDUES[j] >> b & 1 == 1 {
+                    masks[b] |= 0x0101_0101_0101_0101 << j;
+                }
+                j += 1;
+            }
+            b += 1;
+        }
+        masks
+    };
     let mut count = 0u64;
-    let mut index_sum = 0u64; // at most BITS_PER_CLASS² / 2: fits easily
-    for (w, &word) in words.iter().enumerate() {
-        let primes = !word;
+    let mut byte_sum = 0u64; // at most SEGMENT_BYTES² / 2: fits easily
+    let mut residue_sum = 0u64;
+    for (w, chunk) in bytes.chunks_exact(8).enumerate() {
+        let primes = !u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         let c = u64::from(primes.count_ones());
         let mut within = 0u64;
-        for (b, mask) in POSITION_BITS.iter().enumerate() {
+        for (b, mask) in BYTE_BITS.iter().enumerate() {
             within += u64::from((primes & mask).count_ones()) << b;
         }
+        for (b, mask) in RESIDUE_BITS.iter().enumerate() {
+            residue_sum += u64::from((primes & mask).count_ones()) << b;
+        }
         count += c;
-        index_sum += 64 * w as u64 * c + within;
+        byte_sum += 8 * w as u64 * c + within;
     }
-    (count, index_sum)
+    (count, byte_sum, residue_sum)
 }
 
 #[cfg(test)]
@@ -549,14 +652,14 @@ mod tests {
             }
         }
         for n in 0..200 {
-            cases.push(n); // the wheel primes 2, 3, 5 and the pre-sieved primes up to 43
+            cases.push(n); // the wheel primes 2, 3, 5 and the pre-sieved primes up to 97
         }
-        // Each pre-sieve pattern wraps every 64·period bits of a class.
+        // Each pre-sieve pattern wraps every `period` bytes.
         for group in PRESIEVE_GROUPS {
-            let wrap = 30 * 64 * group.iter().product::<u64>();
+            let wrap = 30 * group.iter().product::<u64>();
             cases.extend([wrap - 1, wrap, wrap + 1, 3 * wrap + 7]);
         }
-        for p in 2..60 {
+        for p in 2..110 {
             cases.push(p * p); // around the squares of the pre-sieved and first crossed primes
             cases.push(p * p + 1);
         }
@@ -579,6 +682,34 @@ mod tests {
             let n = state % 30_000_000;
             assert_eq!(sum_of_primes_on(n, Some(&pool)), simple_sum(n), "n = {n}");
         }
+    }
+
+    #[test]
+    fn the_fastest_variant_agrees_with_the_portable_one() {
+        // On a CPU with POPCNT and AVX2 the two are different machine code.
+        for n in [100_000u64, 2_000_000, 3 * SEGMENT_SPAN + 12_345] {
+            let crossing = crossing_primes_up_to(isqrt(n - 1));
+            let segments = n.div_ceil(SEGMENT_SPAN);
+            let (mut a, mut b) = (vec![0u8; SEGMENT_BYTES], vec![0u8; SEGMENT_BYTES]);
+            for (from, to) in [(0, segments), (segments / 2, segments)] {
+                let never = Deadline::never();
+                assert_eq!(
+                    sieve_segments(&mut a, n, &crossing, from, to, &never),
+                    sieve_segments_fastest(&mut b, n, &crossing, from, to, &never),
+                    "n = {n}, segments {from}..{to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_small_root_table_holds_the_crossing_primes() {
+        let table = crossing_primes_up_to_small_roots();
+        assert_eq!(table, crossing_primes_up_to(SMALL_ROOTS));
+        assert_eq!(table.first(), Some(&173)); // the first prime above the pre-sieved
+        assert!(table
+            .iter()
+            .all(|&p| (3..p).take_while(|d| d * d <= p).all(|d| p % d != 0)));
     }
 
     #[test]
