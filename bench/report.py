@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import chart
+from . import chart, serving
 from .reference import BEST_KNOWN_S, short_n
 
 REPORT_NAME = "REPORT.md"
@@ -25,7 +25,11 @@ def write(results: dict[str, Any], directory: Path) -> Path:
     (directory / DATA_NAME).write_text(json.dumps(results, indent=1) + "\n")
     has_chart = chart.draw(results, directory / CHART_NAME)
     path = directory / REPORT_NAME
-    path.write_text(render(results, chart_name=CHART_NAME if has_chart else None))
+    text = render(results, chart_name=CHART_NAME if has_chart else None)
+    # A serving section from `python -m bench.serving` is a run of its own (it names its
+    # commit): a kernel run keeps it rather than drop it.
+    kept = serving.section_in(path.read_text()) if path.exists() else None
+    path.write_text(serving.splice(text, kept) if kept else text)
     return path
 
 

@@ -236,15 +236,26 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(section: str) -> None:
-    text = REPORT.read_text() if REPORT.exists() else ""
+def section_in(text: str) -> str | None:
+    """The serving section of a report's text, markers included, if it has one."""
+    if SECTION_START not in text:
+        return None
+    _, _, rest = text.partition(SECTION_START)
+    body, _, _ = rest.partition(SECTION_END)
+    return SECTION_START + body + SECTION_END + "\n"
+
+
+def splice(text: str, section: str) -> str:
+    """``text`` with its serving section replaced by ``section``, or ``section`` appended."""
     if SECTION_START in text:
         before, _, rest = text.partition(SECTION_START)
         _, _, after = rest.partition(SECTION_END + "\n")
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    REPORT.write_text(text)
+        return before + section + after
+    return text.rstrip("\n") + "\n\n" + section
+
+
+def write_report(section: str) -> None:
+    REPORT.write_text(splice(REPORT.read_text() if REPORT.exists() else "", section))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -177,3 +177,20 @@ def test_quick_bench_runs_end_to_end_and_every_response_was_200(tmp_path: Path) 
     for path in ("/hello", "/rust/sum_of_primes/10000"):
         for cell in ("gunicorn (`main`)", "granian (`granian`)"):
             assert re.search(rf"`{path}` \| {re.escape(cell)} \| \d", compared), (path, cell)
+
+
+def test_the_serving_section_is_found_replaced_or_appended(tmp_path: Path) -> None:
+    from bench import report
+    from bench import serving as serving_bench
+
+    section = (
+        f"{serving_bench.SECTION_START}\n## Serving\n| row | wrk |\n{serving_bench.SECTION_END}\n"
+    )
+    path = tmp_path / report.REPORT_NAME
+    path.write_text("# an older kernel report\n\n" + section + "a line after it\n")
+    kept = serving_bench.section_in(path.read_text())
+    assert kept == section
+    rewritten = serving_bench.splice("# a new kernel report\n", section)
+    assert rewritten == "# a new kernel report\n\n" + section
+    assert serving_bench.splice(rewritten, section) == rewritten  # replaced, not doubled
+    assert serving_bench.section_in("# no serving run yet\n") is None
