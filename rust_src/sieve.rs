@@ -329,6 +329,16 @@ impl Multiple {
     }
 }
 
+/// One worker's share: the primes ≥ 7 and below `n` in segments `[first, end)`, with
+/// the base primes that cross off (those above the pre-sieved, up to √n).
+struct Share<'a> {
+    n: u64,
+    primes: &'a [u32],
+    first: u64,
+    end: u64,
+    deadline: &'a Deadline<'a>,
+}
+
 /// Sum of the primes ≥ 7 and below `n` in segments `[first, end)`.
 fn sum_segments(
     n: u64,
@@ -339,7 +349,14 @@ fn sum_segments(
 ) -> Result<u128, Cancelled> {
     let mut buffer = SEGMENT_BUFFER.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
     buffer.resize(SEGMENT_BYTES, 0);
-    let total = sieve_segments_fastest(&mut buffer, n, primes, first, end, deadline);
+    let share = Share {
+        n,
+        primes,
+        first,
+        end,
+        deadline,
+    };
+    let total = sieve_segments_fastest(&mut buffer, &share);
     SEGMENT_BUFFER.with(|cell| *cell.borrow_mut() = buffer);
     total
 }
@@ -355,67 +372,48 @@ thread_local! {
 /// [`sieve_segments`] compiled for the widest instructions this CPU has: baseline
 /// x86-64 lacks POPCNT (the tally) and AVX2 (pre-sieving, 32 bytes at a time), so
 /// check at run time.
-fn sieve_segments_fastest(
-    buffer: &mut [u8],
-    n: u64,
-    primes: &[u32],
-    first: u64,
-    end: u64,
-    deadline: &Deadline,
-) -> Result<u128, Cancelled> {
+fn sieve_segments_fastest(buffer: &mut [u8], share: &Share) -> Result<u128, Cancelled> {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx2,popcnt")]
-        #[allow(unsafe_code)] // only to enable the features; the body is safe code
-        unsafe fn avx2(
-            buffer: &mut [u8],
-            n: u64,
-            primes: &[u32],
-            first: u64,
-            end: u64,
-            deadline: &Deadline,
-        ) -> Result<u128, Cancelled> {
-            sieve_segments(buffer, n, primes, first, end, deadline)
+        /// `sieve_segments` compiled with `$features` enabled.
+        macro_rules! compiled_with {
+            ($features:literal) => {{
+                #[target_feature(enable = $features)]
+                #[allow(unsafe_code)] // only to enable the features; the body is safe code
+                unsafe fn variant(buffer: &mut [u8], share: &Share) -> Result<u128, Cancelled> {
+                    sieve_segments(buffer, share)
+                }
+                variant
+            }};
         }
-        #[target_feature(enable = "popcnt")]
-        #[allow(unsafe_code)] // only to enable the feature; the body is safe code
-        unsafe fn popcnt(
-            buffer: &mut [u8],
-            n: u64,
-            primes: &[u32],
-            first: u64,
-            end: u64,
-            deadline: &Deadline,
-        ) -> Result<u128, Cancelled> {
-            sieve_segments(buffer, n, primes, first, end, deadline)
-        }
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("popcnt")
-        {
-            // SAFETY: the CPU supports both features, checked just above.
+        let popcnt = std::arch::is_x86_feature_detected!("popcnt");
+        let variant = if popcnt && std::arch::is_x86_feature_detected!("avx2") {
+            Some(compiled_with!("avx2,popcnt") as unsafe fn(_, _) -> _)
+        } else if popcnt {
+            Some(compiled_with!("popcnt") as unsafe fn(_, _) -> _)
+        } else {
+            None
+        };
+        if let Some(variant) = variant {
+            // SAFETY: the CPU has the variant's features, checked just above.
             #[allow(unsafe_code)]
-            return unsafe { avx2(buffer, n, primes, first, end, deadline) };
-        }
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU supports POPCNT, checked just above.
-            #[allow(unsafe_code)]
-            return unsafe { popcnt(buffer, n, primes, first, end, deadline) };
+            return unsafe { variant(buffer, share) };
         }
     }
-    sieve_segments(buffer, n, primes, first, end, deadline)
+    sieve_segments(buffer, share)
 }
 
 /// [`sum_segments`] in `buffer` (one segment of `SEGMENT_BYTES`).
 #[allow(clippy::inline_always)] // into each variant of sieve_segments_fastest
 #[inline(always)]
-fn sieve_segments(
-    buffer: &mut [u8],
-    n: u64,
-    primes: &[u32],
-    first: u64,
-    end: u64,
-    deadline: &Deadline,
-) -> Result<u128, Cancelled> {
+fn sieve_segments(buffer: &mut [u8], share: &Share) -> Result<u128, Cancelled> {
+    let Share {
+        n,
+        primes,
+        first,
+        end,
+        deadline,
+    } = *share;
     let patterns = presieve_patterns();
     // Next multiples of the base primes whose square has been reached; the rest wait.
     let mut next: Vec<Multiple> = Vec::with_capacity(primes.len());
@@ -692,10 +690,16 @@ mod tests {
             let segments = n.div_ceil(SEGMENT_SPAN);
             let (mut a, mut b) = (vec![0u8; SEGMENT_BYTES], vec![0u8; SEGMENT_BYTES]);
             for (from, to) in [(0, segments), (segments / 2, segments)] {
-                let never = Deadline::never();
+                let share = Share {
+                    n,
+                    primes: &crossing,
+                    first: from,
+                    end: to,
+                    deadline: &Deadline::never(),
+                };
                 assert_eq!(
-                    sieve_segments(&mut a, n, &crossing, from, to, &never),
-                    sieve_segments_fastest(&mut b, n, &crossing, from, to, &never),
+                    sieve_segments(&mut a, &share),
+                    sieve_segments_fastest(&mut b, &share),
                     "n = {n}, segments {from}..{to}"
                 );
             }
