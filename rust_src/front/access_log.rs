@@ -1,7 +1,8 @@
 //! The front's access log: one line per request, native or proxied, in the combined
-//! format gunicorn writes by default (plus the time taken, in microseconds). Behind the
-//! front gunicorn's own access log is off: it would miss every native answer and see
-//! the front's socket as the client.
+//! format gunicorn writes by default, plus the microseconds from the request's head to
+//! the response's (a proxied body may stream on after that). Behind the front,
+//! gunicorn's own access log is off: it would miss every native answer and see the
+//! front's socket as the client.
 //!
 //! A serving thread only appends a line to a bounded buffer; a background thread
 //! writes the buffer to stdout every [`FLUSH_EVERY`]. A slow, full or closed stdout
@@ -175,7 +176,6 @@ fn format_line(
     line: &RequestLine,
     outcome: &Outcome,
 ) {
-    use std::io::Write as _;
     let target = line.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let _ = write!(out, "{peer} - - [{stamp}] \"{} ", line.method);
     escaped(out, target.as_bytes());
