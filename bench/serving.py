@@ -237,12 +237,10 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def section_in(text: str) -> str | None:
-    """The serving section of a report's text, markers included, if it has one."""
-    if SECTION_START not in text:
-        return None
-    _, _, rest = text.partition(SECTION_START)
-    body, _, _ = rest.partition(SECTION_END)
-    return SECTION_START + body + SECTION_END + "\n"
+    """The serving section of a report's text, markers included, if it has a whole one."""
+    _, start, rest = text.partition(SECTION_START)
+    body, end, _ = rest.partition(SECTION_END)
+    return SECTION_START + body + SECTION_END + "\n" if start and end else None
 
 
 def splice(text: str, section: str) -> str:

@@ -321,8 +321,9 @@ def serve(
     plan = native_plan(app)
     with tempfile.TemporaryDirectory(prefix="rustpath-serve-") as private:
         upstream = Path(private) / "gunicorn.sock"
+        given = os.environ if environ is None else environ
         env = {
-            **(os.environ if environ is None else environ),
+            **given,
             "GUNICORN_APP": app_import,
             "GUNICORN_BIND": f"unix:{upstream}",
             "WEB_CONCURRENCY": str(workers),
@@ -330,8 +331,9 @@ def serve(
             # The front keeps connections to gunicorn open; it closes idle ones first.
             "GUNICORN_KEEPALIVE": "60",
             # The front logs every request, native ones too, with the client's address;
-            # gunicorn would log only the proxied ones, from the front's socket.
-            "GUNICORN_ACCESSLOG": "",
+            # gunicorn would log only the proxied ones, from the front's socket (unless
+            # the environment asks for its log by name).
+            "GUNICORN_ACCESSLOG": given.get("GUNICORN_ACCESSLOG", ""),
             PARENT_PID_ENV: str(os.getpid()),
         }
         # The front bounds request heads (max_header_bytes); gunicorn's own, smaller

@@ -194,3 +194,4 @@ def test_the_serving_section_is_found_replaced_or_appended(tmp_path: Path) -> No
     assert rewritten == "# a new kernel report\n\n" + section
     assert serving_bench.splice(rewritten, section) == rewritten  # replaced, not doubled
     assert serving_bench.section_in("# no serving run yet\n") is None
+    assert serving_bench.section_in(section.replace(serving_bench.SECTION_END, "")) is None

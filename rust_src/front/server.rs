@@ -29,7 +29,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use super::access_log::{AccessLog, Outcome, RequestLine};
+use super::access_log::AccessLog;
 use super::config::Config;
 use super::metrics::FrontMetrics;
 use super::native::{answer, Admission, NativeRoute};
@@ -66,7 +66,9 @@ struct Front {
 #[allow(clippy::implicit_hasher)] // built once, by the binding
 pub fn run(config: Config, entries: &HashMap<String, Entry>) -> Result<(), String> {
     // One serving thread needs no work stealing: a current-thread runtime saves the
-    // multi-thread scheduler's bookkeeping on every wake-up.
+    // multi-thread scheduler's bookkeeping on every wake-up. The calling thread (the
+    // binding's, with the GIL released) then serves, accepts and waits for signals,
+    // and the thread name below names only the blocking threads.
     let mut builder = if config.io_threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -234,16 +236,17 @@ async fn serve_connection(
         let front = Arc::clone(&front);
         let busy = Arc::clone(&busy);
         async move {
-            let started = Instant::now();
-            let line = front.access_log.as_ref().map(|_| RequestLine::of(&request));
+            // Logged as 499 if this future is dropped unanswered.
+            let entry = front
+                .access_log
+                .as_ref()
+                .map(|log| log.begin(peer.ip(), &request));
             let response = Arc::clone(&front).handle(request, peer).await;
-            if let (Some(log), Some(line)) = (&front.access_log, line) {
-                let outcome = Outcome {
-                    status: response.status().as_u16(),
-                    length: response.body().size_hint().exact(),
-                    elapsed: started.elapsed(),
-                };
-                log.record(peer.ip(), &line, &outcome);
+            if let Some(entry) = entry {
+                entry.finish(
+                    response.status().as_u16(),
+                    response.body().size_hint().exact(),
+                );
             }
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, &busy)))
         }
