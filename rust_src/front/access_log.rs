@@ -80,6 +80,19 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(dropped: Counter) -> Self {
+        Self {
+            pending: Mutex::new(Pending {
+                bytes: Vec::new(),
+                second: u64::MAX,
+                stamp: String::new(),
+                stopping: false,
+            }),
+            wake: Condvar::new(),
+            dropped,
+        }
+    }
+
     /// Appends one line; never blocks on stdout.
     fn record(&self, peer: IpAddr, line: &RequestLine, outcome: &Outcome) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -148,16 +161,7 @@ impl AccessLog {
     /// # Errors
     /// The thread could not be started.
     pub fn start(dropped: Counter) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(Pending {
-                bytes: Vec::new(),
-                second: u64::MAX,
-                stamp: String::new(),
-                stopping: false,
-            }),
-            wake: Condvar::new(),
-            dropped,
-        });
+        let shared = Arc::new(Shared::new(dropped));
         let writer = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -323,16 +327,7 @@ mod tests {
     }
 
     fn shared() -> Shared {
-        Shared {
-            pending: Mutex::new(Pending {
-                bytes: Vec::new(),
-                second: u64::MAX,
-                stamp: String::new(),
-                stopping: false,
-            }),
-            wake: Condvar::new(),
-            dropped: Counter::default(),
-        }
+        Shared::new(Counter::default())
     }
 
     #[test]
