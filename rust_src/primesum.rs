@@ -44,6 +44,7 @@
 //!   index `< 2^17`, so the index sum stays below `2^33` and the count below `2^18`.
 
 use crate::cancel::{Cancelled, Deadline};
+use crate::sieve::{isqrt, GAPS, RESIDUES};
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
@@ -129,18 +130,6 @@ fn simple_sum(x: u64) -> u128 {
         }
     }
     total
-}
-
-/// Integer square root: the largest `r` with `r² <= x`.
-pub(crate) fn isqrt(x: u64) -> u64 {
-    let mut r = (x as f64).sqrt() as u64;
-    while r.checked_mul(r).is_none_or(|s| s > x) {
-        r -= 1;
-    }
-    while (r + 1).checked_mul(r + 1).is_some_and(|s| s <= x) {
-        r += 1;
-    }
-    r
 }
 
 /// Integer cube root: the largest `r` with `r³ <= x`.
@@ -1023,7 +1012,7 @@ impl HardSegment {
 }
 
 /// A multiple `p·k` of a sieving prime with `k` coprime to 30, and the index of
-/// `k mod 30` in [`Multiple::RESIDUES`]: only these multiples have no factor 2, 3 or 5,
+/// `k mod 30` in [`RESIDUES`]: only these multiples have no factor 2, 3 or 5,
 /// so stepping over the others skips 7 of every 15 odd multiples.
 #[derive(Clone, Copy)]
 struct Multiple {
@@ -1032,17 +1021,14 @@ struct Multiple {
 }
 
 impl Multiple {
-    const RESIDUES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
-    /// Half the gap from each residue to the next: bit steps in units of `p`.
-    const HALF_GAPS: [usize; 8] = [3, 2, 1, 2, 1, 2, 3, 1];
-
     /// Calls `cross` with the bit of every such multiple of `p` in the segment at `lo`
     /// (bit `i` for `lo + 2i + 1`), from this one on; returns the first one past the
     /// segment, which is right for the following segment only.
     #[allow(clippy::inline_always)] // see popcnt_variant
     #[inline(always)]
     fn cross_segment(self, p: u64, lo: u64, mut cross: impl FnMut(usize)) -> Self {
-        let steps = Self::HALF_GAPS.map(|gap| gap * p as usize);
+        // Half a gap between odd multiples is one bit per `p`.
+        let steps = GAPS.map(|gap| gap / 2 * p as usize);
         let mut i = ((self.value - lo - 1) / 2) as usize;
         let mut wheel = self.wheel;
         while i < SEG_BITS {
@@ -1060,7 +1046,7 @@ impl Multiple {
     fn first_at(p: u64, lo: u64) -> Self {
         let mut k = lo.div_ceil(p);
         loop {
-            if let Some(wheel) = Self::RESIDUES.iter().position(|&r| r == k % 30) {
+            if let Some(wheel) = RESIDUES.iter().position(|&r| r == k % 30) {
                 return Self {
                     value: p * k,
                     wheel,

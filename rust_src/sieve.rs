@@ -27,7 +27,8 @@ use crate::cancel::{Cancelled, Deadline};
 pub const MAX_N: u64 = 1 << 50;
 
 /// Residues mod 30 of the numbers coprime to 30: bit `j` of a byte stands for `RESIDUES[j]`.
-const RESIDUES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
+/// The sublinear sum's sieves step over the same wheel.
+pub(crate) const RESIDUES: [u64; 8] = [1, 7, 11, 13, 17, 19, 23, 29];
 /// Bytes per segment: 128 KiB, 3.9 million numbers. Measured on the earlier layout: an
 /// L1-sized segment (32 KiB) loses at n ≥ 10^10, where most base primes exceed a
 /// segment and their per-segment bookkeeping dominates; an L2-sized one does not.
@@ -131,7 +132,7 @@ pub fn sum_of_primes_until(
 }
 
 /// Integer square root: the largest `r` with `r * r <= x`, for any `u64`.
-fn isqrt(x: u64) -> u64 {
+pub(crate) fn isqrt(x: u64) -> u64 {
     let mut r = ((x as f64).sqrt() as u64).min(u64::from(u32::MAX));
     while r * r > x {
         r -= 1;
@@ -194,7 +195,7 @@ const WHEEL_INDEX: [u8; 30] = {
 
 /// `RESIDUES[j + 1] - RESIDUES[j]`, wrapping to 31 (the next turn's 1): the steps of
 /// `q` through the numbers coprime to 30.
-const GAPS: [usize; 8] = [6, 4, 2, 4, 2, 4, 6, 2];
+pub(crate) const GAPS: [usize; 8] = [6, 4, 2, 4, 2, 4, 6, 2];
 
 /// For a prime with residue index `s` and a multiple `p·q` with `q`'s residue index `w`:
 /// the bit of `p·q` in its byte, and the carry part of the byte step to the next
