@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -27,18 +26,12 @@ __all__ = ["KINDS", "REPO_ROOT", "ServerError", "ServerKind", "fetch", "serve", 
 
 
 def server_env(spec: ServerSpec) -> dict[str, str]:
-    """The documented knobs for ``spec``: the shipped gunicorn config's, and the
-    extension's admission bounds (read by the app under any server).
-
-    Every thread may run a kernel: the default admission bounds (one Python call per
-    worker) protect a server from its clients, and would turn a throughput benchmark
-    into a count of 503s.
-    """
-    slots = json.dumps({"python": spec.threads, "rust": spec.threads})
+    """The documented knobs for ``spec``: the shipped gunicorn config's. The app runs on
+    the extension's defaults, admission included: a benchmark that needed to raise them
+    would hide a default that refuses load."""
     env = {
         "WEB_CONCURRENCY": str(spec.workers),
         "GUNICORN_THREADS": str(spec.threads),
-        "RUSTPATH_CONCURRENCY": slots,
         **spec.env,
     }
     if spec.app is not None:

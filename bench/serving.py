@@ -43,8 +43,6 @@ NATIVE = "/rust/sum_of_primes/100000"
 ENV = {
     "WEB_CONCURRENCY": "2",
     "GUNICORN_THREADS": "4",
-    # Every thread may run a kernel: a throughput benchmark, not an admission test.
-    "RUSTPATH_CONCURRENCY": json.dumps({"python": 4, "rust": 4}),
 }
 
 

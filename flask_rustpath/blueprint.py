@@ -48,6 +48,9 @@ def make_blueprint(state: RustPathState) -> Blueprint:
         arguments = read_parameters(found.name, kernel_parameters(found))
         try:
             return json_response(compare_sides(state, found, arguments).to_json())
+        except HotRouteError as exc:
+            exc.negotiated = False  # a JSON endpoint answers JSON
+            raise
         except HTTPException:
             raise
         except Exception:

@@ -46,14 +46,19 @@ DEFAULTS: Mapping[str, Any] = {
     # Per-kernel argument limits, merged over the kernel's own:
     # {"kernel": {"python": {"n": 10**6}}}. Above a limit a request answers 422.
     "RUSTPATH_LIMITS": {},
-    # Concurrent calls per side in one worker process, over all kernels; a call that
-    # finds every slot taken answers 503 with Retry-After. "rust": None means the
-    # number of cores. The Python default of 1 keeps a slow reference from holding more
-    # than one thread of a worker.
-    "RUSTPATH_CONCURRENCY": {"python": 1, "rust": None},
+    # A deliberate cap on concurrent calls per side in one worker process, over all
+    # kernels: {"python": 2}. None (the default) is no cap of the extension's own: the
+    # server's concurrency (gunicorn's threads, Granian's blocking threads, the front's
+    # workers x threads) bounds the calls, and nothing below it is refused. A call that
+    # finds every capped slot taken waits up to RUSTPATH_ADMISSION_WAIT, then answers
+    # 503 with Retry-After.
+    "RUSTPATH_CONCURRENCY": {"python": None, "rust": None},
+    # Seconds a call waits for a slot of a cap (RUSTPATH_CONCURRENCY, a kernel's
+    # concurrency=) before it is refused; 0 refuses at once.
+    "RUSTPATH_ADMISSION_WAIT": 1.0,
     # Seconds a kernel call made while serving a request may run (None: no deadline).
     # A Rust kernel that takes a `timeout` keyword is stopped there (504); Python
-    # cannot be interrupted, which is why its concurrency is bounded.
+    # cannot be interrupted, so bound its cost with RUSTPATH_LIMITS.
     "RUSTPATH_DEADLINE": 10.0,
     # Shadow mode: fraction of calls on the "shadow" backend also run in Python.
     "RUSTPATH_SHADOW_RATE": 0.1,
@@ -130,7 +135,8 @@ class AppSettings:
     metrics: bool
     compare: bool | None
     autobuild: bool | None
-    concurrency: Mapping[Side, int]
+    concurrency: Mapping[Side, int | None]  # None: no cap (the server's concurrency)
+    admission_wait: float
     deadline: float | None
     shadow_pool: str
     shadow_workers: int
@@ -195,6 +201,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         compare=config["RUSTPATH_COMPARE"],
         autobuild=config["RUSTPATH_AUTOBUILD"],
         concurrency=_concurrency(config),
+        admission_wait=_non_negative(config, "RUSTPATH_ADMISSION_WAIT"),
         deadline=deadline,
         shadow_pool=config["RUSTPATH_SHADOW_POOL"],
         shadow_workers=config["RUSTPATH_SHADOW_WORKERS"],
@@ -247,24 +254,23 @@ def _limits(config: Mapping[str, Any], kernel: Kernel) -> dict[Side, dict[str, f
     return limits
 
 
-def _concurrency(config: Mapping[str, Any]) -> dict[Side, int]:
+def _concurrency(config: Mapping[str, Any]) -> dict[Side, int | None]:
     value = config["RUSTPATH_CONCURRENCY"]
     if not isinstance(value, Mapping) or not set(value) <= set(SIDES):
         raise Misconfigured(
             f"RUSTPATH_CONCURRENCY must map 'python'/'rust' to a positive integer or None; "
             f"got {value!r}"
         )
-    slots: dict[Side, int] = {}
+    caps: dict[Side, int | None] = {}
     for side in SIDES:
-        count = value.get(side, DEFAULTS["RUSTPATH_CONCURRENCY"][side])
-        if count is None:
-            count = usable_cpus()
-        if not _is_int(count) or count < 1:
+        count = value.get(side)
+        if count is not None and (not _is_int(count) or count < 1):
             raise Misconfigured(
-                f"RUSTPATH_CONCURRENCY[{side!r}] must be a positive integer; got {count!r}"
+                f"RUSTPATH_CONCURRENCY[{side!r}] must be a positive integer or None (no "
+                f"cap); got {count!r}"
             )
-        slots[side] = count
-    return slots
+        caps[side] = count
+    return caps
 
 
 def usable_cpus() -> int:

@@ -1,10 +1,17 @@
-"""Errors a kernel call or a hot route answers with: HTTP exceptions with JSON bodies.
+"""Errors a kernel call or a hot route answers with: HTTP exceptions.
 
 Each is a :class:`werkzeug.exceptions.HTTPException` and derives from werkzeug's
 class for its status (``LimitExceeded`` is an ``UnprocessableEntity``), so inside any
 Flask view it behaves like ``abort()``: the app's own error handlers apply when it has
-one for the status (``@app.errorhandler(422)``) or the class, and otherwise the client
-gets ``{"error": code, "message": text, ...details}`` with the status that fits.
+one for the status (``@app.errorhandler(422)``) or the class. Unhandled, it answers in
+the kind of response its view makes:
+
+- on a JSON route (the JSON shorthand, the extension's own endpoints), and wherever the
+  client asks for JSON (``Accept: application/json``), the body is
+  ``{"error": code, "message": text, ...details}``;
+- inside any other view (a page calling a kernel), werkzeug's own HTML error page for
+  the status, with the same message, as ``abort()`` would give.
+
 Errors that mean "bad input" or "too slow" also derive from the builtin exception a
 caller would catch (``ValueError``, ``TimeoutError``), so code around a kernel call
 keeps working.
@@ -17,7 +24,10 @@ from typing import Any, ClassVar
 
 from flask import Response
 from werkzeug import exceptions as http
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_accept_header
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 
 class HotRouteError(HTTPException):
@@ -25,6 +35,9 @@ class HotRouteError(HTTPException):
 
     code = 500
     error: ClassVar[str] = "internal_error"
+    # True for the errors a kernel call raises inside any view: they answer in the
+    # view's kind of response. The JSON routes set it to False on what they re-raise.
+    negotiated: bool = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -40,10 +53,23 @@ class HotRouteError(HTTPException):
     def headers(self) -> dict[str, str]:
         return {}
 
-    def get_response(self, environ: Any = None, scope: Any = None) -> Response:
+    def get_response(self, environ: Any = None, scope: Any = None) -> WerkzeugResponse:
+        if self.negotiated and not wants_json(environ):
+            page: WerkzeugResponse = super().get_response(environ, scope)  # werkzeug's HTML
+            page.headers.update(self.headers())
+            return page
         response = json_response(self.body(), self.code or 500)
         response.headers.update(self.headers())
         return response
+
+
+def wants_json(environ: Any) -> bool:
+    """Whether the request's ``Accept`` header prefers JSON to HTML (no header: HTML,
+    what a browser and ``abort()`` get)."""
+    if not environ:
+        return True  # no request to answer: the JSON body is the useful form
+    accept = parse_accept_header(environ.get("HTTP_ACCEPT"), MIMEAccept)
+    return accept.best_match(("text/html", "application/json")) == "application/json"
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -94,6 +120,7 @@ class BadInput(HotRouteError, http.BadRequest, ValueError):
 
     code = 400
     error = "bad_input"
+    negotiated = True
 
 
 class LimitExceeded(HotRouteError, http.UnprocessableEntity):
@@ -101,6 +128,7 @@ class LimitExceeded(HotRouteError, http.UnprocessableEntity):
 
     code = 422
     error = "limit_exceeded"
+    negotiated = True
 
 
 class Overloaded(HotRouteError, http.ServiceUnavailable):
@@ -108,6 +136,7 @@ class Overloaded(HotRouteError, http.ServiceUnavailable):
 
     code = 503
     error = "overloaded"
+    negotiated = True
     RETRY_AFTER_SECONDS = 1  # a slot frees when one call ends: soon
 
     def headers(self) -> dict[str, str]:
@@ -119,6 +148,7 @@ class RustUnavailable(HotRouteError, http.ServiceUnavailable):
 
     code = 503
     error = "rust_unavailable"
+    negotiated = True
 
 
 class DeadlineExceeded(HotRouteError, http.GatewayTimeout, TimeoutError):
@@ -126,6 +156,7 @@ class DeadlineExceeded(HotRouteError, http.GatewayTimeout, TimeoutError):
 
     code = 504
     error = "deadline_exceeded"
+    negotiated = True
 
 
 class ImplementationError(HotRouteError, http.InternalServerError):
@@ -138,6 +169,7 @@ class RustPanic(HotRouteError, http.InternalServerError, RuntimeError):
     """The Rust side panicked; the worker survives and keeps serving."""
 
     error = "rust_panic"
+    negotiated = True
 
 
 class Misconfigured(HotRouteError, http.InternalServerError, ValueError):

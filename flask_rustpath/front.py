@@ -276,19 +276,26 @@ def _route_config(
 
 
 def front_config(
-    app: Flask, plan: NativePlan, upstream: Path, options: FrontOptions
+    app: Flask, plan: NativePlan, upstream: Path, options: FrontOptions, *, concurrency: int
 ) -> dict[str, Any]:
-    """The JSON the front reads (see ``rust_src/front/config.rs``)."""
+    """The JSON the front reads (see ``rust_src/front/config.rs``).
+
+    ``concurrency`` is what the server is sized for, gunicorn's workers x threads: the
+    front runs as many native calls at once unless ``RUSTPATH_CONCURRENCY["rust"]``
+    caps them, so a load the proxied routes would answer is never refused natively.
+    """
     state = get_state(app)
     settings = state.settings
+    cap = settings.concurrency["rust"]
     return {
         "bind": options.bind,
         "upstream": str(upstream),
         "routes": plan.routes,
         "rust_prefix": settings.rust_prefix,
         "python_prefix": settings.python_prefix,
-        "rust_slots": settings.concurrency["rust"],
+        "rust_slots": concurrency if cap is None else cap,
         "queue": options.queue,
+        "admission_wait_seconds": settings.admission_wait,
         "deadline_seconds": settings.deadline,
         "health_path": options.health_path,
         "metrics_path": f"{settings.url_prefix.rstrip('/')}/metrics",
@@ -346,7 +353,7 @@ def serve(
             metrics_dir = Path(private) / "prometheus"
             metrics_dir.mkdir()
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        config = front_config(app, plan, upstream, options)
+        config = front_config(app, plan, upstream, options, concurrency=workers * threads)
         _check_bind(options.bind)
         for endpoint, reason in plan.proxied.items():
             print(f"flask-rustpath front: {endpoint} goes to gunicorn: {reason}", file=sys.stderr)

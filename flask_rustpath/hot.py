@@ -25,7 +25,7 @@ from typing import Any
 from flask import Blueprint, request
 from werkzeug.exceptions import HTTPException
 
-from .errors import ImplementationError, MissingParameter, json_response
+from .errors import HotRouteError, ImplementationError, MissingParameter, json_response
 from .kernel import Kernel
 from .pairing import paired
 from .rules import rule_variables
@@ -70,6 +70,9 @@ class HotRoute:
                 arguments.update(read_parameters(kernel.name, parameters))
             try:
                 result = kernel(**arguments)
+            except HotRouteError as exc:
+                exc.negotiated = False  # a JSON route answers JSON, whatever the client
+                raise
             except (HTTPException, ShadowMismatch):
                 raise  # ShadowMismatch: RUSTPATH_SHADOW_RAISE is meant to fail the test
             except Exception:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask import current_app, has_app_context, has_request_context, request
 
+from .admission import enter_all, leave_all
 from .calling import check_limits, raise_mapped
 from .config import EXTENSION_KEY
 from .context import BACKENDS, RECORD_KEY, SIDES, CallRecord, Side, current_record
@@ -112,7 +113,7 @@ class Kernel:
                     f"concurrency of kernel {self.name!r} maps 'python'/'rust' to a positive "
                     f"integer; got {concurrency!r}"
                 )
-        # This kernel's own bound per side, within the worker-wide RUSTPATH_CONCURRENCY.
+        # This kernel's own cap per side, within the worker-wide RUSTPATH_CONCURRENCY.
         self.concurrency: Mapping[str, int] = concurrency
         functools.update_wrapper(self, python)
 
@@ -154,26 +155,16 @@ class Kernel:
                 record.calls.append((side, name, None))
                 events.append((name, side, None, LimitExceeded.error))
                 raise
-        tokens = plan.slots[side]
-        own = plan.own_slots[side]
-        try:
-            if own is not None:
-                own.pop()
-            try:
-                tokens.pop()
-            except IndexError:
-                if own is not None:
-                    own.append(None)
-                raise
-        except IndexError:
+        gates = plan.gates[side]
+        if gates and not enter_all(gates):
             record.calls.append((side, name, None))
             events.append((name, side, None, Overloaded.error))
             raise Overloaded(
-                f"the {side} side of {name!r} is at its concurrency limit in this worker; "
-                "retry shortly",
+                f"the {side} side of {name!r} is at its concurrency cap in this worker and "
+                f"no slot freed within {gates[0].wait} s; retry shortly",
                 kernel=name,
                 backend=side,
-            ) from None
+            )
         try:
             call_kwargs = kwargs
             if side == "rust" and plan.deadline is not None and self.rust.takes_timeout:
@@ -186,9 +177,8 @@ class Kernel:
                 raise_mapped(self, side, exc, events)
             seconds = perf_counter() - started
         finally:
-            tokens.append(None)
-            if own is not None:
-                own.append(None)
+            if gates:
+                leave_all(gates)
         record.calls.append((side, name, seconds))
         events.append((name, side, seconds, None))
         if backend == "shadow" and side == "rust":

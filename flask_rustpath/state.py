@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from .admission import slots
+from .admission import Gate
 from .config import EXTENSION_KEY, AppSettings, KernelSettings, resolve
 from .context import SIDES, Side
 from .errors import HotRouteError, InvalidArgument, Misconfigured, NotFoundJSON
@@ -45,8 +45,8 @@ class KernelPlan:
     settings: KernelSettings
     backend: str
     limits: Mapping[Side, Mapping[str, float] | None]
-    slots: Mapping[Side, list[None]]  # the side's admission tokens (see admission.slots)
-    own_slots: Mapping[Side, list[None] | None]  # the kernel's own, if it has a bound
+    # The caps a call of each side passes, the kernel's own first; () for no cap.
+    gates: Mapping[Side, tuple[Gate, ...]]
     events: deque[Event]
     deadline: float | None
 
@@ -66,10 +66,10 @@ class RustPathState:
         self.metrics = Metrics(self._metrics_failed)
         self.problems: dict[str, str] = {}  # what is degraded, for health()
         self.shadow = ShadowRunner(settings, self.metrics.shadow, self.logs)
-        # Worker-wide admission per side, shared by every kernel.
-        # Worker-wide admission tokens per side, shared by every kernel.
-        self.slots: dict[Side, list[None]] = {
-            side: slots(settings.concurrency[side]) for side in SIDES
+        # The worker-wide cap per side (RUSTPATH_CONCURRENCY), shared by every kernel.
+        self.gates: dict[Side, Gate | None] = {
+            side: None if cap is None else Gate(cap, settings.admission_wait)
+            for side, cap in settings.concurrency.items()
         }
         self.plans: dict[Kernel, KernelPlan] = {}
         self._lock = fork_safe_lock(self)
@@ -112,14 +112,16 @@ class RustPathState:
             settings=settings,
             backend=settings.backend,
             limits={side: settings.limits.get(side) for side in SIDES},
-            slots=self.slots,
-            own_slots={
-                side: slots(kernel.concurrency[side]) if side in kernel.concurrency else None
-                for side in SIDES
-            },
+            gates={side: self._gates(kernel, side) for side in SIDES},
             events=self.metrics.events,
             deadline=self.settings.deadline,
         )
+
+    def _gates(self, kernel: Kernel, side: Side) -> tuple[Gate, ...]:
+        own = kernel.concurrency.get(side)
+        gates = () if own is None else (Gate(own, self.settings.admission_wait),)
+        shared = self.gates[side]
+        return gates if shared is None else (*gates, shared)
 
     def settings_for(self, kernel: Kernel) -> KernelSettings:
         settings = self.kernel_settings.get(kernel.name)

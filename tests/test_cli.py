@@ -212,6 +212,10 @@ def test_compare_a_url_diffs_status_and_content_type() -> None:
     result = run(app2, "compare", "/ident/3")
     assert result.exit_code == 1
     assert "status: python 200, rust 400" in result.output
+    # A page's refusal is werkzeug's HTML page; a client asking for JSON gets JSON.
+    assert "content type" not in result.output
+    result = run(app2, "compare", "/ident/3", "-H", "Accept: application/json")
+    assert result.exit_code == 1
     assert "content type: python 'text/html; charset=utf-8', rust 'application/json'" in (
         result.output
     )

@@ -24,9 +24,6 @@ def rows(output: str, name: str) -> list[list[str]]:
 
 def test_bench_compares_both_sides_of_a_json_route(monkeypatch) -> None:
     monkeypatch.chdir(os.path.dirname(os.path.dirname(__file__)))
-    # One Python call at a time per worker would answer 503 at c=2; the served app
-    # reads RUSTPATH_* from its environment.
-    monkeypatch.setenv("RUSTPATH_CONCURRENCY", '{"python": 4}')
     result = create_app().test_cli_runner().invoke(
         args=[
             "rustpath", "bench", "sum_of_primes_sieve",

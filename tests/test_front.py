@@ -85,7 +85,9 @@ def test_the_front_refuses_a_bad_configuration_or_entry() -> None:
     with pytest.raises(ValueError, match="invalid front configuration"):
         _native.serve_front("{}", {})
     app = create_app()
-    config = json.dumps(front_config(app, native_plan(app), Path("unused.sock"), FrontOptions()))
+    config = json.dumps(
+        front_config(app, native_plan(app), Path("unused.sock"), FrontOptions(), concurrency=8)
+    )
     with pytest.raises(ValueError, match="not a capsule"):
         _native.serve_front(config, {"x": object()})  # type: ignore[dict-item]
     # A capsule of another name (here CPython's datetime C API) is not an entry point.

@@ -73,11 +73,15 @@ def test_the_blog_under_granian(tmp_path: Path) -> None:
 
 # -- a Rust call does not block the worker ------------------------------------------------
 
-# One Rust thread, one Rust admission slot, one worker: while the slow call runs, that
-# worker's only slot is taken, so another Rust request it serves must be refused with
-# 503 "overloaded". Seeing that refusal is seeing the worker run Python (Flask answering
-# the probe) while the Rust call is in progress: no clock is read.
-ONE_SLOT = {"RUSTPATH_THREADS": "1", "RUSTPATH_CONCURRENCY": '{"rust": 1}'}
+# One Rust thread, a deliberate cap of one Rust call with no wait, one worker: while the
+# slow call runs, that worker's only slot is taken, so another Rust request it serves
+# must be refused with 503 "overloaded". Seeing that refusal is seeing the worker run
+# Python (Flask answering the probe) while the Rust call is in progress: no clock is read.
+ONE_SLOT = {
+    "RUSTPATH_THREADS": "1",
+    "RUSTPATH_CONCURRENCY": '{"rust": 1}',
+    "RUSTPATH_ADMISSION_WAIT": "0",
+}
 # The built-in route's sublinear method: ~1 s on one thread, room for many probes and
 # well under the deadline.
 SLOW_N = 20_000_000_000_000

@@ -39,13 +39,7 @@ def test_workers_forked_after_the_master_used_the_pool_do_not_hang() -> None:
         "--preload",
         "tests.apps.preloaded:app",
         # RUSTPATH_THREADS=2: a real pool even on a one-core machine.
-        # RUSTPATH_CONCURRENCY: every thread may run Rust even on a one-core machine.
-        env={
-            "WEB_CONCURRENCY": "2",
-            "GUNICORN_THREADS": "2",
-            "RUSTPATH_THREADS": "2",
-            "RUSTPATH_CONCURRENCY": '{"rust": 2}',
-        },
+        env={"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "RUSTPATH_THREADS": "2"},
     ) as base:
         # n = 10^8 spans many segments, so each worker runs it on its rayon pool.
         url = base + "/rust/sum_of_primes/100000000"
@@ -60,9 +54,6 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
     env = {
         "WEB_CONCURRENCY": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        # Eight clients may land on one worker's four threads: admit them all, this
-        # test is about counting across workers, not about admission.
-        "RUSTPATH_CONCURRENCY": '{"rust": 4}',
     }
     timed_key = (
         "rustpath_compute_seconds_count",

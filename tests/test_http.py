@@ -446,9 +446,9 @@ def test_the_deadline_is_passed_to_rust_functions_that_take_timeout(deadline, pa
 
 
 def test_a_full_python_gate_is_a_503_with_retry_after() -> None:
-    """The default python concurrency (1 per worker): a second Python call while one
-    runs is refused at once, and the Rust side of the same kernel still answers."""
-    app, rustpath = user_app()
+    """A deliberate cap of one Python call per worker, with no wait: a second Python
+    call while one runs is refused at once, and the Rust side still answers."""
+    app, rustpath = user_app(RUSTPATH_CONCURRENCY={"python": 1}, RUSTPATH_ADMISSION_WAIT=0)
     entered, release = threading.Event(), threading.Event()
 
     def blocking(x: int) -> int:

@@ -19,10 +19,13 @@ pub struct Config {
     /// `RUSTPATH_RUST_PREFIX` and `RUSTPATH_PYTHON_PREFIX`.
     pub rust_prefix: String,
     pub python_prefix: String,
-    /// Native calls running at once over all routes (`RUSTPATH_CONCURRENCY["rust"]`).
+    /// Native calls running at once over all routes: `RUSTPATH_CONCURRENCY["rust"]`
+    /// when the app caps them, else the server's concurrency (workers × threads).
     pub rust_slots: usize,
     /// Calls that may wait for a slot before the front answers 503 `overloaded`.
     pub queue: usize,
+    /// `RUSTPATH_ADMISSION_WAIT`: how long a call waits for a slot before that 503.
+    pub admission_wait_seconds: f64,
     /// `RUSTPATH_DEADLINE` in seconds (`None`: no deadline).
     pub deadline_seconds: Option<f64>,
     /// Answered by the front, reporting itself and the app's own answer there.

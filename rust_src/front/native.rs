@@ -33,10 +33,12 @@ pub struct NativeRoute {
     pub seconds: Histogram,
 }
 
-/// Admission over all native routes: `slots` calls run, up to `queue` more wait.
+/// Admission over all native routes: `slots` calls run, up to `queue` more wait, each
+/// for at most `wait`.
 pub struct Admission {
     pub slots: Arc<Semaphore>,
     pub waiting: Arc<Semaphore>,
+    pub wait: Duration,
 }
 
 /// How a native call ended, for metrics and shadowing.
@@ -80,9 +82,12 @@ pub async fn answer(
         return failed(config, StatusCode::UNPROCESSABLE_ENTITY, body);
     }
     let Some(_permits) = admit(route, admission).await else {
+        // Python's message, byte for byte: `{:?}` writes an f64 as Python's str() does.
         let message = format!(
-            "the rust side of {} is at its concurrency limit in this worker; retry shortly",
-            config.kernel_repr
+            "the rust side of {} is at its concurrency cap in this worker and no slot freed \
+             within {:?} s; retry shortly",
+            config.kernel_repr,
+            admission.wait.as_secs_f64()
         );
         let body = error_body("overloaded", &message, &kernel_and_backend(config));
         let mut answer = failed(config, StatusCode::SERVICE_UNAVAILABLE, body);
@@ -250,11 +255,8 @@ fn above(limit: &LimitConfig, arguments: &[(String, Value)]) -> bool {
     }
 }
 
-/// Longest a call waits for a slot before the front answers 503 `overloaded`.
-const QUEUE_WAIT: Duration = Duration::from_secs(1);
-
 /// Slots for one call, or `None` when every slot is taken and the queue is full, or
-/// none freed within [`QUEUE_WAIT`].
+/// none freed within [`Admission::wait`].
 async fn admit(route: &NativeRoute, admission: &Admission) -> Option<Vec<OwnedSemaphorePermit>> {
     let mut permits = Vec::with_capacity(2);
     for slots in route
@@ -267,7 +269,7 @@ async fn admit(route: &NativeRoute, admission: &Admission) -> Option<Vec<OwnedSe
             continue;
         }
         let _waiting = Arc::clone(&admission.waiting).try_acquire_owned().ok()?;
-        let permit = tokio::time::timeout(QUEUE_WAIT, Arc::clone(slots).acquire_owned());
+        let permit = tokio::time::timeout(admission.wait, Arc::clone(slots).acquire_owned());
         permits.push(permit.await.ok()?.ok()?);
     }
     Some(permits)

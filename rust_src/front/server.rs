@@ -136,6 +136,7 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         admission: Admission {
             slots: Arc::new(Semaphore::new(config.rust_slots.max(1))),
             waiting: Arc::new(Semaphore::new(config.queue)),
+            wait: seconds(config.admission_wait_seconds),
         },
         deadline: config.deadline_seconds.map(seconds),
         upstream,
