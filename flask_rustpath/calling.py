@@ -57,7 +57,7 @@ def run_side(
     *,
     limits: bool = True,
 ) -> Outcome:
-    """Run ``side`` of ``kernel`` for a tool, with no admission slot and no deadline.
+    """Run ``side`` of ``kernel`` for a tool, with no admission cap and no deadline.
 
     A missing Rust module raises :class:`RustUnavailable` instead of falling back:
     a tool asked for that side.

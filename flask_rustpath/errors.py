@@ -132,7 +132,7 @@ class LimitExceeded(HotRouteError, http.UnprocessableEntity):
 
 
 class Overloaded(HotRouteError, http.ServiceUnavailable):
-    """Every slot for this side of this kernel is busy in this worker: try again later."""
+    """A deliberate cap had no slot free within ``RUSTPATH_ADMISSION_WAIT``: try again."""
 
     code = 503
     error = "overloaded"

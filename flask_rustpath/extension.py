@@ -87,9 +87,11 @@ class RustPath:
             compare: ``compare(python_result, rust_result) -> bool`` for shadow mode,
                 compare and check (default ``==``), e.g. a float tolerance.
             shadow_rate: fraction of shadow-backend calls also run in Python.
-            concurrency: this kernel's own bound on concurrent calls per side in one
-                worker, e.g. ``{"rust": 1}``, within the worker-wide
-                ``RUSTPATH_CONCURRENCY`` (beyond it, 503 with ``Retry-After``).
+            concurrency: a deliberate cap on this kernel's concurrent calls per side in
+                one worker, e.g. ``{"rust": 1}`` (default: none, the server's threads
+                bound the calls). A call beyond it waits up to
+                ``RUSTPATH_ADMISSION_WAIT`` for a slot, then answers 503 with
+                ``Retry-After``.
             strategy: a hypothesis strategy of keyword-argument dicts for ``check`` and
                 :func:`flask_rustpath.testing.assert_parity` (default: from the type
                 annotations).

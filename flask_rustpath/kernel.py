@@ -123,7 +123,7 @@ class Kernel:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the side this call belongs to (see the module docstring).
 
-        While a request is served, the side's limits, admission slot and deadline
+        While a request is served, the side's limits, admission cap and deadline
         apply and the call is reported for ``Server-Timing``. This is the per-request
         path, kept flat: one lookup of the kernel's plan on the app, no lock.
         """

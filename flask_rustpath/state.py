@@ -97,7 +97,7 @@ class RustPathState:
 
     def plan_for(self, kernel: Kernel) -> KernelPlan:
         """What a call of ``kernel`` needs on this app, computed on its first call (once:
-        threads racing on a first call must share the kernel's own admission slots)."""
+        threads racing on a first call must share the kernel's own admission cap)."""
         settings = self.settings_for(kernel)
         with self._lock:
             known = self.plans.get(kernel)
