@@ -418,7 +418,8 @@ def _method(results: dict[str, Any]) -> list[str]:
         "",
         "- Servers: `python -m gunicorn -c python:flask_rustpath.gunicorn_conf` (the shipped "
         "config, demo app), bound to a free 127.0.0.1 port; `WEB_CONCURRENCY`, "
-        f"`GUNICORN_THREADS` and `RUSTPATH_THREADS` set per server as stated above{others}.",
+        f"`GUNICORN_THREADS` and `RUSTPATH_THREADS` set per server as stated above, "
+        f"and admission (`RUSTPATH_CONCURRENCY`) at its default{others}.",
         f"- Load: each row is checked once for the right answer, warmed up with a discarded "
         f"`hey -z {plan['warmup_s']:g}s`, then run with `hey -z {plan['duration_s']:g}s "
         f"-c C -t {plan['request_timeout_s']}` per concurrency. Throughput counts 2xx "

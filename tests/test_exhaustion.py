@@ -52,7 +52,12 @@ How "busy" is measured
 
     CPU, not admission or answers, because a computation that outlives its deadline
     burns CPU whether or not its request was answered, and an abandoned request has
-    no client to answer.
+    no client to answer. Neither server sees an abandoned request as gone: gunicorn's
+    gthread worker cannot observe a disconnect, and the front serves a half-closed
+    connection (a client may shut its sending side once its request is out), so a
+    client that closes after sending looks the same until the answer is written. Both
+    run it to its deadline; what bounds its cost is that deadline. (The front's
+    access log would show a call it dropped as 499; the test allows that, too.)
 
 ``/healthz`` is probed open-loop, one probe started every 50 ms on its own connection
 whatever the others are doing, so a probe stuck behind the load does not hide the
