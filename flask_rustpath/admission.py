@@ -62,44 +62,44 @@ class Gate:
 
     @property
     def free(self) -> int:
-        """Slots free now (for tests and the dashboard)."""
+        """Slots free now."""
         return len(self._tokens)
 
-    def enter(self) -> bool:
+    def try_enter(self) -> bool:
+        """Take a slot if one is free, without waiting."""
         try:
             self._tokens.pop()
         except IndexError:
-            return self._wait_for_slot()
+            return False
         return True
 
-    def leave(self) -> None:
-        self._tokens.append(None)
-        # A waiter counts itself before it last looks at the list (see _wait_for_slot),
-        # so when this read sees none, any later waiter finds the slot just given back.
-        if self._waiters:
-            with self._changed:
-                self._changed.notify()
+    def enter(self) -> bool:
+        """Take a slot, waiting up to ``wait`` seconds for one."""
+        return self.try_enter() or self.enter_by(monotonic() + self.wait)
 
-    def _wait_for_slot(self) -> bool:
-        if self.wait == 0:
-            return False
-        give_up = monotonic() + self.wait
+    def enter_by(self, give_up: float) -> bool:
+        """Take a slot, waiting until the ``monotonic()`` time ``give_up`` at most."""
         with self._changed:
             self._waiters += 1
             try:
                 while True:
-                    try:
-                        self._tokens.pop()
-                    except IndexError:
-                        pass
-                    else:
+                    if self.try_enter():
                         return True
                     remaining = give_up - monotonic()
                     if remaining <= 0:
                         return False
-                    self._changed.wait(remaining)
+                    self._changed.wait(min(remaining, threading.TIMEOUT_MAX))
             finally:
                 self._waiters -= 1
+
+    def leave(self) -> None:
+        """Give back a slot taken by ``enter``, ``enter_by`` or ``try_enter``."""
+        self._tokens.append(None)
+        # A waiter counts itself before it last looks at the list (see enter_by), so
+        # when this read sees none, any later waiter finds the slot just given back.
+        if self._waiters:
+            with self._changed:
+                self._changed.notify()
 
 
 _GATES: weakref.WeakSet[Gate] = weakref.WeakSet()
@@ -114,16 +114,37 @@ os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def enter_all(gates: tuple[Gate, ...]) -> bool:
-    """Enter every gate in order (a kernel's own cap, then the worker-wide one); on a
-    refusal, leave the ones entered and answer ``False``."""
-    for index, gate in enumerate(gates):
-        if not gate.enter():
-            for entered in gates[:index]:
-                entered.leave()
-            return False
-    return True
+    """Enter every gate in order (a kernel's own cap, then the worker-wide one), waiting
+    at most one ``wait`` for all of them together; on a refusal, or on any exception,
+    leave the ones entered."""
+    entered = 0
+    give_up: float | None = None
+    try:
+        for gate in gates:
+            if not gate.try_enter():
+                if give_up is None:
+                    give_up = monotonic() + gate.wait
+                if not gate.enter_by(give_up):
+                    break
+            entered += 1
+    except BaseException:
+        leave_all(gates[:entered])
+        raise
+    if entered == len(gates):
+        return True
+    leave_all(gates[:entered])
+    return False
 
 
 def leave_all(gates: tuple[Gate, ...]) -> None:
     for gate in gates:
         gate.leave()
+
+
+def refusal_message(side: str, kernel_repr: str, wait: float) -> str:
+    """What a refused call answers: the same text from Python and from the front, which
+    receives this function's output for its own refusals."""
+    return (
+        f"the {side} side of {kernel_repr} is at its concurrency cap in this worker and "
+        f"no slot freed within {wait:g} s; retry shortly"
+    )

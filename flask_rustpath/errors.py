@@ -64,12 +64,17 @@ class HotRouteError(HTTPException):
 
 
 def wants_json(environ: Any) -> bool:
-    """Whether the request's ``Accept`` header prefers JSON to HTML (no header: HTML,
-    what a browser and ``abort()`` get)."""
+    """Whether the client names a JSON type (``application/json``, ``…+json``) in its
+    ``Accept`` header, at least as high as HTML. No header, ``*/*`` or a browser's
+    header get HTML, as from ``abort()``."""
     if not environ:
         return True  # no request to answer: the JSON body is the useful form
     accept = parse_accept_header(environ.get("HTTP_ACCEPT"), MIMEAccept)
-    return accept.best_match(("text/html", "application/json")) == "application/json"
+    named_json = max(
+        (q for value, q in accept if value == "application/json" or value.endswith("+json")),
+        default=0,
+    )
+    return named_json > 0 and named_json >= accept["text/html"]
 
 
 def json_response(body: Any, status: int = 200) -> Response:

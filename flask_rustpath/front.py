@@ -41,6 +41,7 @@ from typing import Any
 
 from flask import Flask
 
+from .admission import refusal_message
 from .config import usable_cpus
 from .errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
 from .hot import HotRoute
@@ -260,6 +261,10 @@ def _route_config(
     return {
         "kernel": kernel.name,
         "kernel_repr": repr(kernel.name),
+        # A refused call's message, in the Python side's own words.
+        "refusal_message": refusal_message(
+            "rust", repr(kernel.name), state.settings.admission_wait
+        ),
         "entry": key,
         "segments": parts,
         "plain_native": settings.backend in ("rust", "shadow"),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask import current_app, has_app_context, has_request_context, request
 
-from .admission import enter_all, leave_all
+from .admission import enter_all, leave_all, refusal_message
 from .calling import check_limits, raise_mapped
 from .config import EXTENSION_KEY
 from .context import BACKENDS, RECORD_KEY, SIDES, CallRecord, Side, current_record
@@ -160,8 +160,7 @@ class Kernel:
             record.calls.append((side, name, None))
             events.append((name, side, None, Overloaded.error))
             raise Overloaded(
-                f"the {side} side of {name!r} is at its concurrency cap in this worker and "
-                f"no slot freed within {gates[0].wait} s; retry shortly",
+                refusal_message(side, repr(name), gates[0].wait),
                 kernel=name,
                 backend=side,
             )

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask, render_template_string
+from werkzeug.exceptions import HTTPException
 
 from flask_rustpath import RustPath
-from flask_rustpath.admission import Gate
-from flask_rustpath.errors import Misconfigured
+from flask_rustpath.admission import Gate, enter_all, refusal_message
+from flask_rustpath.errors import HotRouteError, Misconfigured, json_response
 from flask_rustpath.state import get_state
 
 release = threading.Event()
@@ -53,6 +56,15 @@ def app() -> Iterator[Flask]:
     release.set()
 
 
+def _until_waiting(gate: Gate, waiter: threading.Thread) -> None:
+    """Return once ``waiter`` waits on ``gate``; fail, never hang, if it never does."""
+    give_up = time.monotonic() + 30
+    while not gate._waiters:
+        assert waiter.is_alive(), "the call was answered instead of waiting for a slot"
+        assert time.monotonic() < give_up, "the call never waited for the slot"
+        waiter.join(0.01)
+
+
 def _hold(app: Flask, path: str, answers: list[int] | None = None) -> threading.Thread:
     def get() -> None:
         status = app.test_client().get(path).status_code
@@ -85,7 +97,7 @@ def test_a_kernels_own_cap_refuses_its_second_call_but_not_other_kernels(app: Fl
     refused = client.get("/slow/2")
     assert refused.status_code == 503
     assert refused.json["error"] == "overloaded"
-    assert "no slot freed within 0.0 s" in refused.json["message"]
+    assert refused.json["message"] == refusal_message("python", "'held'", 0)
     assert refused.headers["Retry-After"] == "1"
     other = _hold(app, "/other/3")  # the worker-wide slots still have room
     release.set()
@@ -106,8 +118,7 @@ def test_a_capped_call_waits_for_a_slot_instead_of_being_refused() -> None:
     waiter.start()
     plans = get_state(app).plans
     gate = next(plan for kernel, plan in plans.items() if kernel.name == "held").gates["python"][0]
-    while not gate._waiters:  # the second call is waiting for the slot
-        waiter.join(0.01)
+    _until_waiting(gate, waiter)
     release.set()
     holder.join(30)
     waiter.join(30)
@@ -126,6 +137,53 @@ def test_every_slot_comes_back_after_refusals_and_errors(app: Flask) -> None:
     assert (own.free, shared.free) == (1, 3)  # the kernel's token and the worker's, all back
 
 
+def test_a_refusal_at_the_shared_cap_gives_back_the_kernels_own_slot() -> None:
+    """The kernel's own gate is entered first: when the worker-wide one refuses, the
+    kernel's slot must come back, and so must both after a call that raised."""
+    release.clear()
+    app = _app(RUSTPATH_CONCURRENCY={"python": 1}, RUSTPATH_ADMISSION_WAIT=0)
+    holder = _hold(app, "/other/1")  # takes the worker's only slot
+    assert app.test_client().get("/slow/2").status_code == 503  # own free, shared full
+    release.set()
+    holder.join(30)
+    plan = next(plan for kernel, plan in get_state(app).plans.items() if kernel.name == "held")
+    own, shared = plan.gates["python"]
+    assert (own.free, shared.free) == (1, 1)
+
+    def broken(n: int) -> int:
+        raise ValueError("refused")
+
+    rustpath = get_state(app)
+    kernel = RustPath().kernel(rust=broken, name="broken", concurrency={"python": 1})(broken)
+    with app.test_request_context("/"):
+        from flask_rustpath.context import CallRecord, current_record
+
+        token = current_record.set(CallRecord(rustpath, None))
+        try:
+            with pytest.raises(ValueError, match="refused"):
+                kernel(1)
+        finally:
+            current_record.reset(token)
+    own_broken, shared = rustpath.plans[kernel].gates["python"]
+    assert (own_broken.free, shared.free) == (1, 1)
+
+
+def test_one_wait_covers_every_gate_a_call_passes() -> None:
+    """A call that must wait at its kernel's gate and at the worker's waits one
+    RUSTPATH_ADMISSION_WAIT in all, not one per gate."""
+    first, second = Gate(1, wait=0.2), Gate(1, wait=0.2)
+    assert first.enter() and second.enter()
+    releaser = threading.Timer(0.15, first.leave)  # frees the first gate mid-wait
+    releaser.start()
+    started = time.monotonic()
+    assert not enter_all((first, second))  # the second never frees
+    waited = time.monotonic() - started
+    releaser.join()
+    assert (first.free, second.free) == (1, 0)  # the first gate's slot was given back
+    # 0.2 s in all, where a wait per gate would be 0.15 + 0.2: a bound, not a timing.
+    assert waited < 0.35
+
+
 def test_a_refusal_inside_a_page_is_an_html_503_by_default(app: Flask) -> None:
     holder = _hold(app, "/page/1")
     refused = app.test_client().get("/page/2", headers={"Accept": "text/html,*/*;q=0.8"})
@@ -133,8 +191,29 @@ def test_a_refusal_inside_a_page_is_an_html_503_by_default(app: Flask) -> None:
     assert refused.mimetype == "text/html"
     assert b"Service Unavailable" in refused.data and b"concurrency cap" in refused.data
     assert refused.headers["Retry-After"] == "1"
-    as_json = app.test_client().get("/page/3", headers={"Accept": "application/json"})
-    assert as_json.status_code == 503 and as_json.json["error"] == "overloaded"
+    for accept in ("application/json", "application/json, text/plain, */*"):
+        as_json = app.test_client().get("/page/3", headers={"Accept": accept})
+        assert as_json.status_code == 503 and as_json.json["error"] == "overloaded", accept
+    for accept in ("*/*", None):  # curl's and no header: the page's kind, as abort() does
+        headers = {"Accept": accept} if accept else {}
+        as_page = app.test_client().get("/page/4", headers=headers)
+        assert (as_page.status_code, as_page.mimetype) == (503, "text/html"), accept
+    release.set()
+    holder.join(30)
+
+
+def test_an_app_can_ask_for_json_errors_everywhere(app: Flask) -> None:
+    """The README's migration note: one handler makes every kernel error JSON."""
+
+    @app.errorhandler(HTTPException)
+    def as_json(error: HTTPException) -> object:
+        if isinstance(error, HotRouteError):
+            return json_response(error.body(), error.code or 500)
+        return error
+
+    holder = _hold(app, "/page/1")
+    refused = app.test_client().get("/page/2")
+    assert refused.status_code == 503 and refused.json["error"] == "overloaded"
     release.set()
     holder.join(30)
 
@@ -195,8 +274,7 @@ def test_a_gate_never_admits_past_its_limit_and_wakes_a_waiter() -> None:
     admitted: list[bool] = []
     waiter = threading.Thread(target=lambda: admitted.append(patient.enter()))
     waiter.start()
-    while not patient._waiters:
-        waiter.join(0.01)
+    _until_waiting(patient, waiter)
     patient.leave()  # hands the slot to the waiter, long before its 30 s
     waiter.join(30)
     assert admitted == [True] and patient.free == 0
@@ -210,7 +288,9 @@ def test_a_forked_child_starts_with_every_slot_free() -> None:
     gate = Gate(1, wait=0)
     assert gate.enter()
     read, write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, on 3.12+
+        pid = os.fork()
     if pid == 0:  # the child: report what it sees, then leave at once
         os.write(write, b"1" if gate.free == 1 and gate.enter() else b"0")
         os._exit(0)

@@ -12,12 +12,16 @@ calls a Python kernel of tens of milliseconds (``/python<rule>``), and on the pl
 URL under the Python rollback (``RUSTPATH_BACKEND=python``). Nothing here times a
 request: above C the extra requests wait in the server's queue, however long that is
 within hey's 30 s per request.
+
+The shop's routes all have hooks, so the front proxies them; the front's own native
+admission is tested on the demo's JSON route, which it answers with no Python.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.cookiejar
+import os
 import re
 import subprocess
 import tempfile
@@ -58,7 +62,20 @@ BACKENDS = {"default": {}, "rollback": {"RUSTPATH_BACKEND": "python"}}
 
 @contextlib.contextmanager
 def _served(kind: str, env: dict[str, str], log: Path) -> Iterator[str]:
-    env = {"WEB_CONCURRENCY": str(WORKERS), "GUNICORN_THREADS": str(THREADS), **env}
+    from tests.apps.shop import create_app
+
+    database = str(log.parent / "shop.sqlite")
+    os.environ["SHOP_DATABASE"] = database  # seeded here, before the workers start
+    try:
+        create_app()
+    finally:
+        del os.environ["SHOP_DATABASE"]
+    env = {
+        "WEB_CONCURRENCY": str(WORKERS),
+        "GUNICORN_THREADS": str(THREADS),
+        "SHOP_DATABASE": database,
+        **env,
+    }
     if kind == "gunicorn":
         with serving.gunicorn(
             {**env, "GUNICORN_APP": APP}, log, cwd=ROOT, ready_path="/healthz"
@@ -92,7 +109,7 @@ def _log_in(base: str) -> str:
     return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
 
 
-def _hey(url: str, *, concurrency: int, requests: int, cookie: str) -> hey.HeySummary:
+def _hey(url: str, *, concurrency: int, requests: int, cookie: str = "") -> hey.HeySummary:
     """``hey -n N -c C -t 30 -H Cookie:…``: bounded in count, in time per request, and
     as a process."""
     binary = hey.hey_path()
@@ -100,7 +117,9 @@ def _hey(url: str, *, concurrency: int, requests: int, cookie: str) -> hey.HeySu
         support.missing("hey is not installed (apt-get install -y hey)")
     assert url.startswith("http://127.0.0.1:"), url
     command = [binary, "-n", str(requests), "-c", str(concurrency), "-t", "30"]
-    command += ["-H", f"Cookie: {cookie}", "-H", "Accept: text/html,*/*;q=0.8", url]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    command += ["-H", "Accept: text/html,*/*;q=0.8", url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     return hey.parse(done.stdout)
@@ -133,3 +152,30 @@ def test_every_request_at_and_above_the_servers_concurrency_is_answered(
                     seen = (kind, backend, path, concurrency, summary.status_codes)
                     assert summary.errors == {}, (*seen, summary.errors, serving.log_tail(log))
                     assert summary.status_codes == {200: 4 * concurrency}, seen
+
+
+@pytest.mark.parametrize("wait", ["0", None])
+def test_the_fronts_native_slots_hold_the_servers_concurrency(wait: str | None) -> None:
+    """The demo's ``/rust/sum_of_primes/<n>`` is answered by the front itself (see
+    ``test_front.py``'s native-route tests). With no
+    wait for a slot at all (``RUSTPATH_ADMISSION_WAIT=0``), C concurrent clients are
+    all served: the front has at least C slots. With the default wait, 4C are too."""
+    env = {} if wait is None else {"RUSTPATH_ADMISSION_WAIT": wait}
+    levels = (CONCURRENCY,) if wait == "0" else (CONCURRENCY, 4 * CONCURRENCY)
+    with tempfile.TemporaryDirectory() as scratch:
+        log = Path(scratch) / "front.log"
+        with serving.front(
+            env,
+            log,
+            app="flask_rustpath.demo:create_app()",
+            workers=WORKERS,
+            threads=THREADS,
+            cwd=ROOT,
+            ready_path="/healthz",
+        ) as running:
+            url = f"{running.base}/rust/sum_of_primes/{RUST_N}"
+            for concurrency in levels:
+                summary = _hey(url, concurrency=concurrency, requests=8 * concurrency)
+                seen = (wait, concurrency, summary.status_codes, summary.errors)
+                assert summary.errors == {}, (*seen, serving.log_tail(log))
+                assert summary.status_codes == {200: 8 * concurrency}, seen

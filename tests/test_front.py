@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_rustpath import _native, hey
+from flask_rustpath.admission import refusal_message
 from flask_rustpath.demo import create_app
 from flask_rustpath.front import FrontOptions, front_config, native_plan, segments
 
@@ -508,9 +509,11 @@ def get_with(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], by
 @slow
 def test_a_call_waits_a_bounded_time_for_a_slot_then_503() -> None:
     """With the only Rust slot held by a long call, another call is refused with 503
-    and Retry-After while the first still runs: it does not wait out the deadline."""
+    and Retry-After while the first still runs: it waits RUSTPATH_ADMISSION_WAIT, not
+    the deadline, and says so in the Python side's own words."""
     env = {
         "RUSTPATH_CONCURRENCY": json.dumps({"python": 1, "rust": 1}),
+        "RUSTPATH_ADMISSION_WAIT": "0.25",
         "RUSTPATH_LIMITS": json.dumps({"sum_of_primes": {"rust": {"n": 10**18}}}),
         "RUSTPATH_DEADLINE": "5",
     }
@@ -527,6 +530,7 @@ def test_a_call_waits_a_bounded_time_for_a_slot_then_503() -> None:
         assert first.result(timeout=60)[0] == 504
     assert refused is not None
     assert refused[1]["error"] == "overloaded" and refused[0]["retry-after"] == "1"
+    assert refused[1]["message"] == refusal_message("rust", "'sum_of_primes'", 0.25)
     assert still_running
 
 

@@ -59,6 +59,8 @@ pub struct RouteConfig {
     /// The kernel's name, and its Python `repr` for messages that quote it.
     pub kernel: String,
     pub kernel_repr: String,
+    /// The 503 `overloaded` message when no slot frees in time, as Python words it.
+    pub refusal_message: String,
     /// Key of its entry point in the entries given to [`super::run`].
     pub entry: String,
     /// The rule, split into literal text and variables.

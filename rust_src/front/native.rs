@@ -82,14 +82,11 @@ pub async fn answer(
         return failed(config, StatusCode::UNPROCESSABLE_ENTITY, body);
     }
     let Some(_permits) = admit(route, admission).await else {
-        // Python's message, byte for byte: `{:?}` writes an f64 as Python's str() does.
-        let message = format!(
-            "the rust side of {} is at its concurrency cap in this worker and no slot freed \
-             within {:?} s; retry shortly",
-            config.kernel_repr,
-            admission.wait.as_secs_f64()
+        let body = error_body(
+            "overloaded",
+            &config.refusal_message,
+            &kernel_and_backend(config),
         );
-        let body = error_body("overloaded", &message, &kernel_and_backend(config));
         let mut answer = failed(config, StatusCode::SERVICE_UNAVAILABLE, body);
         answer
             .response
@@ -256,9 +253,10 @@ fn above(limit: &LimitConfig, arguments: &[(String, Value)]) -> bool {
 }
 
 /// Slots for one call, or `None` when every slot is taken and the queue is full, or
-/// none freed within [`Admission::wait`].
+/// none freed within one [`Admission::wait`] for all of them together.
 async fn admit(route: &NativeRoute, admission: &Admission) -> Option<Vec<OwnedSemaphorePermit>> {
     let mut permits = Vec::with_capacity(2);
+    let mut give_up = None;
     for slots in route
         .own_slots
         .iter()
@@ -269,8 +267,14 @@ async fn admit(route: &NativeRoute, admission: &Admission) -> Option<Vec<OwnedSe
             continue;
         }
         let _waiting = Arc::clone(&admission.waiting).try_acquire_owned().ok()?;
-        let permit = tokio::time::timeout(admission.wait, Arc::clone(slots).acquire_owned());
-        permits.push(permit.await.ok()?.ok()?);
+        // `checked_add`: a wait too long for an Instant is a wait with no end.
+        let until = *give_up.get_or_insert_with(|| Instant::now().checked_add(admission.wait));
+        let acquire = Arc::clone(slots).acquire_owned();
+        let permit = match until {
+            Some(until) => tokio::time::timeout_at(until.into(), acquire).await.ok()?,
+            None => acquire.await,
+        };
+        permits.push(permit.ok()?);
     }
     Some(permits)
 }

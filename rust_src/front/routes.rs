@@ -149,6 +149,7 @@ mod tests {
         let route = RouteConfig {
             kernel: "sum_of_primes".into(),
             kernel_repr: "'sum_of_primes'".into(),
+            refusal_message: "busy".into(),
             entry: "e".into(),
             segments: vec![
                 Segment::Literal {

@@ -7,7 +7,9 @@ The report page is an HTML view that calls a kernel whose Python reference takes
 of milliseconds: the case where the old admission refused most requests on
 ``/python…`` and on the Python rollback. Served by gunicorn, Granian or the front with
 ``GUNICORN_APP=tests.apps.shop:create_app()``; the SQLite file is ``SHOP_DATABASE``
-(default: one in the system's temporary directory).
+(default: a fresh one in a temporary directory). Every worker creates the tables and
+the user if they are missing, so seed the file once before the server starts its
+workers at the same time (``create_app()`` in the test's process does).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from flask import Blueprint, Flask, g, redirect, render_template_string, request
 from flask_login import LoginManager, UserMixin, login_required, login_user
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import IntegerField, PasswordField, StringField
@@ -103,7 +106,7 @@ def primes_api(n: int) -> dict[str, int]:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     database = os.environ.get("SHOP_DATABASE") or os.path.join(
-        tempfile.gettempdir(), f"rustpath-shop-{os.getuid()}.sqlite"
+        tempfile.mkdtemp(prefix="rustpath-shop-"), "shop.sqlite"
     )
     app.config.update(
         SECRET_KEY="a test app's secret",
@@ -146,5 +149,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         db.create_all()
         if db.session.execute(db.select(User).filter_by(name="alice")).first() is None:
             db.session.add(User(name="alice", password_hash=generate_password_hash(PASSWORD)))
-            db.session.commit()
+            try:
+                db.session.commit()
+            except IntegrityError:  # another worker seeded it first
+                db.session.rollback()
     return app
