@@ -9,7 +9,8 @@ session cookie. hey drives each row with a bounded number of requests at C and a
 The property is that every response is a 200: no request refused (no 503 from
 admission, no 5xx, no connection error) on a Rust JSON route, on a page whose view
 calls a Python kernel of tens of milliseconds (``/python<rule>``), and on the plain
-URL under the Python rollback (``RUSTPATH_BACKEND=python``). Nothing here times a
+URL under the Python rollback (``RUSTPATH_BACKEND=python``) and in shadow mode.
+Nothing here times a
 request: above C the extra requests wait in the server's queue, however long that is
 within hey's 30 s per request.
 
@@ -56,8 +57,18 @@ ROWS = {
         (f"/reports/primes/{REPORT_N}", b"<p id=total>%d</p>"),
         ("/reports/api/100000", b'"total":454396537'),
     ],
+    "shadow": [
+        (f"/reports/primes/{REPORT_N}", b"<p id=total>%d</p>"),
+        (f"/reports/api/{RUST_N}", b'"total":3203324994356'),
+    ],
 }
-BACKENDS = {"default": {}, "rollback": {"RUSTPATH_BACKEND": "python"}}
+BACKENDS = {
+    "default": {},
+    "rollback": {"RUSTPATH_BACKEND": "python"},
+    # Every call also run in Python off the request path: the shadow queue drops what
+    # it cannot take, and the request never waits for it.
+    "shadow": {"RUSTPATH_BACKEND": "shadow", "RUSTPATH_SHADOW_RATE": "1.0"},
+}
 
 
 @contextlib.contextmanager
