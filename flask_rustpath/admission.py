@@ -141,10 +141,10 @@ def leave_all(gates: tuple[Gate, ...]) -> None:
         gate.leave()
 
 
-def refusal_message(side: str, kernel_repr: str, wait: float) -> str:
-    """What a refused call answers: the same text from Python and from the front, which
-    receives this function's output for its own refusals."""
+def refusal_message(side: str, kernel_repr: str, wait: float, where: str = "this worker") -> str:
+    """What a refused call answers, from Python and from the front, which receives this
+    function's output for its own refusals (``where="the front"``)."""
     return (
-        f"the {side} side of {kernel_repr} is at its concurrency cap in this worker and "
+        f"the {side} side of {kernel_repr} is at its concurrency cap in {where} and "
         f"no slot freed within {wait:g} s; retry shortly"
     )

@@ -70,11 +70,14 @@ def wants_json(environ: Any) -> bool:
     if not environ:
         return True  # no request to answer: the JSON body is the useful form
     accept = parse_accept_header(environ.get("HTTP_ACCEPT"), MIMEAccept)
-    named_json = max(
-        (q for value, q in accept if value == "application/json" or value.endswith("+json")),
-        default=0,
-    )
+    named_json = max((q for value, q in accept if _is_json(value)), default=0)
     return named_json > 0 and named_json >= accept["text/html"]
+
+
+def _is_json(media_type: str) -> bool:
+    """``application/json`` or a ``+json`` type, in any case and with any parameters."""
+    bare = media_type.split(";", 1)[0].strip().lower()
+    return bare == "application/json" or bare.endswith("+json")
 
 
 def json_response(body: Any, status: int = 200) -> Response:

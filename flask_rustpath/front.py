@@ -263,7 +263,7 @@ def _route_config(
         "kernel_repr": repr(kernel.name),
         # A refused call's message, in the Python side's own words.
         "refusal_message": refusal_message(
-            "rust", repr(kernel.name), state.settings.admission_wait
+            "rust", repr(kernel.name), state.settings.admission_wait, "the front"
         ),
         "entry": key,
         "segments": parts,

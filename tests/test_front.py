@@ -522,15 +522,18 @@ def test_a_call_waits_a_bounded_time_for_a_slot_then_503() -> None:
         first = pool.submit(get, running.base + long_url)
         refused = None
         for _ in range(50):
+            sent = time.monotonic()
             status, headers, body = get(running.base + "/rust/sum_of_primes/1000")
             if status == 503:
+                refused_after = time.monotonic() - sent
                 refused = (headers, json.loads(body))
                 break
         still_running = not first.done()
         assert first.result(timeout=60)[0] == 504
     assert refused is not None
     assert refused[1]["error"] == "overloaded" and refused[0]["retry-after"] == "1"
-    assert refused[1]["message"] == refusal_message("rust", "'sum_of_primes'", 0.25)
+    assert refused[1]["message"] == refusal_message("rust", "'sum_of_primes'", 0.25, "the front")
+    assert refused_after >= 0.25  # it waited the configured time for a slot first
     assert still_running
 
 
