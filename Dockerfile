@@ -116,6 +116,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 STOPSIGNAL SIGTERM
 CMD ["/bin/sh", "-c", "case \"$SERVER\" in \
     front) exec flask --app \"$GUNICORN_APP\" rustpath serve --bind \"$GUNICORN_BIND\" --workers \"$WEB_CONCURRENCY\" --threads \"$GUNICORN_THREADS\" ;; \
-    gunicorn) exec gunicorn -c python:flask_rustpath.gunicorn_conf ;; \
+    gunicorn) exec gunicorn -c python:flask_rustpath.serving.gunicorn_conf ;; \
     *) echo \"SERVER must be front or gunicorn, not '$SERVER'\" >&2; exit 64 ;; \
     esac"]

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flask_rustpath import hey
+from flask_rustpath.serving import hey
 
 from .plan import HttpRow, Plan, ServerSpec
 from .progress import Progress

@@ -38,7 +38,7 @@ def in_process_kernel(impl: KernelImpl) -> Kernel:
         method = "sieve" if impl.impl == "rust" else "sublinear"
         return lambda n: native.sum_of_primes(n, threads=threads, method=method)
     if impl.impl == "numpy":
-        return import_with_retry("flask_rustpath.numpy_kernels").sum_of_primes_numpy
+        return import_with_retry("bench.numpy_kernels").sum_of_primes_numpy
     if impl.impl == "python-sieve":
         return import_with_retry("flask_rustpath.kernels").sum_of_primes_sieve
     raise ValueError(f"not an in-process kernel: {impl.impl}")

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import chart, serving
+from . import chart
+from . import serving_suite as serving
 from .reference import BEST_KNOWN_S, short_n
 
 REPORT_NAME = "REPORT.md"
@@ -26,7 +27,7 @@ def write(results: dict[str, Any], directory: Path) -> Path:
     has_chart = chart.draw(results, directory / CHART_NAME)
     path = directory / REPORT_NAME
     text = render(results, chart_name=CHART_NAME if has_chart else None)
-    # A serving section from `python -m bench.serving` is a run of its own (it names its
+    # A serving section from `python -m bench.serving_suite` is a run of its own (it names its
     # commit): a kernel run keeps it rather than drop it.
     kept = serving.section_in(path.read_text()) if path.exists() else None
     path.write_text(serving.splice(text, kept) if kept else text)
@@ -416,8 +417,8 @@ def _method(results: dict[str, Any]) -> list[str]:
     return [
         "## Method",
         "",
-        "- Servers: `python -m gunicorn -c python:flask_rustpath.gunicorn_conf` (the shipped "
-        "config, demo app), bound to a free 127.0.0.1 port; `WEB_CONCURRENCY`, "
+        "- Servers: `python -m gunicorn -c python:flask_rustpath.serving.gunicorn_conf` "
+        "(the shipped config, demo app), bound to a free 127.0.0.1 port; `WEB_CONCURRENCY`, "
         f"`GUNICORN_THREADS` and `RUSTPATH_THREADS` set per server as stated above, "
         f"and admission (`RUSTPATH_CONCURRENCY`) at its default{others}.",
         f"- Load: each row is checked once for the right answer, warmed up with a discarded "

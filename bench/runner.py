@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flask_rustpath import hey
+from flask_rustpath.serving import hey
 
 from . import goals, http_suite, kernel_suite, machine, report, server
 from .plan import Plan

@@ -14,13 +14,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask_rustpath import serving
-from flask_rustpath.serving import ServerError, fetch
-
+from . import launch as serving
+from .launch import ServerError, fetch
 from .plan import ServerSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_APP = "flask_rustpath.demo:create_app()"
+DEMO_APP = "bench.app:create_app()"
 
 __all__ = ["KINDS", "REPO_ROOT", "ServerError", "ServerKind", "fetch", "serve", "server_env"]
 
@@ -56,7 +55,7 @@ def _gunicorn(spec: ServerSpec, log_path: Path, cwd: Path) -> AbstractContextMan
 
 
 def _gunicorn_command(spec: ServerSpec) -> str:
-    return "python -m gunicorn -c python:flask_rustpath.gunicorn_conf"
+    return "python -m gunicorn -c python:flask_rustpath.serving.gunicorn_conf"
 
 
 def _granian_args(spec: ServerSpec) -> tuple[str, ...]:

@@ -2,11 +2,12 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .context import current_side
+from .core.kernel import Kernel
+from .core.record import current_side
 from .extension import RustPath
 from .hot import HotRoute
-from .kernel import Kernel
-from .pairing import paired, url_for
+from .pairing import paired
+from .urls import url_for
 
 try:
     __version__ = version("flask-rustpath")

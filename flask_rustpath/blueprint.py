@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .comparison import compare_sides
-from .errors import (
+from .builtins import builtin_routes
+from .core.comparison import compare_sides
+from .core.errors import (
     HotRouteError,
     ImplementationError,
-    NotEnabled,
     NotFoundJSON,
     json_response,
 )
-from .hot import kernel_parameters, make_hot_route, read_parameters
-from .metrics import prometheus_available, render_prometheus
+from .core.parameters import kernel_parameters
+from .dashboard import dashboard_view, require_compare
+from .hot import make_hot_route, read_parameters
 from .state import RustPathState
+from .support.metrics import prometheus_available, render_prometheus
 
 log = logging.getLogger("flask_rustpath")
 
@@ -35,12 +38,10 @@ NAME = "rustpath"
 
 def make_blueprint(state: RustPathState) -> Blueprint:
     """The blueprint for one app (its routes depend on that app's settings)."""
-    from .dashboard import dashboard_view
-
     blueprint = Blueprint(NAME, __name__, template_folder="templates")
     blueprint.add_url_rule("/", "dashboard", dashboard_view)
 
-    def compare_view(kernel: str) -> Response:
+    def compare_view(kernel: str) -> WerkzeugResponse:
         require_compare(state)
         found = state.kernels.get(kernel)
         if found is None:
@@ -75,20 +76,11 @@ def make_blueprint(state: RustPathState) -> Blueprint:
 
         blueprint.add_url_rule("/metrics", "metrics", metrics_view)
     if state.settings.builtins:
-        from .builtins import builtin_routes
-
         for rule, kernel in builtin_routes:
             route = make_hot_route(rule, kernel)
             state.routes[f"{NAME}.{route.endpoint}"] = route
             blueprint.add_url_rule(rule, route.endpoint, route.view(), methods=list(route.methods))
     return blueprint
-
-
-def require_compare(state: RustPathState) -> None:
-    """Raise :class:`NotEnabled` unless compare and the dashboard may run here."""
-    enabled = state.settings.compare
-    if not (current_app.debug if enabled is None else enabled):
-        raise NotEnabled("the compare endpoints are off; set RUSTPATH_COMPARE = True")
 
 
 class MetricsUnavailable(HotRouteError):

@@ -7,7 +7,7 @@ off in your apps and on in the demo.
 
 from __future__ import annotations
 
-from .kernel import Kernel
+from .core.kernel import Kernel
 from .kernels import sum_of_primes_naive
 
 

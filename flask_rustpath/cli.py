@@ -16,18 +16,22 @@ from flask import Flask, current_app, request
 from flask.cli import AppGroup, ScriptInfo
 from werkzeug.routing import RequestRedirect
 
-from . import hey, serving
-from .comparison import arguments_from_text, compare_sides
-from .context import SIDES
-from .crate_commands import build_command as build_crates_command
-from .crate_commands import new_command
-from .crate_freshness import freshness
-from .errors import HotRouteError
-from .hot import HotRoute, kernel_parameters
-from .kernel import Kernel
-from .pairing import is_paired, url_for
-from .rules import rule_variables
+from .core.comparison import compare_sides
+from .core.errors import HotRouteError
+from .core.parameters import arguments_from_text, kernel_parameters
+from .core.parity import NoStrategy, ParityError, check_parity
+from .core.sides import SIDES
+from .core.spec import KernelSpec
+from .crates.commands import build_command as build_crates_command
+from .crates.commands import new_command
+from .crates.freshness import freshness
+from .hot import HotRoute
+from .pairing import is_paired
+from .serving import hey
+from .serving import launch as serving
 from .state import RustPathState, get_state
+from .support.rules import rule_variables
+from .urls import url_for
 
 cli = AppGroup("rustpath", help="Inspect, compare, check and benchmark the app's kernels.")
 cli.add_command(new_command)
@@ -84,7 +88,7 @@ def routes_command() -> None:
             click.echo(f"\n{kernel.name}: {exc}", err=True)
 
 
-def _backend(state: RustPathState, kernel: Kernel) -> str:
+def _backend(state: RustPathState, kernel: KernelSpec) -> str:
     settings = state.settings_for(kernel)
     if settings.backend == "shadow":
         return f"shadow:{settings.shadow_rate:.0%}"
@@ -250,14 +254,14 @@ def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
     return headers
 
 
-def _kernel(state: RustPathState, name: str) -> Kernel:
+def _kernel(state: RustPathState, name: str) -> KernelSpec:
     if name not in state.kernels:
         known = ", ".join(sorted(state.kernels)) or "none"
         raise click.BadParameter(f"no kernel {name!r}; known: {known}", param_hint="KERNEL")
     return state.kernels[name]
 
 
-def _raw_arguments(kernel: Kernel, arguments: tuple[str, ...]) -> dict[str, str]:
+def _raw_arguments(kernel: KernelSpec, arguments: tuple[str, ...]) -> dict[str, str]:
     """ARGS by parameter name: ``name=value`` for a parameter of that name, else the
     next parameter in order (so a positional text may contain ``=``)."""
     try:
@@ -304,14 +308,12 @@ def check_command(kernel_name: str | None, max_examples: int) -> None:
     astral characters. The same inputs are drawn on every run. Exits 1 if any kernel
     disagrees, showing the (shrunk) failing input, or if its inputs cannot be generated.
     """
-    from .testing import NoStrategy, ParityError, assert_parity
-
     state = get_state()
     kernels = [_kernel(state, kernel_name)] if kernel_name else list(state.kernels.values())
     failed = False
     for kernel in kernels:
         try:
-            checked = assert_parity(kernel, max_examples=max_examples)
+            checked = check_parity(state, kernel, max_examples=max_examples)
         except ParityError as exc:
             failed = True
             click.echo(f"FAIL  {exc}")  # the message starts with the kernel's name
@@ -508,7 +510,7 @@ def serve_command(
     front with no Python; everything else is proxied to gunicorn after the request has
     been read in full. SIGTERM drains both gracefully.
     """
-    from .front import FrontOptions, default_io_threads, serve
+    from .serving.front import FrontOptions, default_io_threads, serve
 
     spec = _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
     if not spec:

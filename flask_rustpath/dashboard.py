@@ -18,16 +18,15 @@ from typing import Any
 
 from flask import Flask, current_app, render_template, request
 
-from .blueprint import require_compare
-from .comparison import TEXT_KINDS, Comparison, arguments_from_text, compare_sides
-from .context import SIDES
-from .errors import HotRouteError
-from .hot import Parameter, kernel_parameters
-from .kernel import Kernel
-from .metrics import SHADOW_OUTCOMES
+from .core.comparison import Comparison, compare_sides
+from .core.errors import HotRouteError, NotEnabled
+from .core.parameters import TEXT_KINDS, Parameter, arguments_from_text, kernel_parameters
+from .core.sides import SIDES
+from .core.spec import KernelSpec
 from .pairing import is_paired
 from .state import RustPathState, get_state
-from .targets import TargetUnavailable
+from .support.metrics import SHADOW_OUTCOMES
+from .support.targets import TargetUnavailable
 
 ENDPOINT = "rustpath.dashboard"
 # The query parameter naming the kernel to compare. It has a hyphen so that it can
@@ -125,7 +124,7 @@ class PairedView:
 
 def kernel_row(
     state: RustPathState,
-    kernel: Kernel,
+    kernel: KernelSpec,
     stats: Mapping[str, Any],
     selected: str | None,
     submitted: Mapping[str, str],
@@ -181,7 +180,7 @@ def paired_views(app: Flask, state: RustPathState) -> list[PairedView]:
     ]
 
 
-def form_arguments(kernel: Kernel, submitted: Mapping[str, str] | None) -> list[Argument]:
+def form_arguments(kernel: KernelSpec, submitted: Mapping[str, str] | None) -> list[Argument]:
     """The kernel's inputs in parameter order, pre-filled with what was submitted, else
     its first example, else the parameter's default."""
     example = kernel.examples[0] if kernel.examples else {}
@@ -443,3 +442,10 @@ def _decade_label(ms_exponent: int) -> str:
     unit_exponent = min(0, max(-9, 3 * math.floor(seconds_exponent / 3)))
     unit = {-9: "ns", -6: "µs", -3: "ms", 0: "s"}[unit_exponent]
     return f"{10.0 ** (seconds_exponent - unit_exponent):g} {unit}"
+
+
+def require_compare(state: RustPathState) -> None:
+    """Raise :class:`NotEnabled` unless compare and the dashboard may run here."""
+    enabled = state.settings.compare
+    if not (current_app.debug if enabled is None else enabled):
+        raise NotEnabled("the compare endpoints are off; set RUSTPATH_COMPARE = True")

@@ -1,7 +1,7 @@
 """A small demo app: the built-in kernel at the blog's URLs, ``/hello`` and ``/healthz``.
 
 ``flask --app flask_rustpath.demo run`` or, with the shipped gunicorn config,
-``gunicorn -c python:flask_rustpath.gunicorn_conf``.
+``gunicorn -c python:flask_rustpath.serving.gunicorn_conf``.
 """
 
 from __future__ import annotations
@@ -36,24 +36,6 @@ rustpath.route("/sum_of_primes/<int:n>", builtins.sum_of_primes)
 def sum_of_primes_sieve_demo(n: int) -> int:
     """Sum of the primes below ``n`` by a pure-Python sieve of Eratosthenes."""
     return sum_of_primes_sieve(n)
-
-
-try:
-    from .numpy_kernels import sum_of_primes_numpy
-except ImportError:  # NumPy is optional: flask-rustpath[bench]
-    pass
-else:
-
-    @rustpath.hot(
-        "/numpy/sum_of_primes/<int:n>",
-        rust=RUST_SUM_OF_PRIMES,
-        name="sum_of_primes_numpy",
-        limits={"python": {"n": 10**9}, "rust": {"n": 10**10}},
-        examples=[{"n": 10_000_000}],
-    )
-    def sum_of_primes_numpy_demo(n: int) -> int:
-        """Sum of the primes below ``n`` by a segmented NumPy sieve."""
-        return sum_of_primes_numpy(n)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

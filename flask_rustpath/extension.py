@@ -10,18 +10,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter, Map, Rule, ValidationError
 
-from . import config
-from .config import EXTENSION_KEY
-from .context import Side
-from .crate_autobuild import enable_autobuild, watch_crate_sources
-from .crate_freshness import freshness
-from .crate_layout import is_crate_dir
-from .errors import Misconfigured
+from .blueprint import make_blueprint
+from .builtins import builtin_kernels
+from .cli import cli
+from .core import config
+from .core.errors import Misconfigured
+from .core.kernel import Kernel, KernelOptions
+from .core.record import current_side
+from .core.sides import Side
+from .crates.autobuild import enable_autobuild, watch_crate_sources
+from .crates.freshness import freshness
+from .crates.layout import is_crate_dir
 from .hot import HotRoute, make_hot_route
-from .kernel import Kernel, KernelOptions
-from .pairing import PairingMiddleware, paired, url_for
-from .rules import rule_shape
-from .state import RustPathState, get_state
+from .middleware import PairingMiddleware
+from .pairing import paired
+from .state import EXTENSION_KEY, RustPathState, get_state
+from .support.rules import rule_shape
+from .urls import url_for
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # in typing from Python 3.11
@@ -186,8 +191,6 @@ class RustPath:
         config.apply(app.config)
         settings = config.app_settings(app.config)
         state = RustPathState(app, settings)
-        from .builtins import builtin_kernels
-
         kernels = [*(builtin_kernels if settings.builtins else ()), *self.kernels.values()]
         for kernel in kernels:
             state.add_kernel(kernel)
@@ -213,11 +216,7 @@ class RustPath:
                 _register_route(app, route)
         app.wsgi_app = PairingMiddleware(app, app.wsgi_app, state)  # type: ignore[method-assign]
         app.jinja_env.globals["rustpath_url_for"] = url_for
-        from .blueprint import make_blueprint
-
         app.register_blueprint(make_blueprint(state), url_prefix=settings.url_prefix)
-        from .cli import cli
-
         app.cli.add_command(cli)
         _check_crates(app, settings.autobuild, kernels)
         self._apps.add(app)
@@ -243,8 +242,6 @@ class RustPath:
     @staticmethod
     def current_side() -> Side | None:
         """The side the current request's URL pinned, or ``None`` on a plain URL."""
-        from .context import current_side
-
         return current_side()
 
 

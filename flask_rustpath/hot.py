@@ -15,34 +15,23 @@ status, and the app's error handlers apply outside the JSON errors of
 from __future__ import annotations
 
 import logging
-import math
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .errors import HotRouteError, ImplementationError, MissingParameter, json_response
-from .kernel import Kernel
+from .core.errors import HotRouteError, ImplementationError, MissingParameter, json_text
+from .core.kernel import Kernel
+from .core.parameters import Parameter, arguments_from, kernel_parameters
+from .core.shadow import ShadowMismatch
 from .pairing import paired
-from .rules import rule_variables
-from .shadow import ShadowMismatch
+from .support.rules import rule_variables
 
 log = logging.getLogger("flask_rustpath")
 
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A kernel parameter read from the request rather than the URL."""
-
-    name: str
-    kind: Any  # the annotation: int, float, str, bool, list, dict, or Any
-    default: Any
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +70,7 @@ class HotRoute:
                     f"kernel {kernel.name!r} failed; see the server log", kernel=kernel.name
                 ) from None
             try:
-                return json_response({"result": result})
+                return Response(json_text({"result": result}), mimetype="application/json")
             except (TypeError, ValueError) as exc:  # unencodable, non-finite, too long
                 raise ImplementationError(
                     f"kernel {kernel.name!r} returned a value strict JSON cannot encode: {exc}",
@@ -122,22 +111,6 @@ def make_hot_route(
     )
 
 
-def kernel_parameters(
-    kernel: Kernel, skip: set[str] | frozenset[str] = frozenset()
-) -> tuple[Parameter, ...]:
-    """The parameters of ``kernel`` other than ``skip``, with their annotated types."""
-    hints = _type_hints(kernel.python)
-    parameters = []
-    for name, parameter in kernel.signature.parameters.items():
-        if name in skip or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        if parameter.kind == parameter.POSITIONAL_ONLY:
-            raise TypeError(f"{kernel.python.__qualname__}: {name} is positional-only")
-        default = _MISSING if parameter.default is parameter.empty else parameter.default
-        parameters.append(Parameter(name, hints.get(name, Any), default))
-    return tuple(parameters)
-
-
 def read_parameters(kernel: str, parameters: tuple[Parameter, ...]) -> dict[str, Any]:
     """The non-URL arguments of a shorthand route, from the request."""
     body: Any = None
@@ -147,113 +120,7 @@ def read_parameters(kernel: str, parameters: tuple[Parameter, ...]) -> dict[str,
             raise MissingParameter(
                 "the request body must be a JSON object", kernel=kernel, parameter=None
             )
-    values: dict[str, Any] = {}
-    for parameter in parameters:
-        if body is not None and parameter.name in body:
-            value = _from_json(parameter, body[parameter.name], kernel)
-        elif parameter.name in request.values:
-            value = _from_text(parameter, request.values[parameter.name], kernel)
-        elif parameter.default is not _MISSING:
-            continue
-        else:
-            raise MissingParameter(
-                f"missing parameter {parameter.name!r}", kernel=kernel, parameter=parameter.name
-            )
-        values[parameter.name] = value
-    return values
-
-
-def _from_text(parameter: Parameter, text: str, kernel: str) -> Any:
-    kind = _without_none(parameter.kind)
-    try:
-        if kind is int:
-            if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit():
-                raise ValueError
-            return int(text)
-        if kind is float:
-            value = float(text) if text.isascii() else math.nan
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-        if kind is bool:
-            return {"true": True, "1": True, "false": False, "0": False}[text.lower()]
-        if kind in (str, Any):
-            return text
-    except (ValueError, KeyError, OverflowError):
-        pass
-    raise _ill_typed(parameter, kernel)
-
-
-def _from_json(parameter: Parameter, value: Any, kernel: str) -> Any:
-    converted = _json_value(parameter.kind, value)
-    if converted is _MISSING:
-        raise _ill_typed(parameter, kernel)
-    return converted
-
-
-def _json_value(kind: Any, value: Any) -> Any:
-    """``value`` (parsed JSON) as ``kind``, or ``_MISSING`` when it does not fit.
-
-    Checks what a kernel's signature promises it will get: ``X | None`` takes null,
-    ``list[X]`` and ``dict[str, X]`` have their items checked, and a float is finite
-    (Python's ``json`` reads ``NaN`` and ``Infinity``, which no limit can compare).
-    """
-    if kind is Any:
-        return value
-    if value is None:
-        return None if _allows_none(kind) else _MISSING
-    kind = _without_none(kind)
-    if kind is bool:
-        return value if isinstance(value, bool) else _MISSING
-    if kind is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _MISSING
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return _MISSING
-        try:
-            number = float(value)
-        except OverflowError:  # an integer too large for a float
-            return _MISSING
-        return number if math.isfinite(number) else _MISSING
-    if kind is str:
-        return value if isinstance(value, str) else _MISSING
-    origin, args = typing.get_origin(kind) or kind, typing.get_args(kind)
-    if origin is list and isinstance(value, list):
-        item = args[0] if args else Any
-        items = [_json_value(item, v) for v in value]
-        return _MISSING if any(v is _MISSING for v in items) else items
-    if origin is dict and isinstance(value, dict):
-        item = args[1] if len(args) == 2 else Any
-        values = {k: _json_value(item, v) for k, v in value.items()}
-        return _MISSING if any(v is _MISSING for v in values.values()) else values
-    return value if isinstance(origin, type) and isinstance(value, origin) else _MISSING
-
-
-def _allows_none(kind: Any) -> bool:
-    return kind is Any or type(None) in typing.get_args(kind)
-
-
-def _without_none(kind: Any) -> Any:
-    """``X`` for ``X | None`` (or ``Optional[X]``); ``kind`` otherwise."""
-    if typing.get_origin(kind) in (typing.Union, types.UnionType):
-        rest = [arg for arg in typing.get_args(kind) if arg is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return kind
-
-
-def _ill_typed(parameter: Parameter, kernel: str) -> MissingParameter:
-    kind = getattr(parameter.kind, "__name__", str(parameter.kind))
-    return MissingParameter(
-        f"parameter {parameter.name!r} must be {kind}", kernel=kernel, parameter=parameter.name
-    )
-
-
-def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(function)
-    except Exception:  # unresolvable string annotations: read those parameters as text
-        return {}
+    return arguments_from(kernel, parameters, request.values, body)
 
 
 def _takes_any_keyword(kernel: Kernel) -> bool:

@@ -1,40 +1,18 @@
 """Paired views: one Flask view served at ``<rule>``, ``/python<rule>`` and ``/rust<rule>``.
 
-The mechanism adds no URL rules. A small WSGI middleware in front of the app takes a
-side prefix off ``PATH_INFO`` (``/rust/blog/stats/3`` becomes ``/blog/stats/3``),
-records the side for the request, and lets Flask route the rest as usual. So the view
-runs exactly as on its plain URL: its decorators, ``request``, ``g``, ``abort``, its
-blueprint's ``url_prefix``, hooks and error handlers, ``async``, and any return
-value. Only views marked with :func:`paired` answer under a prefix; any other URL
-there is the app's own 404.
-
-Every kernel call made while serving the request runs on the pinned side. On the
-plain URL each kernel follows its configured backend. Responses carry
-``X-RustPath-Backend`` (the sides that ran kernels) and ``Server-Timing`` (one entry
-per kernel call: side, name, milliseconds).
+:func:`paired` marks a view; the pairing middleware (:mod:`flask_rustpath.middleware`)
+serves the marked views under the side prefixes, and :func:`~flask_rustpath.url_for`
+builds their URLs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from flask import Flask, current_app, request
-from flask import url_for as flask_url_for
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import MapAdapter, RequestRedirect
-
-from .context import RECORD_KEY, SIDES, CallRecord, Side, current_record
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-    from .state import RustPathState
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 PAIRED_ATTRIBUTE = "__rustpath_paired__"
-BACKEND_HEADER = "X-RustPath-Backend"
 
 
 def paired(view: F) -> F:
@@ -56,166 +34,3 @@ def paired(view: F) -> F:
 
 def is_paired(view: Callable[..., Any] | None) -> bool:
     return bool(getattr(view, PAIRED_ATTRIBUTE, False))
-
-
-class PairingMiddleware:
-    """WSGI middleware: side prefixes off ``PATH_INFO``, one :class:`CallRecord` per
-    request, the kernel headers on the way out, and JSON for routing errors under a
-    hot route's rule.
-
-    A plain URL costs a prefix test and a context variable. A side-prefixed URL is
-    matched against the app's URL map first: only a paired view's URL loses its prefix;
-    any other one reaches Flask unchanged, matches nothing (the prefixes are reserved)
-    and gets the app's own 404. A missing trailing slash redirects with the prefix kept.
-    """
-
-    def __init__(self, app: Flask, wsgi_app: WSGIApplication, state: RustPathState) -> None:
-        self.app = app
-        self.wsgi_app = wsgi_app
-        self.state = state
-        self.prefixes: tuple[tuple[str, Side], ...] = tuple(
-            (state.settings.prefix(side), side) for side in SIDES
-        )
-        self.any_prefix = tuple(prefix for prefix, _ in self.prefixes)
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path: str = environ.get("PATH_INFO", "")
-        side: Side | None = None
-        if path.startswith(self.any_prefix):
-            for prefix, candidate in self.prefixes:
-                if path.startswith(prefix) and (
-                    len(path) == len(prefix) or path[len(prefix)] == "/"
-                ):
-                    redirect = self._pin(environ, path, prefix)
-                    if redirect is not None:
-                        return redirect(environ, start_response)
-                    if environ["PATH_INFO"] is not path:
-                        side = candidate
-                    break
-        record = environ[RECORD_KEY] = CallRecord(self.state, side)
-        token = current_record.set(record)
-        deferred: list[Any] = []
-        hot_routes = self.state.routes
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if hot_routes and status[:3] in ("404", "405"):
-                deferred[:] = (status, headers, exc_info)  # maybe a JSON routing error
-                return _no_write
-            if record.calls or side is not None:
-                headers.extend(_kernel_headers(record))
-            return start_response(status, headers, exc_info)
-
-        try:
-            body = self.wsgi_app(environ, start)
-        finally:
-            current_record.reset(token)
-        if deferred:
-            error = self._routing_error(environ)
-            if error is not None:
-                close = getattr(body, "close", None)
-                if close is not None:
-                    close()
-                return error(environ, start_response)
-            status, headers, exc_info = deferred
-            if record.calls or side is not None:
-                headers.extend(_kernel_headers(record))
-            start_response(status, headers, exc_info)
-        return body
-
-    def _pin(self, environ: WSGIEnvironment, path: str, prefix: str) -> HTTPException | None:
-        """Take ``prefix`` off ``PATH_INFO`` if what remains is a paired view's URL."""
-        environ["PATH_INFO"] = path[len(prefix) :] or "/"
-        try:
-            endpoint, _ = self._adapter(environ).match()
-        except RequestRedirect as redirect:
-            redirect.new_url = _insert(redirect.new_url, prefix, environ.get("SCRIPT_NAME", ""))
-            return redirect
-        except HTTPException:
-            return None  # Flask raises the same 404/405 for the paired view's own URL
-        if not is_paired(self.app.view_functions.get(str(endpoint))):
-            environ["PATH_INFO"] = path  # reserved: matches nothing, the app's own 404
-        return None
-
-    def _routing_error(self, environ: WSGIEnvironment) -> HTTPException | None:
-        """JSON for a 404/405 that routing (not a view's ``abort``) gave under a hot rule."""
-        try:
-            self._adapter(environ).match()
-        except (NotFound, MethodNotAllowed) as exc:
-            raw: str = environ.get("PATH_INFO", "") or "/"
-            path = raw.encode("latin-1").decode("utf-8", "replace")
-            return self.state.routing_error(exc, path)
-        except HTTPException:
-            return None
-        return None
-
-    def _adapter(self, environ: WSGIEnvironment) -> MapAdapter:
-        adapter = self.app.create_url_adapter(self.app.request_class(environ))
-        assert adapter is not None  # a request always gets an adapter
-        return adapter
-
-
-def _no_write(data: bytes) -> None:
-    raise RuntimeError("flask-rustpath's middleware does not support write(); return a body")
-
-
-def _insert(url: str, prefix: str, script_root: str) -> str:
-    """``url`` with ``prefix`` inserted after its scheme, host and script root."""
-    start = 0
-    scheme_end = url.find("://")
-    if scheme_end != -1:
-        start = url.find("/", scheme_end + 3)
-        if start == -1:
-            return url + prefix
-    script_root = script_root.rstrip("/")
-    if script_root and url.startswith(script_root, start):
-        start += len(script_root)
-    return url[:start] + prefix + url[start:]
-
-
-def _kernel_headers(record: CallRecord) -> list[tuple[str, str]]:
-    """``X-RustPath-Backend`` (the sides that ran kernels, or the pinned side) and one
-    ``Server-Timing`` entry per call; a call that failed before timing has no ``dur``."""
-    calls = record.calls
-    if not calls:
-        return [(BACKEND_HEADER, record.side or "")]
-    if len(calls) == 1 and (seconds := calls[0][2]) is not None:  # the common case, cheap
-        side, name, _ = calls[0]
-        return [
-            (BACKEND_HEADER, side),
-            ("Server-Timing", f'{side};dur={seconds * 1000:.3f};desc="{name}"'),
-        ]
-    sides = ", ".join(dict.fromkeys(side for side, _, _ in calls))
-    timing = ", ".join(
-        f'{side};desc="{name}"' if sec is None else f'{side};dur={sec * 1000:.3f};desc="{name}"'
-        for side, name, sec in calls
-    )
-    return [(BACKEND_HEADER, sides), ("Server-Timing", timing)]
-
-
-def url_for(endpoint: str, *, side: Side | None = None, **values: Any) -> str:
-    """``flask.url_for``, plus ``side="python"`` or ``side="rust"`` for a paired view's
-    variants: ``url_for("blog.stats", post_id=3, side="rust")`` → ``/rust/blog/stats/3``.
-
-    Also available in templates as ``rustpath_url_for``.
-    """
-    url = flask_url_for(endpoint, **values)
-    if side is None:
-        return url
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES} or None, got {side!r}")
-    view = current_app.view_functions.get(endpoint)
-    if view is None and endpoint.startswith(".") and request:
-        blueprint = request.blueprint
-        view = current_app.view_functions.get(f"{blueprint}{endpoint}")
-    if not is_paired(view):
-        raise ValueError(f"{endpoint!r} is not a paired view: it has no {side} variant")
-    from .state import get_state
-
-    return with_side(url, side, get_state())
-
-
-def with_side(url: str, side: Side, state: RustPathState) -> str:
-    """Insert ``side``'s prefix into a URL built for the plain rule, after the
-    script root (an app mounted under a path keeps its mount point)."""
-    script_root = request.script_root if request else ""
-    return _insert(url, state.settings.prefix(side), script_root)

@@ -1,165 +1,42 @@
-"""Per-app state: settings resolved at ``init_app``, kernels, hot routes, slots, metrics.
+"""Per-app state on the Flask side: the app's runtime plus its JSON routes and URL checks.
 
 Lives in ``app.extensions["rustpath"]``, so one :class:`~flask_rustpath.RustPath`
-can serve several apps (app factories, tests) without sharing anything mutable.
+can serve several apps (app factories, tests) without sharing anything mutable. It
+also tells the framework-free core how to find a request's record and an app's
+runtime from Flask's contexts.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import re
-from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context, has_request_context, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
-from .admission import Gate
-from .config import EXTENSION_KEY, AppSettings, KernelSettings, resolve
-from .context import SIDES, Side
-from .errors import HotRouteError, InvalidArgument, Misconfigured, NotFoundJSON
-from .errors import MethodNotAllowed as JSONMethodNotAllowed
-from .forksafe import fork_safe_lock
+from .core import record as records
+from .core.config import AppSettings
+from .core.errors import HotRouteError, InvalidArgument, Misconfigured, NotFoundJSON
+from .core.errors import MethodNotAllowed as JSONMethodNotAllowed
+from .core.record import RECORD_KEY, CallRecord
+from .core.runtime import Runtime
+from .core.sides import SIDES
 from .hot import HotRoute
-from .kernel import Kernel
-from .logs import LimitedLog
-from .metrics import Event, Metrics
-from .rules import fixed_start, loosen
-from .shadow import ShadowRunner
-from .targets import TargetUnavailable
+from .support.rules import fixed_start, loosen
 
-log = logging.getLogger("flask_rustpath")
+EXTENSION_KEY = "rustpath"
 
 _REPEATED_SLASHES = re.compile("/{2,}")
 
 
-@dataclass(frozen=True, eq=False)
-class KernelPlan:
-    """Everything a call of one kernel reads on one app, gathered for the request path."""
-
-    settings: KernelSettings
-    backend: str
-    limits: Mapping[Side, Mapping[str, float] | None]
-    # The caps a call of each side passes, the kernel's own first; () for no cap.
-    gates: Mapping[Side, tuple[Gate, ...]]
-    events: deque[Event]
-    deadline: float | None
-
-
-class RustPathState:
-    """Everything flask-rustpath keeps for one app."""
+class RustPathState(Runtime):
+    """Everything flask-rustpath keeps for one app: its runtime, and the URL side."""
 
     def __init__(self, app: Flask, settings: AppSettings) -> None:
-        self.app_name = app.name
-        self.config = app.config
+        super().__init__(app.name, app.config, settings)
         self.url_map = app.url_map
-        self.settings = settings
-        self.kernels: dict[str, Kernel] = {}
-        self.kernel_settings: dict[str, KernelSettings] = {}
         self.routes: dict[str, HotRoute] = {}  # JSON shorthand routes, by endpoint
-        self.logs = LimitedLog(settings.log_interval)
-        self.metrics = Metrics(self._metrics_failed)
-        self.problems: dict[str, str] = {}  # what is degraded, for health()
-        self.shadow = ShadowRunner(settings, self.metrics.shadow, self.logs)
-        # The worker-wide cap per side (RUSTPATH_CONCURRENCY), shared by every kernel.
-        self.gates: dict[Side, Gate | None] = {
-            side: None if cap is None else Gate(cap, settings.admission_wait)
-            for side, cap in settings.concurrency.items()
-        }
-        self.plans: dict[Kernel, KernelPlan] = {}
-        self._lock = fork_safe_lock(self)
         self._loose: Map | None = None
-
-    # -- kernels -------------------------------------------------------------------
-
-    def add_kernel(self, kernel: Kernel) -> KernelSettings:
-        """Register ``kernel`` and compute its settings (once); a different kernel of
-        the same name is refused."""
-        with self._lock:
-            known = self.kernels.get(kernel.name)
-            if known is not None:
-                if known is not kernel:
-                    raise ValueError(
-                        f"two kernels are named {kernel.name!r} on app {self.app_name!r} "
-                        f"({known.python.__qualname__} and {kernel.python.__qualname__}); "
-                        "give one of them name="
-                    )
-                return self.kernel_settings[kernel.name]
-            settings = resolve(self.config, kernel)
-            self.kernels[kernel.name] = kernel
-            self.kernel_settings[kernel.name] = settings
-            return settings
-
-    def plan_for(self, kernel: Kernel) -> KernelPlan:
-        """What a call of ``kernel`` needs on this app, computed on its first call (once:
-        threads racing on a first call must share the kernel's own admission cap)."""
-        settings = self.settings_for(kernel)
-        with self._lock:
-            known = self.plans.get(kernel)
-            if known is not None:
-                return known
-            plan = self._new_plan(kernel, settings)
-            self.plans[kernel] = plan
-            return plan
-
-    def _new_plan(self, kernel: Kernel, settings: KernelSettings) -> KernelPlan:
-        return KernelPlan(
-            settings=settings,
-            backend=settings.backend,
-            limits={side: settings.limits.get(side) for side in SIDES},
-            gates={side: self._gates(kernel, side) for side in SIDES},
-            events=self.metrics.events,
-            deadline=self.settings.deadline,
-        )
-
-    def _gates(self, kernel: Kernel, side: Side) -> tuple[Gate, ...]:
-        own = kernel.concurrency.get(side)
-        gates = () if own is None else (Gate(own, self.settings.admission_wait),)
-        shared = self.gates[side]
-        return gates if shared is None else (*gates, shared)
-
-    def settings_for(self, kernel: Kernel) -> KernelSettings:
-        settings = self.kernel_settings.get(kernel.name)
-        if settings is None or self.kernels[kernel.name] is not kernel:
-            settings = self.add_kernel(kernel)
-        return settings
-
-    def rust_unavailable(self, kernel: Kernel, exc: TargetUnavailable) -> None:
-        """A call fell back to Python because the Rust module does not import."""
-        self.metrics.fallback(kernel.name)
-        self.logs.warning(
-            f"unavailable:{kernel.name}",
-            "kernel %r runs on Python: %s",
-            kernel.name,
-            exc,
-        )
-
-    def _metrics_failed(self, exc: BaseException) -> None:
-        """Metrics could not be recorded: say so once, and report the app degraded."""
-        with self._lock:
-            first = "metrics" not in self.problems
-            # Public (a /healthz body): the kind of failure only; details go to the log.
-            self.problems["metrics"] = f"recording failed ({type(exc).__name__}); see the log"
-        if first:
-            with contextlib.suppress(Exception):
-                log.error(
-                    "[pid %d] flask-rustpath metrics are failing, responses are unaffected: "
-                    "%s: %s",
-                    os.getpid(),
-                    type(exc).__name__,
-                    exc,
-                )
-
-    def health(self) -> dict[str, Any]:
-        """``{"status": "ok"}``, or ``"degraded"`` with what is wrong; serving goes on."""
-        if not self.problems:
-            return {"status": "ok"}
-        return {"status": "degraded", "problems": dict(self.problems)}
 
     # -- hot routes ----------------------------------------------------------------
 
@@ -247,3 +124,23 @@ def get_state(app: Flask | None = None) -> RustPathState:
             "or rustpath.init_app(app) first"
         ) from None
     return state
+
+
+def _record_of_flask_request() -> CallRecord | None:
+    """The record of the request being served when the context variable does not reach
+    the call: a streamed body (``stream_with_context``) runs after the middleware has
+    returned, but inside a copy of the request context."""
+    if not has_request_context():
+        return None
+    record: CallRecord | None = request.environ.get(RECORD_KEY)
+    return record
+
+
+def _runtime_of_current_app() -> Runtime | None:
+    if not has_app_context():
+        return None
+    state: RustPathState | None = current_app.extensions.get(EXTENSION_KEY)
+    return state
+
+
+records.locate_with(_record_of_flask_request, _runtime_of_current_app)

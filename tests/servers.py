@@ -16,8 +16,8 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from flask_rustpath import serving
-from flask_rustpath.serving import free_port
+from bench import launch as serving
+from bench.launch import free_port
 
 from . import support
 
@@ -70,7 +70,8 @@ def request(base: str, path: str, **kwargs: Any) -> tuple[int, Message, bytes]:
 def gunicorn(
     *args: str, env: dict[str, str] | None = None, ready_path: str = "/healthz"
 ) -> Iterator[str]:
-    """Run ``gunicorn -c python:flask_rustpath.gunicorn_conf *args``; yield its base URL."""
+    """Run ``gunicorn -c python:flask_rustpath.serving.gunicorn_conf *args``; yield its base
+    URL."""
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "gunicorn.log"
         with serving.gunicorn(env or {}, log, args=args, cwd=ROOT, ready_path=ready_path) as base:

@@ -17,8 +17,8 @@ from flask import Flask, render_template_string
 from werkzeug.exceptions import HTTPException
 
 from flask_rustpath import RustPath
-from flask_rustpath.admission import Gate, enter_all, refusal_message
-from flask_rustpath.errors import HotRouteError, Misconfigured, json_response
+from flask_rustpath.core.admission import Gate, enter_all, refusal_message
+from flask_rustpath.core.errors import HotRouteError, Misconfigured, json_response
 from flask_rustpath.state import get_state
 
 release = threading.Event()
@@ -165,7 +165,7 @@ def test_a_refusal_at_the_shared_cap_gives_back_the_kernels_own_slot() -> None:
     rustpath = get_state(app)
     kernel = RustPath().kernel(rust=broken, name="broken", concurrency={"python": 1})(broken)
     with app.test_request_context("/"):
-        from flask_rustpath.context import CallRecord, current_record
+        from flask_rustpath.core.record import CallRecord, current_record
 
         token = current_record.set(CallRecord(rustpath, None))
         try:

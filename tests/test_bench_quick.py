@@ -20,7 +20,7 @@ import pytest
 
 import bench
 from bench import primesieve, server
-from flask_rustpath import hey
+from flask_rustpath.serving import hey
 
 from . import support
 
@@ -181,7 +181,7 @@ def test_quick_bench_runs_end_to_end_and_every_response_was_200(tmp_path: Path) 
 
 def test_the_serving_section_is_found_replaced_or_appended(tmp_path: Path) -> None:
     from bench import report
-    from bench import serving as serving_bench
+    from bench import serving_suite as serving_bench
 
     section = (
         f"{serving_bench.SECTION_START}\n## Serving\n| row | wrk |\n{serving_bench.SECTION_END}\n"

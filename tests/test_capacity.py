@@ -33,8 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from flask_rustpath import hey, serving
+from bench import launch as serving
 from flask_rustpath.kernels import sum_of_primes_sieve
+from flask_rustpath.serving import hey
 from tests import support
 from tests.apps.shop import PASSWORD, REPORT_N
 

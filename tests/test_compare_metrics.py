@@ -12,8 +12,8 @@ from flask import Flask
 
 from flask_rustpath import RustPath
 from flask_rustpath.demo import create_app
-from flask_rustpath.metrics import Metrics, flush_all
 from flask_rustpath.state import get_state
+from flask_rustpath.support.metrics import Metrics, flush_all
 
 from . import support
 
@@ -43,7 +43,7 @@ def test_compare_is_on_in_debug_mode_by_default() -> None:
 def test_compare_returns_both_results_times_speedup_and_match() -> None:
     client = create_app({"RUSTPATH_COMPARE": True}).test_client()
     body = client.get("/rustpath/compare/sum_of_primes?n=100000").json
-    assert body["route"] == "sum_of_primes"
+    assert body["kernel"] == "sum_of_primes"
     assert body["args"] == {"n": 100000}
     assert body["python"]["result"] == body["rust"]["result"] == 454_396_537
     assert body["python"]["ms"] > 0 and body["rust"]["ms"] > 0
@@ -81,7 +81,7 @@ def test_compare_honours_the_limits_and_checks_its_parameters() -> None:
     client = create_app({"RUSTPATH_COMPARE": True}).test_client()
     response = client.get("/rustpath/compare/sum_of_primes?n=1000001")
     assert response.status_code == 422
-    assert response.json["backend"] == "python"
+    assert response.json["side"] == "python"
     ill_typed = client.get("/rustpath/compare/sum_of_primes?n=x")
     assert (ill_typed.status_code, ill_typed.json["error"]) == (400, "invalid_parameter")
     missing = client.get("/rustpath/compare/sum_of_primes")
@@ -127,10 +127,10 @@ def test_prometheus_endpoint_counts_requests() -> None:
     found = samples(response.get_data(as_text=True))
     rust_ok = (
         "rustpath_requests_total",
-        (("backend", "rust"), ("outcome", "ok"), ("route", "prom_sq")),
+        (("kernel", "prom_sq"), ("outcome", "ok"), ("side", "rust")),
     )
     assert found[rust_ok] == 5
-    count = ("rustpath_compute_seconds_count", (("backend", "python"), ("route", "prom_sq")))
+    count = ("rustpath_compute_seconds_count", (("kernel", "prom_sq"), ("side", "python")))
     assert found[count] == 1
 
 

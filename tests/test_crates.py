@@ -33,16 +33,14 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.cli import AppGroup
 
-from flask_rustpath import (
-    RustPath,
-    crate_autobuild,
-    crate_build,
-    crate_freshness,
-    crate_layout,
-    crate_scaffold,
-)
-from flask_rustpath.crate_commands import build_command, new_command
-from flask_rustpath.front import CAPSULE_NAME, native_plan
+from flask_rustpath import RustPath
+from flask_rustpath.crates import autobuild as crate_autobuild
+from flask_rustpath.crates import build as crate_build
+from flask_rustpath.crates import freshness as crate_freshness
+from flask_rustpath.crates import layout as crate_layout
+from flask_rustpath.crates import scaffold as crate_scaffold
+from flask_rustpath.crates.commands import build_command, new_command
+from flask_rustpath.serving.front import CAPSULE_NAME, native_plan
 
 from . import servers
 
@@ -223,7 +221,7 @@ def test_flask_run_debug_restarts_when_a_rust_file_changes(tmp_path: Path) -> No
             """
             from pathlib import Path
             from flask import Flask
-            from flask_rustpath.crate_autobuild import watch_crate_sources
+            from flask_rustpath.crates.autobuild import watch_crate_sources
 
             app = Flask(__name__)
             watch_crate_sources([Path(__file__).parent / "rust" / "reloaded"])
@@ -282,7 +280,7 @@ class Project:
         self.build_seconds = build_seconds
 
     def run_python(self, code: str, *, autobuild: bool) -> subprocess.CompletedProcess[str]:
-        prelude = "from flask_rustpath.crate_autobuild import enable_autobuild\n"
+        prelude = "from flask_rustpath.crates.autobuild import enable_autobuild\n"
         if autobuild:
             prelude += "assert enable_autobuild(release=True)\n"
         return subprocess.run(

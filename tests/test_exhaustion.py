@@ -98,8 +98,8 @@ from pathlib import Path
 
 import pytest
 
-from flask_rustpath import serving
-from flask_rustpath.config import DEFAULTS
+from bench import launch as serving
+from flask_rustpath.core.config import DEFAULTS
 from flask_rustpath.demo import create_app
 
 from .servers import ROOT, Front

@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,10 +30,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flask_rustpath import _native, hey
-from flask_rustpath.admission import refusal_message
+from flask_rustpath import _native
+from flask_rustpath.core.admission import refusal_message
 from flask_rustpath.demo import create_app
-from flask_rustpath.front import FrontOptions, front_config, native_plan, segments
+from flask_rustpath.serving import hey
+from flask_rustpath.serving.front import FrontOptions, front_config, native_plan, segments
 
 from .servers import ROOT, Front, free_port, front, get
 from .support import missing
@@ -377,7 +379,7 @@ def test_shadow_at_the_front_counts_a_planted_mismatch() -> None:
         assert 'rustpath_front_shadow_total{route="shadowed",outcome="mismatch"} 1' in text, text
         assert 'rustpath_front_shadow_total{route="shadowed",outcome="match"} 2' in text, text
         # The app's own counters are there too: the /python requests shadowing made.
-        assert 'rustpath_requests_total{backend="python"' in text
+        assert re.search(r'rustpath_requests_total\{[^}]*side="python"', text), text
         assert get(running.base + "/scaled/10?scale=2")[2] == b'{"result":34}\n'
         log = running.log_text()
     assert "shadow mismatch" in log and "/python/shadowed/1000" in log
@@ -396,10 +398,10 @@ def test_health_and_metrics_report_both_processes(demo: Front) -> None:
     assert health["app"] == {"status": "ok"}
     text = ""
     deadline = time.monotonic() + 10
-    while 'route="sum_of_primes"' not in text and time.monotonic() < deadline:
+    while 'kernel="sum_of_primes"' not in text and time.monotonic() < deadline:
         text = get(demo.base + "/rustpath/metrics")[2].decode()
         time.sleep(0.3)
-    assert 'rustpath_requests_total{backend="python",outcome="ok",route="sum_of_primes"}' in text
+    assert 'rustpath_requests_total{kernel="sum_of_primes",outcome="ok",side="python"}' in text
     assert 'rustpath_front_requests_total{handler="sum_of_primes",status="200"}' in text
     assert "rustpath_front_request_seconds_bucket" in text
 

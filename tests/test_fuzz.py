@@ -60,8 +60,8 @@ from hypothesis import strategies as st
 
 from flask_rustpath.demo import create_app
 from flask_rustpath.kernels import sum_of_primes_sieve
-from flask_rustpath.rules import fixed_start
 from flask_rustpath.state import get_state
+from flask_rustpath.support.rules import fixed_start
 
 from .servers import get, gunicorn
 

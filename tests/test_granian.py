@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flask_rustpath import serving
+from bench import launch as serving
 
 from .servers import assert_blog_serves, assert_hot_urls_answer, get, granian
 

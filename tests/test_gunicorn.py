@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from flask_rustpath.metrics import FLUSH_SECONDS
+from flask_rustpath.support.metrics import FLUSH_SECONDS
 
 from .servers import assert_hot_urls_answer, get, gunicorn
 
@@ -57,11 +57,11 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
     }
     timed_key = (
         "rustpath_compute_seconds_count",
-        (("backend", "rust"), ("route", "sum_of_primes")),
+        (("kernel", "sum_of_primes"), ("side", "rust")),
     )
     refused_key = (
         "rustpath_requests_total",
-        (("backend", "python"), ("outcome", "limit_exceeded"), ("route", "sum_of_primes")),
+        (("kernel", "sum_of_primes"), ("outcome", "limit_exceeded"), ("side", "python")),
     )
     sent = 0
     with gunicorn(env=env) as base:
@@ -97,13 +97,13 @@ def test_prometheus_counts_requests_across_two_workers(tmp_path) -> None:
             time.sleep(FLUSH_SECONDS / 5)
     ok = (
         "rustpath_requests_total",
-        (("backend", "rust"), ("outcome", "ok"), ("route", "sum_of_primes")),
+        (("kernel", "sum_of_primes"), ("outcome", "ok"), ("side", "rust")),
     )
     refused = (
         "rustpath_requests_total",
-        (("backend", "python"), ("outcome", "limit_exceeded"), ("route", "sum_of_primes")),
+        (("kernel", "sum_of_primes"), ("outcome", "limit_exceeded"), ("side", "python")),
     )
-    timed = ("rustpath_compute_seconds_count", (("backend", "rust"), ("route", "sum_of_primes")))
+    timed = ("rustpath_compute_seconds_count", (("kernel", "sum_of_primes"), ("side", "rust")))
     assert values[ok] == sent
     assert values[refused] == 1
     assert values[timed] == sent

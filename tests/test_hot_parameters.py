@@ -62,9 +62,9 @@ def test_a_limit_still_applies_to_a_number_that_parses(client: FlaskClient) -> N
 
 
 def test_a_nan_above_no_limit_is_refused_by_the_limit_check_itself() -> None:
-    from flask_rustpath.calling import check_limits
-    from flask_rustpath.errors import LimitExceeded
-    from flask_rustpath.kernel import Kernel
+    from flask_rustpath.core.calling import check_limits
+    from flask_rustpath.core.errors import LimitExceeded
+    from flask_rustpath.core.kernel import Kernel
 
     kernel = Kernel(twice, rust=twice)
     with pytest.raises(LimitExceeded):

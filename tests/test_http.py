@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 
 from flask_rustpath import RustPath, _native, builtins, url_for
+from flask_rustpath.core.errors import BadInput, DeadlineExceeded, Misconfigured
 from flask_rustpath.demo import create_app
-from flask_rustpath.errors import BadInput, DeadlineExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_naive
 
 from . import support
@@ -120,11 +120,13 @@ def test_settings_changed_after_init_app_do_not_apply(app, client) -> None:
 
 
 def test_no_setting_is_resolved_per_request(monkeypatch, app, client) -> None:
-    import flask_rustpath.state
+    import flask_rustpath.core.runtime
 
     calls = []
-    resolve = flask_rustpath.state.resolve
-    monkeypatch.setattr(flask_rustpath.state, "resolve", lambda *a: calls.append(a) or resolve(*a))
+    resolve = flask_rustpath.core.runtime.resolve
+    monkeypatch.setattr(
+        flask_rustpath.core.runtime, "resolve", lambda *a: calls.append(a) or resolve(*a)
+    )
     for prefix in ("", "/python", "/rust"):
         assert client.get(f"{prefix}/sum_of_primes/10").status_code == 200
     assert calls == []
@@ -344,7 +346,7 @@ def test_n_above_the_side_limit_is_a_422_naming_it(client, side: str) -> None:
         "message": f"n={n} is above the {side} limit of {limit} for 'sum_of_primes'",
         "argument": "n",
         "limit": limit,
-        "backend": side,
+        "side": side,
     }
 
 
@@ -470,7 +472,7 @@ def test_a_full_python_gate_is_a_503_with_retry_after() -> None:
         assert refused.status_code == 503
         assert refused.headers["Retry-After"] == "1"
         assert refused.json["error"] == "overloaded"
-        assert refused.json["backend"] == "python"
+        assert refused.json["side"] == "python"
         assert app.test_client().get("/rust/block/3").json == {"result": 3}
     finally:
         release.set()

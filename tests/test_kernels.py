@@ -148,12 +148,12 @@ def test_default_threads_is_positive() -> None:
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(min_value=0, max_value=TOP))
 def test_numpy_reference_matches_rust(n: int) -> None:
-    numpy_kernels = pytest.importorskip("flask_rustpath.numpy_kernels")
+    numpy_kernels = pytest.importorskip("bench.numpy_kernels")
     assert numpy_kernels.sum_of_primes_numpy(n) == _native.sum_of_primes(n)
 
 
 def test_numpy_reference_across_segments() -> None:
-    numpy_kernels = pytest.importorskip("flask_rustpath.numpy_kernels")
+    numpy_kernels = pytest.importorskip("bench.numpy_kernels")
     segment = 2 * numpy_kernels.SEGMENT  # numbers per NumPy segment
     for n in (segment - 1, segment, segment + 1, 3 * segment + 12_345, 10**8):
         assert numpy_kernels.sum_of_primes_numpy(n) == _native.sum_of_primes(n), n

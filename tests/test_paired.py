@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from flask import Flask, Response, stream_with_context
 
-from flask_rustpath import RustPath, serving, url_for
-from flask_rustpath.errors import LimitExceeded, Misconfigured
+from bench import launch as serving
+from flask_rustpath import RustPath, url_for
+from flask_rustpath.core.errors import LimitExceeded, Misconfigured
 from flask_rustpath.kernels import sum_of_primes_sieve
 from tests.apps import blog
 from tests.servers import ROOT, assert_blog_serves

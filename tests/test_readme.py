@@ -24,14 +24,14 @@ def test_readme_example_offloads_a_view() -> None:
 
 def test_readme_names_only_settings_that_exist() -> None:
     """A key the README names but init_app refuses would break a reader's app."""
-    from flask_rustpath.config import DEFAULTS, PROCESS_KEYS
+    from flask_rustpath.core.config import DEFAULTS, PROCESS_KEYS
 
     named = set(re.findall(r"RUSTPATH_[A-Z_]*[A-Z]", README.read_text()))
     assert named - set(DEFAULTS) - PROCESS_KEYS == set()
 
 
 def test_readme_documents_every_setting() -> None:
-    from flask_rustpath.config import DEFAULTS
+    from flask_rustpath.core.config import DEFAULTS
 
     named = set(re.findall(r"RUSTPATH_[A-Z_]*[A-Z]", README.read_text()))
     assert set(DEFAULTS) - named == set()

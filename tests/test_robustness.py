@@ -14,8 +14,8 @@ from flask import Blueprint, Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from flask_rustpath import RustPath
+from flask_rustpath.core.errors import Misconfigured
 from flask_rustpath.demo import create_app
-from flask_rustpath.errors import Misconfigured
 
 from .servers import ROOT
 

@@ -13,11 +13,11 @@ import pytest
 from flask import Flask
 
 from flask_rustpath import Kernel, RustPath
+from flask_rustpath.core.errors import Misconfigured
+from flask_rustpath.core.shadow import ShadowMismatch
 from flask_rustpath.demo import create_app
 from flask_rustpath.demo import rustpath as demo_rustpath
-from flask_rustpath.errors import Misconfigured
 from flask_rustpath.kernels import sum_of_primes_naive
-from flask_rustpath.shadow import ShadowMismatch
 
 PID = f"[pid {os.getpid()}]"
 
@@ -189,13 +189,13 @@ def test_a_full_executor_drops_and_counts() -> None:
 
 def test_jobs_that_waited_too_long_are_given_up(monkeypatch) -> None:
     """The queue's clock is moved on by hand: no sleeping, no wall-clock race."""
-    import flask_rustpath.executor
+    import flask_rustpath.support.executor
 
     offset = [0.0]
     fake_time = types.SimpleNamespace(
         monotonic=lambda: time.monotonic() + offset[0], sleep=time.sleep
     )
-    monkeypatch.setattr(flask_rustpath.executor, "time", fake_time)
+    monkeypatch.setattr(flask_rustpath.support.executor, "time", fake_time)
     app, rustpath = shadow_app(RUSTPATH_SHADOW_TIMEOUT=5.0)
     started, release = threading.Event(), threading.Event()
 
@@ -339,11 +339,11 @@ def test_mismatch_lines_are_rate_limited_with_a_count_of_those_held_back(
 ) -> None:
     """Many distinct mismatching inputs make one line per interval; the next line says
     how many were held back. The log's clock is moved on by hand."""
-    import flask_rustpath.logs
+    import flask_rustpath.support.logs
 
     offset = [0.0]
     monkeypatch.setattr(
-        flask_rustpath.logs,
+        flask_rustpath.support.logs,
         "time",
         types.SimpleNamespace(monotonic=lambda: time.monotonic() + offset[0]),
     )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from flask import Response
 from werkzeug import exceptions as http
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.exceptions import HTTPException
@@ -80,11 +79,15 @@ def _is_json(media_type: str) -> bool:
     return bare == "application/json" or bare.endswith("+json")
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    """Strict JSON (RFC 8259): a non-finite float raises ``ValueError`` instead of
-    writing ``NaN``/``Infinity``, which strict parsers refuse."""
-    text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Response(text + "\n", status, mimetype="application/json")
+def json_text(body: Any) -> str:
+    """Strict JSON (RFC 8259) and a newline: a non-finite float raises ``ValueError``
+    instead of writing ``NaN``/``Infinity``, which strict parsers refuse."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def json_response(body: Any, status: int = 200) -> WerkzeugResponse:
+    """A strict JSON response (see :func:`json_text`)."""
+    return WerkzeugResponse(json_text(body), status, mimetype="application/json")
 
 
 class NotEnabled(HotRouteError, http.NotFound):
@@ -188,14 +191,3 @@ class Misconfigured(HotRouteError, http.InternalServerError, ValueError):
 
 class InternalError(HotRouteError, http.InternalServerError):
     """flask-rustpath itself failed (a bug: the traceback is in the server log)."""
-
-
-def is_rust_panic(exc: BaseException) -> bool:
-    """Whether ``exc`` is PyO3's ``PanicException``, from any PyO3 extension.
-
-    Each PyO3 extension has its own ``PanicException`` class, and it derives from
-    ``BaseException`` so that ordinary ``except Exception`` does not swallow it. It is
-    recognised by its name and module, which PyO3 keeps stable.
-    """
-    kind = type(exc)
-    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"

@@ -9,7 +9,7 @@ from math import isqrt
 
 import numpy as np
 
-from .kernels import primes_below
+from flask_rustpath.kernels import primes_below
 
 # Odd numbers per segment: 2^22 bytes of flags, small enough to stay in L2/L3.
 SEGMENT = 1 << 22

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .crate_layout import Crate, CrateError
+from .layout import Crate, CrateError
 
 MISSING_CARGO = (
     "cargo not found: install a Rust toolchain with rustup (then open a new shell "

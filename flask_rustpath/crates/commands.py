@@ -12,9 +12,9 @@ from typing import NoReturn
 
 import click
 
-from .crate_build import build_crate, check_tools
-from .crate_layout import DEFAULT_ROOT, CrateError, find_crates
-from .crate_scaffold import scaffold
+from .build import build_crate, check_tools
+from .layout import DEFAULT_ROOT, CrateError, find_crates
+from .scaffold import scaffold
 
 
 def _fail(message: str) -> NoReturn:

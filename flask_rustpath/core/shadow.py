@@ -24,17 +24,15 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..support.executor import BoundedExecutor
+from ..support.forksafe import fork_safe_lock
+from ..support.logs import LimitedLog
 from .calling import check_limits, results_match
 from .config import AppSettings, KernelSettings
 from .errors import LimitExceeded
-from .executor import BoundedExecutor
-from .forksafe import fork_safe_lock
-from .logs import LimitedLog
-
-if TYPE_CHECKING:
-    from .kernel import Kernel
+from .spec import KernelSpec
 
 log = logging.getLogger("flask_rustpath")
 
@@ -100,7 +98,7 @@ class ShadowRunner:
 
     def offer(
         self,
-        kernel: Kernel,
+        kernel: KernelSpec,
         settings: KernelSettings,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
@@ -148,7 +146,7 @@ class ShadowRunner:
         return False
 
     def _submit_process(
-        self, kernel: Kernel, args: tuple[Any, ...], kwargs: dict[str, Any], rust_result: Any
+        self, kernel: KernelSpec, args: tuple[Any, ...], kwargs: dict[str, Any], rust_result: Any
     ) -> None:
         settings = self.settings
         with self._lock:
@@ -197,7 +195,7 @@ class ShadowRunner:
         future.add_done_callback(done)
 
     def _submit_thread(
-        self, kernel: Kernel, args: tuple[Any, ...], kwargs: dict[str, Any], rust_result: Any
+        self, kernel: KernelSpec, args: tuple[Any, ...], kwargs: dict[str, Any], rust_result: Any
     ) -> None:
         timeout = self.settings.shadow_timeout
 
@@ -215,7 +213,7 @@ class ShadowRunner:
         if not self._threads.submit(job):
             self._observe(kernel.name, "dropped")
 
-    def _reference_failed(self, kernel: Kernel, exc: BaseException | None) -> None:
+    def _reference_failed(self, kernel: KernelSpec, exc: BaseException | None) -> None:
         self._observe(kernel.name, "error")
         self._logs.warning(
             f"shadow-error:{kernel.name}",
@@ -226,7 +224,7 @@ class ShadowRunner:
 
     def _judge(
         self,
-        kernel: Kernel,
+        kernel: KernelSpec,
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         python_result: Any,
@@ -262,7 +260,7 @@ class ShadowRunner:
             )
 
 
-def _describe_inputs(kernel: Kernel, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+def _describe_inputs(kernel: KernelSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
     try:
         text = repr(kernel.bind(args, kwargs))
     except TypeError:

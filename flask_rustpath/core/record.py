@@ -1,6 +1,6 @@
 """The per-request record that pins kernel calls to a side and collects their timings.
 
-The pairing middleware (see :mod:`flask_rustpath.pairing`) sets one
+The pairing middleware (see :mod:`flask_rustpath.middleware`) sets one
 :class:`CallRecord` per request in a context variable, before Flask routes the URL.
 Kernels read it to know which side to run and where to report what they did; the
 middleware turns the reports into ``Server-Timing`` and ``X-RustPath-Backend``
@@ -10,27 +10,20 @@ proxy resolution on every call, and it follows ``async`` views into their thread
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Literal
 
-if TYPE_CHECKING:
-    from .state import RustPathState
-
-Side = Literal["python", "rust"]
-SIDES: tuple[Side, ...] = ("python", "rust")
-# What serves a kernel when no side is pinned: a side, or "shadow" (Rust answers,
-# Python is run on a sample of calls off the request path and compared).
-Backend = Literal["python", "rust", "shadow"]
-BACKENDS: tuple[Backend, ...] = ("rust", "python", "shadow")
+from .runtime import Runtime
+from .sides import Side
 
 
 class CallRecord:
-    """One request: its app's state, the side its URL pinned (``None`` on the plain
+    """One request: its app's runtime, the side its URL pinned (``None`` on the plain
     URL), and each kernel call made while serving it."""
 
     __slots__ = ("calls", "side", "state")
 
-    def __init__(self, state: RustPathState, side: Side | None) -> None:
+    def __init__(self, state: Runtime, side: Side | None) -> None:
         self.state = state
         self.side = side
         # (side, kernel name, seconds or None if it failed untimed) per call, in order.
@@ -47,3 +40,24 @@ def current_side() -> Side | None:
     """The side this request's URL pinned (``/python…`` or ``/rust…``), else ``None``."""
     record = current_record.get()
     return record.side if record is not None else None
+
+
+def _nothing() -> None:
+    return None
+
+
+# Where a kernel call finds its record or its app's runtime when the context variable
+# does not reach it: a streamed body runs after the middleware has returned, and a call
+# from a shell or a job has no request at all. The core knows no framework, so the
+# Flask face installs these (see :func:`locate_with`); until then there are none.
+locate_record: Callable[[], CallRecord | None] = _nothing
+locate_runtime: Callable[[], Runtime | None] = _nothing
+
+
+def locate_with(
+    record: Callable[[], CallRecord | None], runtime: Callable[[], Runtime | None]
+) -> None:
+    """Install how the framework finds a call's record and runtime outside the context
+    variable."""
+    global locate_record, locate_runtime
+    locate_record, locate_runtime = record, runtime

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from string import Template
 
-from .crate_layout import DEFAULT_ROOT, CrateError
+from .layout import DEFAULT_ROOT, CrateError
 
 #: The PyO3 requirement written into scaffolded crates: the same minor series as
 #: flask-rustpath's own native module, so one toolchain setup serves both.
 PYO3_VERSION = "0.30"
 
 
-SCAFFOLD_DIR = Path(__file__).with_name("scaffold")
+SCAFFOLD_DIR = Path(__file__).with_name("template")
 
 
 # Scaffold template -> path inside the new crate. ``$name`` is substituted in both.

@@ -15,7 +15,6 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .errors import is_rust_panic
 from .forksafe import fork_safe_lock
 
 log = logging.getLogger("flask_rustpath")
@@ -120,3 +119,14 @@ class RustTarget:
             os.getpid(),
             TargetUnavailable(self.spec, reason),
         )
+
+
+def is_rust_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is PyO3's ``PanicException``, from any PyO3 extension.
+
+    Each PyO3 extension has its own ``PanicException`` class, and it derives from
+    ``BaseException`` so that ordinary ``except Exception`` does not swallow it. It is
+    recognised by its name and module, which PyO3 keeps stable.
+    """
+    kind = type(exc)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .crate_build import check_tools, tool_path
-from .crate_layout import CrateError, find_crates, source_files
+from .build import check_tools, tool_path
+from .layout import CrateError, find_crates, source_files
 
 log = logging.getLogger("flask_rustpath")
 
@@ -165,7 +165,7 @@ def reloader_extra_files(crate_dirs: Iterable[Path] | None = None) -> list[str]:
     ``flask run`` started::
 
         flask run --debug --extra-files "$(python -c 'import os;
-            from flask_rustpath.crate_autobuild import reloader_extra_files as f;
+            from flask_rustpath.crates.autobuild import reloader_extra_files as f;
             print(os.pathsep.join(f()))')"
 
     or ``app.run(debug=True, extra_files=reloader_extra_files())``.

@@ -22,15 +22,11 @@ import math
 import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .context import BACKENDS, SIDES, Backend, Side
 from .errors import Misconfigured
-
-if TYPE_CHECKING:
-    from .kernel import Kernel
-
-EXTENSION_KEY = "rustpath"
+from .sides import BACKENDS, SIDES, Backend, Side
+from .spec import KernelSpec
 
 DEFAULTS: Mapping[str, Any] = {
     # What runs a kernel when the URL pins no side: "rust", "python" or "shadow".
@@ -212,7 +208,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
     )
 
 
-def resolve(config: Mapping[str, Any], kernel: Kernel) -> KernelSettings:
+def resolve(config: Mapping[str, Any], kernel: KernelSpec) -> KernelSettings:
     """``kernel``'s effective settings on an app with ``config``."""
     backend, source = _kernel_setting(
         config, kernel, "RUSTPATH_BACKENDS", kernel.backend, "RUSTPATH_BACKEND"
@@ -227,7 +223,7 @@ def resolve(config: Mapping[str, Any], kernel: Kernel) -> KernelSettings:
     return KernelSettings(backend=backend, limits=_limits(config, kernel), shadow_rate=float(rate))
 
 
-def _limits(config: Mapping[str, Any], kernel: Kernel) -> dict[Side, dict[str, float]]:
+def _limits(config: Mapping[str, Any], kernel: KernelSpec) -> dict[Side, dict[str, float]]:
     overrides = _mapping(config, "RUSTPATH_LIMITS").get(kernel.name, {})
     if not isinstance(overrides, Mapping) or not all(
         side in SIDES and isinstance(bounds, Mapping) for side, bounds in overrides.items()
@@ -292,7 +288,7 @@ def _prefix(config: Mapping[str, Any], part: str) -> str:
 
 
 def _kernel_setting(
-    config: Mapping[str, Any], kernel: Kernel, per_kernel_key: str, own: Any, global_key: str
+    config: Mapping[str, Any], kernel: KernelSpec, per_kernel_key: str, own: Any, global_key: str
 ) -> tuple[Any, str]:
     """A kernel's setting and where it came from: deployment configuration overrides
     code, and code overrides the global default."""

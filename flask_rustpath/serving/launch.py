@@ -1,9 +1,9 @@
-"""Start a real server (gunicorn with the shipped config, Granian, or the Rust front with
-gunicorn behind it) on a free loopback port, and always stop it.
+"""Start a real server (gunicorn with the shipped config) on a free loopback port, and
+always stop it.
 
-Shared by ``flask rustpath bench``, the benchmark harness and the test suite: each
-needs a real server on a real socket for a bounded time, with its log kept in a file
-(a pipe nobody reads would stall gunicorn's access log).
+``flask rustpath bench`` serves the app this way for a bounded time, with the server's
+log kept in a file (a pipe nobody reads would stall gunicorn's access log).
+:func:`serve_process` runs any server command the same way.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def gunicorn(
     cwd: Path | None = None,
     ready_path: str = "/",
 ) -> Iterator[str]:
-    """Serve with ``gunicorn -c python:flask_rustpath.gunicorn_conf *args`` until the block
+    """Serve with ``gunicorn -c python:flask_rustpath.serving.gunicorn_conf *args`` until the block
     exits; yield the base URL once it answers HTTP at ``ready_path`` (any status).
 
     ``env`` is laid over this process's environment (``GUNICORN_APP``,
@@ -76,8 +76,14 @@ def gunicorn(
     ``cwd`` (default: the current directory) is put on ``PYTHONPATH`` so the app imports.
     """
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
-    with _serve(
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:flask_rustpath.serving.gunicorn_conf",
+    ]
+    with serve_process(
         "gunicorn",
         [*command, *args],
         {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
@@ -90,78 +96,7 @@ def gunicorn(
 
 
 @contextlib.contextmanager
-def granian(
-    env: Mapping[str, str],
-    log_path: Path,
-    *,
-    app: str = "flask_rustpath.demo:create_app()",
-    workers: int = 2,
-    args: Sequence[str] = (),
-    cwd: Path | None = None,
-    ready_path: str = "/",
-) -> Iterator[str]:
-    """Serve ``app`` with Granian's WSGI interface until the block exits; yield the base
-    URL once it answers HTTP at ``ready_path`` (any status).
-
-    Runs ``python -m granian --interface wsgi --host 127.0.0.1 --port P --workers N *args
-    APP``. ``app`` is spelled as for gunicorn: ``module:name`` for an app object, or
-    ``module:factory()`` for a factory called without arguments (Granian's
-    ``--factory module:factory``). ``env`` and ``cwd`` work as for :func:`gunicorn`.
-    """
-    port = free_port()
-    command = [
-        *(sys.executable, "-m", "granian", "--interface", "wsgi"),
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
-        *args,
-        *granian_target(app),
-    ]
-    with _serve(
-        "granian", command, env, log_path, port=port, cwd=cwd, ready_path=ready_path
-    ) as running:
-        yield running.base
-
-
-@contextlib.contextmanager
-def front(
-    env: Mapping[str, str],
-    log_path: Path,
-    *,
-    app: str = "flask_rustpath.demo:create_app()",
-    workers: int = 2,
-    threads: int = 4,
-    args: Sequence[str] = (),
-    cwd: Path | None = None,
-    ready_path: str = "/",
-) -> Iterator[Running]:
-    """Serve ``app`` with ``flask rustpath serve`` (the Rust front, gunicorn behind it)
-    until the block exits; yield it once it answers HTTP at ``ready_path``: its base
-    URL, and its process for a caller that signals it. ``env`` and ``cwd`` work as for
-    :func:`gunicorn`."""
-    port = free_port()
-    command = [
-        *(sys.executable, "-m", "flask", "--app", app, "rustpath", "serve"),
-        *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)),
-        *args,
-    ]
-    with _serve(
-        "flask rustpath serve", command, env, log_path, port=port, cwd=cwd, ready_path=ready_path
-    ) as running:
-        yield running
-
-
-def granian_target(app: str) -> list[str]:
-    """Granian's arguments for a gunicorn-style app spec: ``["--factory", "m:f"]`` for
-    ``"m:f()"``; Granian cannot pass arguments to a factory, so ``"m:f(1)"`` is refused."""
-    if "(" not in app:
-        return [app]
-    target, _, call = app.partition("(")
-    if call != ")":
-        raise ValueError(f"Granian calls a factory without arguments; got {app!r}")
-    return ["--factory", target]
-
-
-@contextlib.contextmanager
-def _serve(
+def serve_process(
     name: str,
     command: Sequence[str],
     env: Mapping[str, str],

@@ -69,23 +69,23 @@ class Metrics:
         self._children_pid = os.getpid()
         _FLUSHER.watch(self)
 
-    def shadow(self, route: str, outcome: str) -> None:
+    def shadow(self, kernel: str, outcome: str) -> None:
         """One shadow comparison's outcome (one of :data:`SHADOW_OUTCOMES`)."""
         try:
             with self._lock:
-                self._shadow.setdefault(route, Counter())[outcome] += 1
+                self._shadow.setdefault(kernel, Counter())[outcome] += 1
                 if self._prometheus:
-                    self._pending.append(("shadow", (route, outcome), None))
+                    self._pending.append(("shadow", (kernel, outcome), None))
         except Exception as exc:
             self._failed(exc)
 
-    def fallback(self, route: str) -> None:
+    def fallback(self, kernel: str) -> None:
         """One call that ran on Python because the Rust module does not import."""
         try:
             with self._lock:
-                self._fallbacks[route] += 1
+                self._fallbacks[kernel] += 1
                 if self._prometheus:
-                    self._pending.append(("fallback", (route,), None))
+                    self._pending.append(("fallback", (kernel,), None))
         except Exception as exc:
             self._failed(exc)
 
@@ -114,10 +114,10 @@ class Metrics:
         """Count the queued events (the lock is held)."""
         events = self.events
         for _ in range(len(events)):
-            route, backend, seconds, error = events.popleft()
-            stats = self._sides.get((route, backend))
+            kernel, side, seconds, error = events.popleft()
+            stats = self._sides.get((kernel, side))
             if stats is None:
-                stats = self._sides[route, backend] = _SideStats()
+                stats = self._sides[kernel, side] = _SideStats()
             stats.requests += 1
             if error is not None:
                 stats.errors[error] += 1
@@ -125,7 +125,7 @@ class Metrics:
                 stats.seconds += seconds
                 stats.timed += 1
             if self._prometheus:
-                self._pending.append(("requests", (route, backend, error or "ok"), seconds))
+                self._pending.append(("requests", (kernel, side, error or "ok"), seconds))
 
     def _failed(self, exc: BaseException) -> None:
         if self._on_failure is not None:
@@ -142,20 +142,20 @@ class Metrics:
         return child
 
     def snapshot(self) -> dict[str, Any]:
-        """``{route: {"python": {...}, "rust": {...}, "shadow": {...}}}`` for this process."""
+        """``{kernel: {"python": {...}, "rust": {...}, "shadow": {...}}}`` for this process."""
         with self._lock:
             self._drain()
             result: dict[str, Any] = {}
-            for (route, backend), s in self._sides.items():
-                result.setdefault(route, {})[backend] = {
+            for (kernel, side), s in self._sides.items():
+                result.setdefault(kernel, {})[side] = {
                     "requests": s.requests,
                     "errors": dict(s.errors),
                     "mean_ms": s.seconds / s.timed * 1000 if s.timed else None,
                 }
-            for route, outcomes in self._shadow.items():
-                result.setdefault(route, {})["shadow"] = {o: outcomes[o] for o in SHADOW_OUTCOMES}
-            for route, count in self._fallbacks.items():
-                result.setdefault(route, {})["fallbacks"] = count
+            for kernel, outcomes in self._shadow.items():
+                result.setdefault(kernel, {})["shadow"] = {o: outcomes[o] for o in SHADOW_OUTCOMES}
+            for kernel, count in self._fallbacks.items():
+                result.setdefault(kernel, {})["fallbacks"] = count
             return result
 
 
@@ -218,23 +218,23 @@ def _prometheus() -> dict[str, Any] | None:
         "requests": PromCounter(
             "rustpath_requests",
             "Kernel calls by kernel, side that ran, and outcome (ok or error code)",
-            ["route", "backend", "outcome"],
+            ["kernel", "side", "outcome"],
         ),
         "seconds": Histogram(
             "rustpath_compute_seconds",
             "Compute time of successful kernel calls, implementation call only",
-            ["route", "backend"],
+            ["kernel", "side"],
             buckets=BUCKETS,
         ),
         "shadow": PromCounter(
             "rustpath_shadow",
             "Shadow comparisons of Python against Rust by outcome",
-            ["route", "outcome"],
+            ["kernel", "outcome"],
         ),
         "fallback": PromCounter(
             "rustpath_fallback",
             "Kernel calls run on Python because the Rust module does not import",
-            ["route"],
+            ["kernel"],
         ),
     }
 

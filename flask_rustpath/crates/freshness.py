@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .crate_layout import is_crate_dir, source_files
+from .layout import is_crate_dir, source_files
 
 
 @dataclass(frozen=True)

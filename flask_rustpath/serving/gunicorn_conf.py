@@ -1,6 +1,6 @@
 """gunicorn settings for serving a flask-rustpath app.
 
-Use with ``gunicorn -c python:flask_rustpath.gunicorn_conf [APP]``; without APP it
+Use with ``gunicorn -c python:flask_rustpath.serving.gunicorn_conf [APP]``; without APP it
 serves ``$GUNICORN_APP`` or the demo. Threaded workers (gthread) suit hot routes:
 Rust kernels release the GIL, so threads of one worker compute in parallel.
 
@@ -63,7 +63,7 @@ def on_starting(server: Arbiter) -> None:
 def worker_exit(server: Arbiter, worker: Worker) -> None:
     """Write this worker's last queued metrics before it exits (they are otherwise
     written every half second by a background thread)."""
-    from flask_rustpath.metrics import flush_all
+    from flask_rustpath.support.metrics import flush_all
 
     flush_all()
 

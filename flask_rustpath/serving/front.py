@@ -41,13 +41,14 @@ from typing import Any
 
 from flask import Flask
 
-from .admission import refusal_message
-from .config import usable_cpus
-from .errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
-from .hot import HotRoute
-from .pairing import PairingMiddleware
-from .rules import RULE_VARIABLE
-from .state import RustPathState, get_state
+from ..core.admission import refusal_message
+from ..core.config import usable_cpus
+from ..core.errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
+from ..flask_internals import handles_errors, hook_applying, wsgi_app_is
+from ..hot import HotRoute
+from ..middleware import PairingMiddleware
+from ..state import RustPathState, get_state
+from ..support.rules import RULE_VARIABLE
 
 NATIVE_ATTRIBUTE = "__rustpath_native__"
 # What the front itself answers a native call with; an app handler for any of them
@@ -188,39 +189,17 @@ def native_plan(app: Flask) -> NativePlan:
 
 def _why_app_not_native(app: Flask) -> str | None:
     """WSGI middleware around the app runs Python the front would skip."""
-    middleware = app.wsgi_app
-    inner = getattr(middleware, "wsgi_app", None)
-    if (
-        not isinstance(middleware, PairingMiddleware)
-        or getattr(inner, "__func__", None) is not type(app).wsgi_app
-    ):
+    if not wsgi_app_is(app, PairingMiddleware):
         return "the app's WSGI app is wrapped in middleware, which only gunicorn runs"
     return None
 
 
-def _scopes(endpoint: str) -> list[str | None]:
-    """The app (``None``) and each blueprint an endpoint belongs to: ``a``, ``a.b``."""
-    parts = endpoint.split(".")[:-1]
-    return [None, *(".".join(parts[: i + 1]) for i in range(len(parts)))]
-
-
 def _why_hooks_apply(app: Flask, endpoint: str) -> str | None:
-    scopes = _scopes(endpoint)
-    hooks: dict[str, Mapping[str | None, list[Any]]] = {
-        "before_request": app.before_request_funcs,
-        "after_request": app.after_request_funcs,
-        "url_value_preprocessor": app.url_value_preprocessors,
-    }
-    for kind, registry in hooks.items():
-        if any(registry.get(scope) for scope in scopes):
-            return f"a {kind} hook applies to it, which only Flask runs"
-    for scope in scopes:
-        for code, handlers in app.error_handler_spec.get(scope, {}).items():
-            if code in NATIVE_STATUSES or (
-                code is None
-                and any(issubclass(e, kind) for kind in handlers for e in NATIVE_ERRORS)
-            ):
-                return "an error handler applies to its errors, which only Flask runs"
+    kind = hook_applying(app, endpoint)
+    if kind is not None:
+        return f"a {kind} hook applies to it, which only Flask runs"
+    if handles_errors(app, endpoint, NATIVE_STATUSES, NATIVE_ERRORS):
+        return "an error handler applies to its errors, which only Flask runs"
     return None
 
 
@@ -328,7 +307,7 @@ def serve(
 ) -> int:
     """Run gunicorn and the front until ``SIGTERM`` or ``SIGINT``, then stop both;
     gunicorn's exit status (0 after a clean stop)."""
-    from . import _native
+    from .._native import serve_front
 
     plan = native_plan(app)
     with tempfile.TemporaryDirectory(prefix="rustpath-serve-") as private:
@@ -364,7 +343,7 @@ def serve(
             print(f"flask-rustpath front: {endpoint} goes to gunicorn: {reason}", file=sys.stderr)
         with _stop_signals() as serving, _gunicorn(env, upstream, options.health_path) as status:
             serving.set()
-            _native.serve_front(json.dumps(config), plan.entries)
+            serve_front(json.dumps(config), plan.entries)
         return status.returncode
 
 
@@ -401,7 +380,13 @@ class ExitStatus:
 
 @contextlib.contextmanager
 def _gunicorn(env: Mapping[str, str], upstream: Path, probe_path: str) -> Iterator[ExitStatus]:
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:flask_rustpath.gunicorn_conf"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:flask_rustpath.serving.gunicorn_conf",
+    ]
     # Its own session: a Ctrl-C in the terminal reaches the front, which drains and
     # then stops gunicorn, instead of stopping gunicorn under requests in flight.
     process = subprocess.Popen(
