@@ -4,10 +4,11 @@
 use std::sync::atomic::AtomicBool;
 
 use crate::cancel::{Cancelled, Deadline};
+use crate::dispatch::Method;
 use crate::native_abi::{
     release_buffer, serve_call, NativeBuffer, NativeEntry, Outcome, ABI_VERSION,
 };
-use crate::{pool, primesum, Method};
+use crate::{pool, primesum};
 
 /// Below this `n` a call runs on the calling thread: the whole sieve takes well under a
 /// millisecond there, less than handing it to the pool would add.

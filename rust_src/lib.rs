@@ -3,97 +3,35 @@
 //! Each function here checks its arguments, releases the GIL for the whole
 //! computation and maps failures to Python exceptions. The kernels themselves live
 //! in plain Rust modules ([`sieve`], [`primesum`], [`cancel`], [`pool`]) with no PyO3
-//! in them; so do the native entry points ([`native_abi`], [`entries`]) and the HTTP
-//! front ([`front`]) that `flask rustpath serve` runs.
+//! in them; so do the choice of algorithm and pool ([`dispatch`]), the native entry
+//! points ([`native_abi`], [`entries`]) and the HTTP front ([`front`]) that
+//! `flask rustpath serve` runs.
+//!
+//! Modules import one way, each only from those listed before it: [`cancel`] and
+//! [`pool`] (std and rayon only); the kernels [`sieve`] and [`primesum`]; the native
+//! ABI [`native_abi`] and the kernel dispatch [`dispatch`]; the built-in entries
+//! [`entries`] and the [`front`]; this binding and its `pylog` (the front's log lines
+//! into Python's `logging`), which nothing else imports.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
-use rayon::ThreadPool;
 
 pub mod cancel;
+pub mod dispatch;
 pub mod entries;
 pub mod front;
 pub mod native_abi;
 pub mod pool;
 pub mod primesum;
+mod pylog;
 pub mod sieve;
 
-use cancel::{Cancelled, Deadline};
-
-/// From this `n` on, `method="auto"` uses the sublinear method. Measured on this
-/// 2-core machine through Python, best of 25 calls, sieve vs sublinear in ms (1 thread;
-/// 2 threads): 10^6: 0.057 vs 0.183 (0.059 vs 0.228); 2·10^6: 0.134 vs 0.209 (0.137
-/// vs 0.285); 3·10^6: 0.220 vs 0.221 (0.221 vs 0.315); 4·10^6: 0.321 vs 0.229 (0.342
-/// vs 0.317); 10^7: 0.83 vs 0.24 (0.65 vs 0.32). One thread crosses near 3·10^6, two
-/// near 4·10^6.
-/// Re-measure by timing `_native.sum_of_primes(n, threads=t, method=m)` for both
-/// methods around this n; the kernel suite's `rust` and `rust-sublinear` columns show it
-/// too (10^6: sieve faster, 10^7: sublinear faster).
-pub const CROSSOVER_N: u64 = 3_000_000;
-
-/// Which algorithm `sum_of_primes` runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// The sieve below [`CROSSOVER_N`], the sublinear method from there on.
-    Auto,
-    /// The segmented sieve ([`sieve`]), up to [`sieve::MAX_N`].
-    Sieve,
-    /// The combinatorial method ([`primesum`]), up to [`primesum::MAX_N`].
-    Sublinear,
-}
-
-impl Method {
-    /// Parses the Python-side name.
-    ///
-    /// # Errors
-    /// A message naming the accepted values.
-    pub fn parse(name: &str) -> Result<Self, String> {
-        match name {
-            "auto" => Ok(Self::Auto),
-            "sieve" => Ok(Self::Sieve),
-            "sublinear" => Ok(Self::Sublinear),
-            other => Err(format!(
-                "method must be \"auto\", \"sieve\" or \"sublinear\", got {other:?}"
-            )),
-        }
-    }
-
-    /// Largest `n` this method accepts.
-    #[must_use]
-    pub fn max_n(self) -> u64 {
-        match self {
-            Self::Sieve => sieve::MAX_N,
-            Self::Auto | Self::Sublinear => primesum::MAX_N,
-        }
-    }
-
-    /// Sum of the primes below `n` (`n <= self.max_n()`).
-    ///
-    /// # Errors
-    /// [`Cancelled`] once `deadline` expires.
-    pub fn run(
-        self,
-        n: u64,
-        pool: Option<&ThreadPool>,
-        deadline: &Deadline,
-    ) -> Result<u128, Cancelled> {
-        let sieve = match self {
-            Self::Sieve => true,
-            Self::Sublinear => false,
-            Self::Auto => n < CROSSOVER_N,
-        };
-        if sieve {
-            sieve::sum_of_primes_until(n, pool, deadline)
-        } else {
-            primesum::sum_of_primes_on(n, pool, deadline)
-        }
-    }
-}
+use cancel::Deadline;
+use dispatch::{Method, Stopped, CROSSOVER_N};
 
 /// Sum of all primes below `n`.
 ///
@@ -134,32 +72,14 @@ fn sum_of_primes(
     };
     let threads = checked_threads(threads)?;
     // Starting a pool's threads is work too: it happens with the GIL released.
-    py.detach(|| {
-        let pool = pool_for(threads)?;
-        method
-            .run(n, pool.as_deref(), &deadline)
-            .map_err(|Cancelled| Stopped::Deadline)
-    })
-    .map_err(|stopped| match stopped {
-        Stopped::Pool(err) => pool_error(err),
-        Stopped::Deadline => PyTimeoutError::new_err(format!(
-            "sum_of_primes({n}) stopped after its timeout of {} s",
-            timeout.unwrap_or_default()
-        )),
-    })
-}
-
-/// Why a computation ended without a sum (a Python exception is made once the GIL is
-/// held again).
-enum Stopped {
-    Pool(rayon::ThreadPoolBuildError),
-    Deadline,
-}
-
-impl From<rayon::ThreadPoolBuildError> for Stopped {
-    fn from(err: rayon::ThreadPoolBuildError) -> Self {
-        Self::Pool(err)
-    }
+    py.detach(|| dispatch::sum_of_primes(method, n, threads, &deadline))
+        .map_err(|stopped| match stopped {
+            Stopped::Pool(err) => pool_error(err),
+            Stopped::Deadline => PyTimeoutError::new_err(format!(
+                "sum_of_primes({n}) stopped after its timeout of {} s",
+                timeout.unwrap_or_default()
+            )),
+        })
 }
 
 /// `threads` checked: `None` for the process pool, else a count in `1..=MAX_THREADS`.
@@ -173,17 +93,6 @@ fn checked_threads(threads: Option<i64>) -> PyResult<Option<usize>> {
             "threads must be between 1 and {}, got {t}",
             pool::MAX_THREADS
         ))),
-    }
-}
-
-/// The pool for a checked `threads` (`None`: run on the calling thread).
-fn pool_for(
-    threads: Option<usize>,
-) -> Result<Option<Arc<ThreadPool>>, rayon::ThreadPoolBuildError> {
-    match threads {
-        None => pool::process_pool().map(Some),
-        Some(1) => Ok(None),
-        Some(t) => pool::pool_with(t).map(Some),
     }
 }
 
@@ -227,8 +136,14 @@ fn serve_front(py: Python<'_>, config: &str, entries: &Bound<'_, PyDict>) -> PyR
             .map_err(|err| PyValueError::new_err(format!("native entry {key:?}: {err}")))?;
         table.insert(key, entry);
     }
-    py.detach(|| front::run(config, &table))
-        .map_err(PyRuntimeError::new_err)
+    let served = py.detach(|| front::run(config, &table));
+    // The front logs through Python, on this thread too (see `pylog`): an exception
+    // raised meanwhile (a signal handler's, say) waits here, and is raised now, as it
+    // would have been right after the call.
+    if let Some(raised) = PyErr::take(py) {
+        return Err(raised);
+    }
+    served.map_err(PyRuntimeError::new_err)
 }
 
 /// `{name: capsule}` of this module's native entry points.
@@ -250,6 +165,8 @@ fn pool_error(err: rayon::ThreadPoolBuildError) -> PyErr {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The front logs to Python's `logging` (`flask_rustpath.front` and below).
+    pylog::install(m.py())?;
     m.add_function(wrap_pyfunction!(sum_of_primes, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(serve_front, m)?)?;
@@ -261,37 +178,4 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SIEVE_MAX_N", sieve::MAX_N)?;
     m.add("CROSSOVER_N", CROSSOVER_N)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn methods_parse_and_agree() {
-        assert_eq!(Method::parse("auto"), Ok(Method::Auto));
-        assert_eq!(Method::parse("sieve"), Ok(Method::Sieve));
-        assert_eq!(Method::parse("sublinear"), Ok(Method::Sublinear));
-        assert!(Method::parse("Sieve")
-            .unwrap_err()
-            .contains("\"sublinear\""));
-        assert!(Method::Sieve.max_n() < Method::Auto.max_n());
-        let never = Deadline::never();
-        for n in [
-            0,
-            1,
-            2,
-            3,
-            CROSSOVER_N - 1,
-            CROSSOVER_N,
-            CROSSOVER_N + 1,
-            10_000_019,
-        ] {
-            let sums: Vec<u128> = [Method::Auto, Method::Sieve, Method::Sublinear]
-                .iter()
-                .map(|m| m.run(n, None, &never).unwrap())
-                .collect();
-            assert!(sums.windows(2).all(|w| w[0] == w[1]), "n = {n}: {sums:?}");
-        }
-    }
 }

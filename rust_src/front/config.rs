@@ -50,6 +50,25 @@ pub struct Config {
     pub log_interval_seconds: f64,
     /// Whether the front writes an access log line per request to stdout.
     pub access_log: bool,
+    /// Client connections open at once, at most; [`DEFAULT_MAX_CONNECTIONS`] when the
+    /// configuration has no such key (Python sends none).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+/// The bound on open client connections when the configuration names none: 4096.
+///
+/// The front takes a slot of this bound before each `accept()` and the connection
+/// holds it until it closes, so at the bound new clients wait in the listen backlog
+/// instead of costing the front a descriptor, a task and buffers each. It is far above
+/// the requests the front serves at once (native calls wait for `rust_slots`, proxied
+/// ones for gunicorn's workers × threads): only idle keep-alive connections and slow
+/// clients add up to it. A lower `ulimit -n` bounds sooner: `accept()` then fails,
+/// and the front backs off and retries.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
 }
 
 /// One hot route with a native entry point.
@@ -99,4 +118,24 @@ pub struct LimitConfig {
     /// The limit as Python's `json.dumps` writes it, and as `str()` does.
     pub limit_json: String,
     pub limit_text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_has_a_default_when_python_sends_none() {
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "bind": "127.0.0.1:0", "upstream": "/nonexistent.sock", "routes": [],
+            "rust_prefix": "/rust", "python_prefix": "/python", "rust_slots": 1, "queue": 0,
+            "admission_wait_seconds": 1.0, "deadline_seconds": null, "health_path": "/healthz",
+            "metrics_path": "/metrics", "io_threads": 1, "max_header_bytes": 8192,
+            "max_body_bytes": 1024, "header_timeout_seconds": 1.0, "body_timeout_seconds": 1.0,
+            "upstream_timeout_seconds": 1.0, "graceful_timeout_seconds": 1.0,
+            "shadow_in_flight": 1, "log_interval_seconds": 60.0, "access_log": false,
+        }))
+        .unwrap();
+        assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
+    }
 }

@@ -9,10 +9,17 @@
 //!
 //! Modules: [`config`] (what Python sends), [`routes`] (matching a URL to a native
 //! route), [`native`] (one native call: limits, admission, deadline, the JSON answer),
-//! [`proxy`] (gunicorn), [`wire`] (JSON for malformed HTTP), [`metrics`], [`shadow`],
-//! [`access_log`], [`server`] (accepting, serving, draining).
+//! [`proxy`] (gunicorn), [`wire`] (JSON for malformed HTTP), [`body`] (the response
+//! body and the front's JSON answers), [`metrics`], [`shadow`], [`access_log`],
+//! [`server`] (accepting, serving, draining).
+//!
+//! They import one way: [`server`] uses the others; [`native`], [`proxy`], [`shadow`]
+//! and [`wire`] use only the modules below them ([`shadow`] uses [`proxy`]); [`body`],
+//! [`config`], [`metrics`] and [`access_log`] use none of the front's modules, and
+//! [`routes`] only [`config`].
 
 pub mod access_log;
+pub mod body;
 pub mod config;
 pub mod metrics;
 pub mod native;

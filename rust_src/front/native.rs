@@ -14,11 +14,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
+use super::body::{error_body, json_response, quoted, Body};
 use super::config::{LimitConfig, RouteConfig};
 use super::routes::Value;
-use super::server::Body;
-use super::wire::{error_body, json_response, quoted};
 use crate::native_abi::{Entry, Outcome};
+
+/// The Python logger of failed native calls (`flask_rustpath.front.native`): errors,
+/// which Python writes to stderr even with no logging configured.
+const LOG: &str = "flask_rustpath::front::native";
 
 pub const BACKEND_HEADER: HeaderName = HeaderName::from_static("x-rustpath-backend");
 pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
@@ -120,7 +123,8 @@ pub async fn answer(
     let seconds = started.elapsed().as_secs_f64();
     match outcome {
         Outcome::Ok(result) if serde_json::from_str::<serde::de::IgnoredAny>(&result).is_err() => {
-            eprintln!(
+            log::error!(
+                target: LOG,
                 "[flask-rustpath front pid {}] native kernel {} returned invalid JSON: {:.200}",
                 std::process::id(),
                 config.kernel_repr,
@@ -171,7 +175,8 @@ pub async fn answer(
             )
         }
         Outcome::Failed(reason) => {
-            eprintln!(
+            log::error!(
+                target: LOG,
                 "[flask-rustpath front pid {}] native kernel {} failed: {reason}",
                 std::process::id(),
                 config.kernel_repr

@@ -16,8 +16,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use hyperlocal::UnixConnector;
 
-use super::server::Body;
-use super::wire::front_error;
+use super::body::{front_error, Body};
+
+/// The Python logger of an unreachable gunicorn (`flask_rustpath.front.proxy`): an
+/// error, which Python writes to stderr even with no logging configured.
+const LOG: &str = "flask_rustpath::front::proxy";
 
 /// gunicorn behind the front.
 pub struct Upstream {
@@ -148,7 +151,8 @@ impl Upstream {
                 "upstream_timeout",
             ),
             Err(UpstreamError::Unavailable(reason)) => {
-                eprintln!(
+                log::error!(
+                    target: LOG,
                     "[flask-rustpath front pid {}] gunicorn unreachable: {reason}",
                     std::process::id()
                 );

@@ -2,12 +2,14 @@
 //!
 //! Each connection gets a header timeout and a head-size bound; a request is answered
 //! natively when [`super::routes`] matches it, by the front itself at the health and
-//! metrics URLs, and by gunicorn otherwise. On `SIGTERM` or `SIGINT` the front stops
-//! accepting (taking the connections the kernel already completed), lets every request
-//! it has read finish, closes idle keep-alive connections, and returns.
+//! metrics URLs, and by gunicorn otherwise. At most [`Config::max_connections`] client
+//! connections are open at once. On `SIGTERM` or `SIGINT` the front stops accepting
+//! (taking the connections the kernel already completed), lets every request it has
+//! read finish, closes idle keep-alive connections, and returns.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
@@ -15,7 +17,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
@@ -23,13 +24,15 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::access_log::AccessLog;
+use super::body::{json_response, Body};
 use super::config::Config;
 use super::metrics::FrontMetrics;
 use super::native::{answer, Admission, NativeRoute};
@@ -39,8 +42,13 @@ use super::shadow::Shadow;
 use super::wire::{self, JsonIo, Tracked};
 use crate::native_abi::Entry;
 
-/// The body of every response the front writes.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+/// The Python logger (`flask_rustpath.front`, through pyo3-log) of the front's own
+/// lines: starting, stopping, accept failures. They are warnings or errors on purpose:
+/// with no logging configured, Python writes exactly those levels to stderr as the bare
+/// message (`logging.lastResort`), the text `flask rustpath serve` has always printed
+/// there. They are logged while the serving thread has the GIL released, so taking it
+/// for a line only waits for Python's other threads.
+const LOG: &str = "flask_rustpath::front";
 
 /// Time the front's own GETs to the app (health, metrics) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -153,7 +161,8 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         .await
         .map_err(|err| format!("could not listen on {}: {err}", config.bind))?;
     let local = listener.local_addr().map_err(|err| err.to_string())?;
-    eprintln!(
+    log::warn!(
+        target: LOG,
         "[flask-rustpath front pid {}] listening on http://{local}, {} native route(s), app on {}",
         std::process::id(),
         front.native.len(),
@@ -163,17 +172,18 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         header_timeout: seconds(config.header_timeout_seconds),
         max_buf: config.max_header_bytes.max(8192),
     };
-    let (stop, stopping) = watch::channel(false);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            (slot, accepted) = accept_bounded(&listener, &slots) => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(Arc::clone(&front), stream, peer, connection, stopping.clone()));
+                    connections.spawn(serve_connection(Arc::clone(&front), stream, peer, connection, graceful.watcher(), slot));
                 }
                 Err(err) => {
                     // Out of file descriptors, say: back off instead of spinning.
-                    eprintln!("[flask-rustpath front pid {}] accept failed: {err}", std::process::id());
+                    log::error!(target: LOG, "[flask-rustpath front pid {}] accept failed: {err}", std::process::id());
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
@@ -182,30 +192,39 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         }
         while connections.try_join_next().is_some() {}
     }
-    // Connections the kernel completed before we stopped listening get served too.
-    while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await
-    {
+    // Connections the kernel completed before we stopped listening get served too, as
+    // far as the bound allows.
+    while let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+        let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await
+        else {
+            break;
+        };
         connections.spawn(serve_connection(
             Arc::clone(&front),
             stream,
             peer,
             connection,
-            stopping.clone(),
+            graceful.watcher(),
+            slot,
         ));
     }
     drop(listener);
     let open = connections.len();
-    eprintln!(
+    log::warn!(
+        target: LOG,
         "[flask-rustpath front pid {}] stopping: {open} connection(s) to finish",
         std::process::id()
     );
-    let _ = stop.send(true);
     let drained = tokio::time::timeout(seconds(config.graceful_timeout_seconds), async {
+        // Every connection finishes the request in flight (its answer says
+        // `connection: close`) and closes; idle ones close at once.
+        graceful.shutdown().await;
         while connections.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        eprintln!(
+        log::warn!(
+            target: LOG,
             "[flask-rustpath front pid {}] {} connection(s) still busy after {} s: closed",
             std::process::id(),
             connections.len(),
@@ -213,6 +232,19 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         );
     }
     Ok(())
+}
+
+/// A slot of `slots` (waiting while all are taken), then the next connection. The
+/// connection keeps the slot until it closes; a failed accept gives it back.
+async fn accept_bounded(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (OwnedSemaphorePermit, io::Result<(TcpStream, SocketAddr)>) {
+    let slot = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .expect("the connection bound is never closed");
+    (slot, listener.accept().await)
 }
 
 #[derive(Clone, Copy)]
@@ -226,7 +258,9 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     settings: ConnectionSettings,
-    mut stopping: watch::Receiver<bool>,
+    graceful: Watcher,
+    // Released as the connection closes (or its task is dropped).
+    _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
     let io = JsonIo::new(stream);
@@ -259,15 +293,10 @@ async fn serve_connection(
         // A client may shut its sending side once its request is out: still answer it.
         .half_close(true)
         .max_buf_size(settings.max_buf);
-    let mut conn = pin!(builder.serve_connection(TokioIo::new(io), service));
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        _ = async { stopping.wait_for(|stop| *stop).await.is_ok() } => {
-            // Finish the request in flight (its answer says `connection: close`), then close.
-            conn.as_mut().graceful_shutdown();
-            conn.as_mut().await
-        }
-    };
+    // On shutdown: finish the request in flight (its answer says `connection: close`),
+    // then close. Pinned here so that the connection outlives the error's record below.
+    let mut conn = pin!(graceful.watch(builder.serve_connection(TokioIo::new(io), service)));
+    let result = conn.as_mut().await;
     if let Err(err) = result {
         let (kind, reason) = if err.is_timeout() {
             (wire::CLOSED_TIMED_OUT, "header_timeout")
@@ -367,7 +396,7 @@ impl Front {
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
-        wire::json_response(code, format!("{body}\n"))
+        json_response(code, format!("{body}\n"))
     }
 
     /// The app's Prometheus text (all workers), then the front's.
@@ -391,5 +420,35 @@ impl Front {
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepts_no_more_connections_than_the_bound() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let slots = Arc::new(Semaphore::new(1));
+        let _first = TcpStream::connect(address).await.unwrap();
+        let _second = TcpStream::connect(address).await.unwrap();
+        let (slot, accepted) = accept_bounded(&listener, &slots).await;
+        assert!(accepted.is_ok());
+        // The second client waits in the backlog while the first holds the only slot.
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(100),
+            accept_bounded(&listener, &slots),
+        )
+        .await;
+        assert!(waiting.is_err());
+        drop(slot);
+        let (_slot, accepted) =
+            tokio::time::timeout(Duration::from_secs(10), accept_bounded(&listener, &slots))
+                .await
+                .unwrap();
+        assert!(accepted.is_ok());
+        assert_eq!(slots.available_permits(), 0);
     }
 }

@@ -15,6 +15,11 @@ use tokio::sync::Semaphore;
 use super::metrics::FrontMetrics;
 use super::proxy::Upstream;
 
+/// The Python logger of shadow mismatches (`flask_rustpath.front.shadow`): warnings, as
+/// the Flask side logs its own mismatches, which Python writes to stderr even with no
+/// logging configured.
+const LOG: &str = "flask_rustpath::front::shadow";
+
 /// Python references are slow by nature: a comparison may take this long.
 const SHADOW_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -165,7 +170,8 @@ impl LimitedLog {
         } else {
             String::new()
         };
-        eprintln!(
+        log::warn!(
+            target: LOG,
             "[flask-rustpath front pid {}] {text}{more}",
             std::process::id()
         );

@@ -1,5 +1,5 @@
-//! JSON on the wire: the front's own error bodies, and JSON in place of the empty
-//! answers hyper gives to malformed HTTP.
+//! JSON on the wire: JSON in place of the empty answers hyper gives to malformed HTTP,
+//! and the busy count of the responses being written.
 //!
 //! hyper answers a request head it cannot parse with a bodiless `400`, `414` or `431`
 //! and closes, and closes silently on a header timeout or a framing error. [`JsonIo`]
@@ -14,59 +14,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::server::Body;
-
-/// A JSON string literal.
-#[must_use]
-pub fn quoted(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
-}
-
-/// `{"error": code, "message": message, ...extra}` plus a newline, as the Flask side
-/// writes errors. `extra` holds `(key, JSON text)` pairs.
-#[must_use]
-pub fn error_body(code: &str, message: &str, extra: &[(&str, String)]) -> String {
-    let mut body = format!(
-        "{{\"error\":{},\"message\":{}",
-        quoted(code),
-        quoted(message)
-    );
-    for (key, json) in extra {
-        body.push(',');
-        body.push_str(&quoted(key));
-        body.push(':');
-        body.push_str(json);
-    }
-    body.push_str("}\n");
-    body
-}
-
-/// A JSON response.
-#[must_use]
-pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// A JSON error from the front itself.
-#[must_use]
-pub fn front_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json_response(status, error_body(code, message, &[]))
-}
+use super::body::{error_body, Body};
 
 /// A whole `Connection: close` response, for writing below hyper.
 fn raw_json_error(status: u16) -> Vec<u8> {
@@ -281,11 +233,7 @@ mod tests {
     }
 
     #[test]
-    fn error_bodies_read_like_flasks() {
-        assert_eq!(
-            error_body("overloaded", "busy \"now\"", &[("kernel", quoted("k")), ("limit", "3".into())]),
-            "{\"error\":\"overloaded\",\"message\":\"busy \\\"now\\\"\",\"kernel\":\"k\",\"limit\":3}\n"
-        );
+    fn raw_errors_read_like_flasks() {
         let raw = String::from_utf8(raw_json_error(431)).unwrap();
         assert!(raw.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
         assert!(raw.ends_with(
