@@ -70,16 +70,19 @@ class HotRoute:
                     f"kernel {kernel.name!r} failed; see the server log", kernel=kernel.name
                 ) from None
             try:
-                return Response(json_text({"result": result}), mimetype="application/json")
+                return result_response(result)
             except (TypeError, ValueError) as exc:  # unencodable, non-finite, too long
-                raise ImplementationError(
-                    f"kernel {kernel.name!r} returned a value strict JSON cannot encode: {exc}",
-                    kernel=kernel.name,
-                ) from None
+                raise ImplementationError.unencodable(kernel.name, str(exc)) from None
 
         hot_view.__name__ = f"hot_{kernel.name}"
         hot_view.__doc__ = kernel.__doc__
         return paired(hot_view)
+
+
+def result_response(result: Any) -> Response:
+    """What a JSON route answers for ``result``: ``{"result": ...}`` in strict JSON;
+    ``TypeError`` or ``ValueError`` when strict JSON cannot encode it."""
+    return Response(json_text({"result": result}), mimetype="application/json")
 
 
 def make_hot_route(

@@ -23,6 +23,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter, RequestRedirect
 
+from .core.headers import BACKEND_HEADER, TIMING_HEADER, timing
 from .core.record import RECORD_KEY, CallRecord, current_record
 from .core.sides import SIDES, Side
 from .pairing import is_paired
@@ -31,8 +32,6 @@ from .urls import insert_prefix
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-BACKEND_HEADER = "X-RustPath-Backend"
 
 
 class PairingMiddleware:
@@ -139,19 +138,13 @@ def _no_write(data: bytes) -> None:
 
 def _kernel_headers(record: CallRecord) -> list[tuple[str, str]]:
     """``X-RustPath-Backend`` (the sides that ran kernels, or the pinned side) and one
-    ``Server-Timing`` entry per call; a call that failed before timing has no ``dur``."""
+    ``Server-Timing`` entry per call (see :mod:`flask_rustpath.core.headers`)."""
     calls = record.calls
     if not calls:
         return [(BACKEND_HEADER, record.side or "")]
-    if len(calls) == 1 and (seconds := calls[0][2]) is not None:  # the common case, cheap
-        side, name, _ = calls[0]
-        return [
-            (BACKEND_HEADER, side),
-            ("Server-Timing", f'{side};dur={seconds * 1000:.3f};desc="{name}"'),
-        ]
+    if len(calls) == 1:  # the common case, cheap
+        side, name, seconds = calls[0]
+        return [(BACKEND_HEADER, side), (TIMING_HEADER, timing(side, name, seconds))]
     sides = ", ".join(dict.fromkeys(side for side, _, _ in calls))
-    timing = ", ".join(
-        f'{side};desc="{name}"' if sec is None else f'{side};dur={sec * 1000:.3f};desc="{name}"'
-        for side, name, sec in calls
-    )
-    return [(BACKEND_HEADER, sides), ("Server-Timing", timing)]
+    entries = ", ".join(timing(side, name, seconds) for side, name, seconds in calls)
+    return [(BACKEND_HEADER, sides), (TIMING_HEADER, entries)]

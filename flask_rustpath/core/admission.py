@@ -33,6 +33,8 @@ import threading
 import weakref
 from time import monotonic
 
+from .errors import Overloaded
+
 
 class Gate:
     """At most ``limit`` calls inside at once; a call beyond waits up to ``wait`` seconds.
@@ -142,9 +144,15 @@ def leave_all(gates: tuple[Gate, ...]) -> None:
 
 
 def refusal_message(side: str, kernel_repr: str, wait: float, where: str = "this worker") -> str:
-    """What a refused call answers, from Python and from the front, which receives this
-    function's output for its own refusals (``where="the front"``)."""
+    """What a refused call says (see :func:`refusal`)."""
     return (
         f"the {side} side of {kernel_repr} is at its concurrency cap in {where} and "
         f"no slot freed within {wait:g} s; retry shortly"
     )
+
+
+def refusal(kernel: str, side: str, wait: float, where: str = "this worker") -> Overloaded:
+    """The 503 for a call of ``side`` of ``kernel`` that found no slot within ``wait``
+    seconds, from Python or, with ``where="the front"``, from the front (which is sent
+    this error's body and headers for each of its native routes)."""
+    return Overloaded(refusal_message(side, repr(kernel), wait, where), kernel=kernel, side=side)

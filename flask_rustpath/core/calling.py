@@ -42,12 +42,7 @@ def check_limits(
         value = named.get(argument)
         # "not <=": a NaN compares false with everything and must not slip through.
         if isinstance(value, (int, float)) and not value <= limit:
-            raise LimitExceeded(
-                f"{argument}={value} is above the {side} limit of {limit} for {kernel.name!r}",
-                argument=argument,
-                limit=limit,
-                side=side,
-            )
+            raise LimitExceeded.above(kernel.name, side, argument, value, limit)
 
 
 def invoke(
@@ -84,19 +79,13 @@ def mapped(kernel: KernelSpec, side: Side, exc: BaseException) -> HotRouteError 
     if isinstance(exc, HotRouteError):
         return None
     if isinstance(exc, (ValueError, OverflowError)):
-        return BadInput(str(exc), kernel=kernel.name, side=side)
+        return BadInput.refused(kernel.name, side, str(exc))
     if isinstance(exc, TimeoutError):
-        return DeadlineExceeded(
-            f"the {side} side of {kernel.name!r} ran past its deadline and was stopped",
-            kernel=kernel.name,
-            side=side,
-        )
+        return DeadlineExceeded.stopped(kernel.name, side)
     if isinstance(exc, Exception) or not is_rust_panic(exc):
         return None
     log.error("[pid %d] Rust panic in kernel %r: %s", os.getpid(), kernel.name, exc)
-    return RustPanic(
-        f"the Rust side of {kernel.name!r} panicked; see the server log", kernel=kernel.name
-    )
+    return RustPanic.of(kernel.name)
 
 
 def results_match(kernel: KernelSpec, python_result: Any, rust_result: Any) -> bool:

@@ -133,6 +133,11 @@ class BadInput(HotRouteError, http.BadRequest, ValueError):
     error = "bad_input"
     negotiated = True
 
+    @classmethod
+    def refused(cls, kernel: str, side: str, reason: str) -> BadInput:
+        """``side`` of ``kernel`` refused its input, saying ``reason``."""
+        return cls(reason, kernel=kernel, side=side)
+
 
 class LimitExceeded(HotRouteError, http.UnprocessableEntity):
     """An argument is above the limit configured for the side that would serve it."""
@@ -140,6 +145,18 @@ class LimitExceeded(HotRouteError, http.UnprocessableEntity):
     code = 422
     error = "limit_exceeded"
     negotiated = True
+
+    @classmethod
+    def above(
+        cls, kernel: str, side: str, argument: str, value: object, limit: float
+    ) -> LimitExceeded:
+        """``argument=value`` is above ``side``'s ``limit`` for ``kernel``."""
+        return cls(
+            f"{argument}={value} is above the {side} limit of {limit} for {kernel!r}",
+            argument=argument,
+            limit=limit,
+            side=side,
+        )
 
 
 class Overloaded(HotRouteError, http.ServiceUnavailable):
@@ -169,11 +186,27 @@ class DeadlineExceeded(HotRouteError, http.GatewayTimeout, TimeoutError):
     error = "deadline_exceeded"
     negotiated = True
 
+    @classmethod
+    def stopped(cls, kernel: str, side: str) -> DeadlineExceeded:
+        return cls(
+            f"the {side} side of {kernel!r} ran past its deadline and was stopped",
+            kernel=kernel,
+            side=side,
+        )
+
 
 class ImplementationError(HotRouteError, http.InternalServerError):
     """A hot route's implementation raised an unexpected exception (details in the log)."""
 
     error = "implementation_error"
+
+    @classmethod
+    def unencodable(cls, kernel: str, reason: str) -> ImplementationError:
+        """``kernel`` returned a value strict JSON cannot encode, because of ``reason``."""
+        return cls(
+            f"kernel {kernel!r} returned a value strict JSON cannot encode: {reason}",
+            kernel=kernel,
+        )
 
 
 class RustPanic(HotRouteError, http.InternalServerError, RuntimeError):
@@ -181,6 +214,10 @@ class RustPanic(HotRouteError, http.InternalServerError, RuntimeError):
 
     error = "rust_panic"
     negotiated = True
+
+    @classmethod
+    def of(cls, kernel: str) -> RustPanic:
+        return cls(f"the Rust side of {kernel!r} panicked; see the server log", kernel=kernel)
 
 
 class Misconfigured(HotRouteError, http.InternalServerError, ValueError):

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..support.targets import TargetUnavailable
 from . import record as records
-from .admission import enter_all, leave_all, refusal_message
+from .admission import enter_all, leave_all, refusal
 from .calling import check_limits, raise_mapped
 from .errors import LimitExceeded, Overloaded, RustUnavailable
 from .record import current_record
@@ -69,11 +69,7 @@ class Kernel(KernelSpec):
         if gates and not enter_all(gates):
             record.calls.append((side, name, None))
             events.append((name, side, None, Overloaded.error))
-            raise Overloaded(
-                refusal_message(side, repr(name), gates[0].wait),
-                kernel=name,
-                side=side,
-            )
+            raise refusal(name, side, gates[0].wait)
         try:
             call_kwargs = kwargs
             if side == "rust" and plan.deadline is not None and self.rust.takes_timeout:

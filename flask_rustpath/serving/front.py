@@ -41,7 +41,6 @@ from typing import Any
 
 from flask import Flask
 
-from ..core.admission import refusal_message
 from ..core.config import usable_cpus
 from ..core.errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
 from ..flask_internals import handles_errors, hook_applying, wsgi_app_is
@@ -49,6 +48,7 @@ from ..hot import HotRoute
 from ..middleware import PairingMiddleware
 from ..state import RustPathState, get_state
 from ..support.rules import RULE_VARIABLE
+from .answers import limit_answer, native_answers
 
 NATIVE_ATTRIBUTE = "__rustpath_native__"
 # What the front itself answers a native call with; an app handler for any of them
@@ -239,17 +239,18 @@ def _route_config(
     limits = settings.limits.get("rust") or {}
     return {
         "kernel": kernel.name,
-        "kernel_repr": repr(kernel.name),
-        # A refused call's message, in the Python side's own words.
-        "refusal_message": refusal_message(
-            "rust", repr(kernel.name), state.settings.admission_wait, "the front"
-        ),
+        # Every answer, as the Flask side words it: the front fills in a call's values.
+        "answers": native_answers(kernel.name, state.settings.admission_wait),
         "entry": key,
         "segments": parts,
         "plain_native": settings.backend in ("rust", "shadow"),
         "shadow_rate": settings.shadow_rate if settings.backend == "shadow" else 0.0,
         "limits": [
-            {"argument": name, "limit_json": json.dumps(limit), "limit_text": str(limit)}
+            {
+                "argument": name,
+                "limit_json": json.dumps(limit),
+                "answer": limit_answer(kernel.name, name, limit),
+            }
             for name, limit in limits.items()
         ],
         "concurrency": kernel.concurrency.get("rust"),

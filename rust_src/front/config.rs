@@ -75,11 +75,10 @@ fn default_max_connections() -> usize {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    /// The kernel's name, and its Python `repr` for messages that quote it.
+    /// The kernel's name.
     pub kernel: String,
-    pub kernel_repr: String,
-    /// The 503 `overloaded` message when no slot frees in time, as Python words it.
-    pub refusal_message: String,
+    /// Every answer the route can give, rendered by the Flask side.
+    pub answers: Answers,
     /// Key of its entry point in the entries given to [`super::run`].
     pub entry: String,
     /// The rule, split into literal text and variables.
@@ -115,9 +114,38 @@ pub enum Segment {
 #[serde(deny_unknown_fields)]
 pub struct LimitConfig {
     pub argument: String,
-    /// The limit as Python's `json.dumps` writes it, and as `str()` does.
+    /// The limit as Python's `json.dumps` writes it.
     pub limit_json: String,
-    pub limit_text: String,
+    /// The 422 above it; `{value}` is the argument's value.
+    pub answer: Template,
+}
+
+/// A native route's answers, one per way a call can end, as the Flask side renders
+/// them (`flask_rustpath/serving/answers.py`): the front fills their slots and adds
+/// nothing of its own, so the two sides cannot drift.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    // The answers above a limit are each limit's own: see [`LimitConfig`].
+    /// `{result}` (JSON text) in the body, `{ms}` in `Server-Timing`.
+    pub ok: Template,
+    pub overloaded: Template,
+    /// `{message}` is what the kernel said.
+    pub bad_input: Template,
+    pub deadline_exceeded: Template,
+    pub rust_panic: Template,
+    /// The entry point wrote a result that is not JSON.
+    pub invalid_result: Template,
+}
+
+/// One answer: a status, headers and a body, whose `{slot}`s are filled per call
+/// (Python's `str.format` syntax: `{{` and `}}` are literal braces).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 #[cfg(test)]

@@ -10,13 +10,14 @@
 //! Modules: [`config`] (what Python sends), [`routes`] (matching a URL to a native
 //! route), [`native`] (one native call: limits, admission, deadline, the JSON answer),
 //! [`proxy`] (gunicorn), [`wire`] (JSON for malformed HTTP), [`body`] (the response
-//! body and the front's JSON answers), [`metrics`], [`shadow`], [`access_log`],
-//! [`server`] (accepting, serving, draining).
+//! body and the front's own JSON errors), [`template`] (filling the answers the Flask
+//! side rendered), [`metrics`], [`shadow`], [`access_log`], [`server`] (accepting,
+//! serving, draining).
 //!
 //! They import one way: [`server`] uses the others; [`native`], [`proxy`], [`shadow`]
-//! and [`wire`] use only the modules below them ([`shadow`] uses [`proxy`]); [`body`],
-//! [`config`], [`metrics`] and [`access_log`] use none of the front's modules, and
-//! [`routes`] only [`config`].
+//! and [`wire`] use only the modules below them ([`shadow`] uses [`proxy`], [`native`]
+//! uses [`template`]); [`template`] and [`routes`] use only [`config`] and [`body`];
+//! [`body`], [`config`], [`metrics`] and [`access_log`] use none of the front's modules.
 
 pub mod access_log;
 pub mod body;
@@ -27,6 +28,7 @@ pub mod proxy;
 pub mod routes;
 pub mod server;
 pub mod shadow;
+pub mod template;
 pub mod wire;
 
 pub use config::Config;

@@ -1,30 +1,29 @@
 //! One native call, under the Flask side's contract: the Rust side's limits (422), the
 //! admission bound (503 with `Retry-After`), the deadline (504), a refusal (400), a
 //! failure (500), and `{"result": ...}` with `X-RustPath-Backend` and `Server-Timing`.
+//! Each answer is one the Flask side rendered for the route ([`super::config::Answers`]);
+//! this module decides which, and fills in the call's values.
 
 use std::cmp::Ordering;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::body::{error_body, json_response, quoted, Body};
-use super::config::{LimitConfig, RouteConfig};
+use super::body::Body;
+use super::config::{LimitConfig, RouteConfig, Template};
 use super::routes::Value;
+use super::template::{respond, Slot};
 use crate::native_abi::{Entry, Outcome};
 
 /// The Python logger of failed native calls (`flask_rustpath.front.native`): errors,
 /// which Python writes to stderr even with no logging configured.
 const LOG: &str = "flask_rustpath::front::native";
-
-pub const BACKEND_HEADER: HeaderName = HeaderName::from_static("x-rustpath-backend");
-pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// A native route ready to serve: its settings, entry point and own admission bound.
 pub struct NativeRoute {
@@ -60,42 +59,20 @@ pub async fn answer(
     deadline: Option<Duration>,
 ) -> Answer {
     let config = &route.config;
+    let answers = &config.answers;
     if let Some(limit) = config.limits.iter().find(|limit| above(limit, arguments)) {
         let value = arguments
             .iter()
             .find(|(name, _)| *name == limit.argument)
             .map(|(_, value)| match value {
-                Value::Int(digits) => digits.clone(),
-                Value::Text(text) => text.clone(),
+                Value::Int(digits) => digits.as_str(),
+                Value::Text(text) => text.as_str(),
             })
             .unwrap_or_default();
-        let message = format!(
-            "{}={value} is above the rust limit of {} for {}",
-            limit.argument, limit.limit_text, config.kernel_repr
-        );
-        let body = error_body(
-            "limit_exceeded",
-            &message,
-            &[
-                ("argument", quoted(&limit.argument)),
-                ("limit", limit.limit_json.clone()),
-                ("backend", quoted("rust")),
-            ],
-        );
-        return failed(config, StatusCode::UNPROCESSABLE_ENTITY, body);
+        return failed(&limit.answer, &[("value", Slot::Text(value))]);
     }
     let Some(_permits) = admit(route, admission).await else {
-        let body = error_body(
-            "overloaded",
-            &config.refusal_message,
-            &kernel_and_backend(config),
-        );
-        let mut answer = failed(config, StatusCode::SERVICE_UNAVAILABLE, body);
-        answer
-            .response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        return answer;
+        return failed(&answers.overloaded, &[]);
     };
     let args = super::routes::arguments_json(arguments);
     let inline = config.inline_below.is_some_and(|bound| {
@@ -125,75 +102,37 @@ pub async fn answer(
         Outcome::Ok(result) if serde_json::from_str::<serde::de::IgnoredAny>(&result).is_err() => {
             log::error!(
                 target: LOG,
-                "[flask-rustpath front pid {}] native kernel {} returned invalid JSON: {:.200}",
+                "[flask-rustpath front pid {}] native kernel {:?} returned invalid JSON: {:.200}",
                 std::process::id(),
-                config.kernel_repr,
+                config.kernel,
                 result
             );
-            let message = format!(
-                "kernel {} returned a value strict JSON cannot encode",
-                config.kernel_repr
-            );
-            failed(
-                config,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error_body(
-                    "implementation_error",
-                    &message,
-                    &[("kernel", quoted(&config.kernel))],
-                ),
-            )
+            failed(&answers.invalid_result, &[])
         }
         Outcome::Ok(result) => {
-            let mut response = json_response(StatusCode::OK, format!("{{\"result\":{result}}}\n"));
-            let timing = format!(
-                "rust;dur={:.3};desc={}",
-                seconds * 1000.0,
-                quoted(&config.kernel)
+            let ms = format!("{:.3}", seconds * 1000.0);
+            let response = respond(
+                &answers.ok,
+                &[("result", Slot::Raw(&result)), ("ms", Slot::Raw(&ms))],
             );
-            add_kernel_headers(&mut response, &timing);
             Answer {
+                status: response.status(),
                 response,
                 result: Some(result),
-                status: StatusCode::OK,
             }
         }
-        Outcome::BadInput(message) => failed(
-            config,
-            StatusCode::BAD_REQUEST,
-            error_body("bad_input", &message, &kernel_and_backend(config)),
-        ),
-        Outcome::Deadline => {
-            let message = format!(
-                "the rust side of {} ran past its deadline and was stopped",
-                config.kernel_repr
-            );
-            failed(
-                config,
-                StatusCode::GATEWAY_TIMEOUT,
-                error_body("deadline_exceeded", &message, &kernel_and_backend(config)),
-            )
+        Outcome::BadInput(message) => {
+            failed(&answers.bad_input, &[("message", Slot::Text(&message))])
         }
+        Outcome::Deadline => failed(&answers.deadline_exceeded, &[]),
         Outcome::Failed(reason) => {
             log::error!(
                 target: LOG,
-                "[flask-rustpath front pid {}] native kernel {} failed: {reason}",
+                "[flask-rustpath front pid {}] native kernel {:?} failed: {reason}",
                 std::process::id(),
-                config.kernel_repr
+                config.kernel
             );
-            let message = format!(
-                "the Rust side of {} panicked; see the server log",
-                config.kernel_repr
-            );
-            failed(
-                config,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error_body(
-                    "rust_panic",
-                    &message,
-                    &[("kernel", quoted(&config.kernel))],
-                ),
-            )
+            failed(&answers.rust_panic, &[])
         }
     }
 }
@@ -207,32 +146,13 @@ impl Drop for CancelOnDrop {
     }
 }
 
-fn kernel_and_backend(config: &RouteConfig) -> [(&'static str, String); 2] {
-    [
-        ("kernel", quoted(&config.kernel)),
-        ("backend", quoted("rust")),
-    ]
-}
-
-/// An error answer; like Flask's, it names the side and the kernel, without a duration.
-fn failed(config: &RouteConfig, status: StatusCode, body: String) -> Answer {
-    let mut response = json_response(status, body);
-    add_kernel_headers(
-        &mut response,
-        &format!("rust;desc={}", quoted(&config.kernel)),
-    );
+/// An error answer: no result to shadow.
+fn failed(template: &Template, slots: &[(&str, Slot<'_>)]) -> Answer {
+    let response = respond(template, slots);
     Answer {
+        status: response.status(),
         response,
         result: None,
-        status,
-    }
-}
-
-fn add_kernel_headers(response: &mut Response<Body>, timing: &str) {
-    let headers = response.headers_mut();
-    headers.insert(BACKEND_HEADER, HeaderValue::from_static("rust"));
-    if let Ok(value) = HeaderValue::from_str(timing) {
-        headers.insert(SERVER_TIMING, value);
     }
 }
 

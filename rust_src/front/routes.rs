@@ -148,8 +148,15 @@ mod tests {
     fn table(plain_native: bool) -> Table {
         let route = RouteConfig {
             kernel: "sum_of_primes".into(),
-            kernel_repr: "'sum_of_primes'".into(),
-            refusal_message: "busy".into(),
+            answers: serde_json::from_value(serde_json::json!({
+                "ok": {"status": 200, "headers": [], "body": "{result}"},
+                "overloaded": {"status": 503, "headers": [], "body": ""},
+                "bad_input": {"status": 400, "headers": [], "body": "{message}"},
+                "deadline_exceeded": {"status": 504, "headers": [], "body": ""},
+                "rust_panic": {"status": 500, "headers": [], "body": ""},
+                "invalid_result": {"status": 500, "headers": [], "body": ""},
+            }))
+            .unwrap(),
             entry: "e".into(),
             segments: vec![
                 Segment::Literal {
