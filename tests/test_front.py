@@ -374,11 +374,11 @@ def test_shadow_at_the_front_counts_a_planted_mismatch() -> None:
         while time.monotonic() < deadline:
             _, _, metrics = get(running.base + "/rustpath/metrics")
             text = metrics.decode()
-            if 'rustpath_front_shadow_total{route="shadowed",outcome="match"} 2' in text:
+            if 'rustpath_front_shadow_total{kernel="shadowed",outcome="match"} 2' in text:
                 break
             time.sleep(0.2)
-        assert 'rustpath_front_shadow_total{route="shadowed",outcome="mismatch"} 1' in text, text
-        assert 'rustpath_front_shadow_total{route="shadowed",outcome="match"} 2' in text, text
+        assert 'rustpath_front_shadow_total{kernel="shadowed",outcome="mismatch"} 1' in text, text
+        assert 'rustpath_front_shadow_total{kernel="shadowed",outcome="match"} 2' in text, text
         # The app's own counters are there too: the /python requests shadowing made.
         assert re.search(r'rustpath_requests_total\{[^}]*side="python"', text), text
         assert get(running.base + "/scaled/10?scale=2")[2] == b'{"result":34}\n'

@@ -23,7 +23,7 @@ pub struct HandlerLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ShadowLabels {
-    pub route: String,
+    pub kernel: String,
     pub outcome: String,
 }
 
@@ -127,10 +127,10 @@ impl FrontMetrics {
         (counter, histogram)
     }
 
-    pub fn shadow(&self, route: &str, outcome: &str) {
+    pub fn shadow(&self, kernel: &str, outcome: &str) {
         self.shadow
             .get_or_create(&ShadowLabels {
-                route: route.to_owned(),
+                kernel: kernel.to_owned(),
                 outcome: outcome.to_owned(),
             })
             .inc();
@@ -194,7 +194,7 @@ mod tests {
             "{text}"
         );
         assert!(text
-            .contains("rustpath_front_shadow_total{route=\"sum_of_primes\",outcome=\"match\"} 1"));
+            .contains("rustpath_front_shadow_total{kernel=\"sum_of_primes\",outcome=\"match\"} 1"));
         assert!(text.contains("rustpath_front_refused_total{reason=\"malformed\"} 1"));
         assert!(!text.contains("# EOF"));
         assert!(
