@@ -19,7 +19,8 @@ from .launch import ServerError, fetch
 from .plan import ServerSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_APP = "bench.app:create_app()"
+# The demo plus the NumPy sieve (bench/app.py), unless a spec names its own app.
+BENCH_APP = "bench.app:create_app()"
 
 __all__ = ["KINDS", "REPO_ROOT", "ServerError", "ServerKind", "fetch", "serve", "server_env"]
 
@@ -33,8 +34,7 @@ def server_env(spec: ServerSpec) -> dict[str, str]:
         "GUNICORN_THREADS": str(spec.threads),
         **spec.env,
     }
-    if spec.app is not None:
-        env["GUNICORN_APP"] = spec.app
+    env["GUNICORN_APP"] = spec.app or BENCH_APP
     return env
 
 
@@ -68,7 +68,7 @@ def _granian(spec: ServerSpec, log_path: Path, cwd: Path) -> AbstractContextMana
     return serving.granian(
         server_env(spec),
         log_path,
-        app=spec.app or DEMO_APP,
+        app=spec.app or BENCH_APP,
         workers=spec.workers,
         args=_granian_args(spec),
         cwd=cwd,
@@ -82,7 +82,7 @@ def _granian_command(spec: ServerSpec) -> str:
             "python -m granian --interface wsgi --host 127.0.0.1 --port P",
             f"--workers {spec.workers}",
             *_granian_args(spec),
-            *serving.granian_target(spec.app or DEMO_APP),
+            *serving.granian_target(spec.app or BENCH_APP),
         ]
     )
 
