@@ -1,9 +1,5 @@
-"""Running one side of a kernel: limits, admission, deadline, timing and errors.
-
-Every kernel call goes through :meth:`Kernel.__call__ <flask_rustpath.core.kernel.Kernel>`
-(calls made by the app's code) or :func:`~flask_rustpath.core.comparison.run_side` (the
-tools: compare, check, parity, dashboard). Both map what an implementation raises the
-same way (:func:`mapped`):
+"""Two steps of the call policy (:mod:`~flask_rustpath.core.policy`): the argument
+limits, and the mapping of what an implementation raises (:func:`mapped`):
 
 - ``ValueError``/``OverflowError``: the input was refused, :class:`BadInput` (400),
   still a ``ValueError``;
@@ -18,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, MutableSequence
+from collections.abc import Mapping, MutableSequence
 from typing import Any, NoReturn
 
 from ..support.targets import is_rust_panic
@@ -45,30 +41,14 @@ def check_limits(
             raise LimitExceeded.above(kernel.name, side, argument, value, limit)
 
 
-def invoke(
-    kernel: KernelSpec,
-    side: Side,
-    function: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-) -> Any:
-    """Call one side, mapping failures as the module docstring says."""
-    try:
-        return function(*args, **kwargs)
-    except BaseException as exc:
-        error = mapped(kernel, side, exc)
-        if error is None:
-            raise
-        raise error from exc
-
-
 def raise_mapped(
-    kernel: KernelSpec, side: Side, exc: BaseException, events: MutableSequence[Any]
+    kernel: KernelSpec, side: Side, exc: BaseException, events: MutableSequence[Any] | None
 ) -> NoReturn:
-    """Count ``exc`` as the call's outcome and raise what it maps to (called from the
-    ``except`` block around an implementation call)."""
+    """Count ``exc`` as the call's outcome in ``events`` (unless ``None``) and raise
+    what it maps to (called from the ``except`` block around an implementation call)."""
     error = mapped(kernel, side, exc)
-    events.append((kernel.name, side, None, error_code(error or exc)))
+    if events is not None:
+        events.append((kernel.name, side, None, error_code(error or exc)))
     if error is None:
         raise exc
     raise error from exc

@@ -7,14 +7,12 @@ cap and no deadline.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..support.targets import TargetUnavailable
-from .calling import check_limits, invoke, results_match
-from .errors import RustUnavailable
+from .calling import results_match
+from .policy import TOOL, TOOL_UNLIMITED, choose, run
 from .runtime import Runtime
 from .sides import Side
 from .spec import KernelSpec
@@ -36,28 +34,18 @@ def run_side(
     *,
     limits: bool = True,
 ) -> Outcome:
-    """Run ``side`` of ``kernel`` for a tool, with no admission cap and no deadline.
+    """Run ``side`` of ``kernel`` for a tool: the call policy with the side's limits
+    (unless ``limits`` is false), no admission cap, no deadline, not counted.
 
     A missing Rust module raises :class:`RustUnavailable` instead of falling back:
     a tool asked for that side.
     """
-    if limits:
-        bounds = runtime.settings_for(kernel).limits.get(side)
-        if bounds:
-            check_limits(kernel, side, kwargs, bounds)
-    if side == "python":
-        function = kernel.python
-    else:
-        try:
-            function = kernel.rust.resolve()
-        except TargetUnavailable:
-            raise RustUnavailable(
-                f"the Rust side of kernel {kernel.name!r} is unavailable; see the server log",
-                kernel=kernel.name,
-            ) from None
-    started = time.perf_counter()
-    result = invoke(kernel, side, function, (), dict(kwargs))
-    return Outcome(result, time.perf_counter() - started)
+    plan = runtime.plans.get(kernel) or runtime.plan_for(kernel)
+    chosen, function = choose(runtime, kernel, plan, side)
+    calls: list[tuple[str, str, float | None]] = []
+    policy = TOOL if limits else TOOL_UNLIMITED
+    result = run(kernel, plan, chosen, function, (), kwargs, policy, calls)
+    return Outcome(result, calls[-1][2] or 0.0)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""The call policy: how every call of a kernel runs one side.
+
+A call made while a request is served, a call from a shell, a CLI command or a job,
+and the tools' calls (compare, check, parity, the dashboard) all go through
+:func:`choose` and :func:`run`. What differs between them is only which steps apply,
+a :class:`Policy`:
+
+1. the side: the one a URL or a tool pinned, else the kernel's backend on the app;
+   a Rust side that does not import falls back to the reference, but a pinned
+   ``/rust`` (or a tool asking for Rust) answers 503 ``rust_unavailable``;
+2. the side's argument limits (422 ``limit_exceeded``);
+3. the admission caps (503 ``overloaded`` after ``RUSTPATH_ADMISSION_WAIT``);
+4. the deadline, for a Rust side that takes ``timeout=`` (504 ``deadline_exceeded``);
+5. timing, and the error mapping of :mod:`~flask_rustpath.core.calling` (400, 504,
+   500 for a panic);
+6. the record of the call: the request's ``Server-Timing`` entries, a tool's timing,
+   and the app's metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableSequence
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+from ..support.targets import TargetUnavailable
+from .admission import enter_all, leave_all, refusal
+from .calling import check_limits, raise_mapped
+from .errors import LimitExceeded, Overloaded, RustUnavailable
+from .runtime import KernelPlan, Runtime
+from .sides import Side
+from .spec import KernelSpec
+
+# One call as a request or a tool records it: (side, kernel name, seconds or None if
+# it failed before it was timed).
+Calls = MutableSequence[tuple[str, str, float | None]]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which steps of the policy a call passes (see the module docstring)."""
+
+    limits: bool
+    admission: bool
+    deadline: bool
+    counted: bool  # in the app's metrics
+
+
+# A call while a request is served: everything applies.
+SERVING = Policy(limits=True, admission=True, deadline=True, counted=True)
+# A call from a shell, a CLI command or a job: the app's backend, timed and counted.
+OUTSIDE = Policy(limits=False, admission=False, deadline=False, counted=True)
+# A tool's call: the limits unless the tool says otherwise, never counted.
+TOOL = Policy(limits=True, admission=False, deadline=False, counted=False)
+TOOL_UNLIMITED = Policy(limits=False, admission=False, deadline=False, counted=False)
+
+
+def choose(
+    runtime: Runtime, kernel: KernelSpec, plan: KernelPlan, pinned: Side | None
+) -> tuple[Side, Callable[..., Any]]:
+    """The side a call runs and its function: ``pinned``, else the kernel's backend."""
+    if (pinned or plan.backend) == "python":
+        return "python", kernel.python
+    rust = kernel.rust.function
+    if rust is not None:
+        return "rust", rust
+    try:
+        return "rust", kernel.rust.resolve()  # its first call imports it
+    except TargetUnavailable as exc:
+        if pinned == "rust":
+            raise RustUnavailable(
+                f"the Rust side of kernel {kernel.name!r} is unavailable; see the server log",
+                kernel=kernel.name,
+            ) from None
+        runtime.rust_unavailable(kernel, exc)
+        return "python", kernel.python
+
+
+def run(
+    kernel: KernelSpec,
+    plan: KernelPlan,
+    side: Side,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    policy: Policy,
+    calls: Calls | None,
+) -> Any:
+    """Run ``function``, ``side`` of ``kernel``, under ``policy``; append the call to
+    ``calls`` and, when counted, to the app's metrics. Kept flat: it is the per-request
+    path."""
+    name = kernel.name
+    events = plan.events if policy.counted else None
+    if policy.limits:
+        limits = plan.limits[side]
+        if limits:
+            try:
+                check_limits(kernel, side, kernel.bind(args, kwargs), limits)
+            except LimitExceeded:
+                _failed(calls, events, side, name, LimitExceeded.error)
+                raise
+    gates = plan.gates[side] if policy.admission else ()
+    if gates and not enter_all(gates):
+        _failed(calls, events, side, name, Overloaded.error)
+        raise refusal(name, side, gates[0].wait)
+    try:
+        deadline = plan.deadline
+        if (
+            policy.deadline
+            and deadline is not None
+            and side == "rust"
+            and kernel.rust.takes_timeout
+        ):
+            kwargs = {"timeout": deadline, **kwargs}
+        started = perf_counter()
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as exc:
+            if calls is not None:
+                calls.append((side, name, None))
+            raise_mapped(kernel, side, exc, events)
+        seconds = perf_counter() - started
+    finally:
+        if gates:
+            leave_all(gates)
+    if calls is not None:
+        calls.append((side, name, seconds))
+    if events is not None:
+        events.append((name, side, seconds, None))
+    return result
+
+
+def _failed(
+    calls: Calls | None, events: MutableSequence[Any] | None, side: Side, name: str, error: str
+) -> None:
+    """Record a call refused before it ran: untimed, with its error code."""
+    if calls is not None:
+        calls.append((side, name, None))
+    if events is not None:
+        events.append((name, side, None, error))
