@@ -1,7 +1,8 @@
 """The app the benchmark serves: the demo, plus the NumPy sieve as a third Python side.
 
 The NumPy kernel is benchmark tooling (NumPy is not a dependency of the extension), so
-it is declared here, on the demo's extension object, before the app is built.
+it is declared here, on the demo's extension object, before the app is built: in a
+process that imports this module, every demo app has the NumPy route too.
 """
 
 from __future__ import annotations

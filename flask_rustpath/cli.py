@@ -19,7 +19,6 @@ from werkzeug.routing import RequestRedirect
 from .core.comparison import compare_sides
 from .core.errors import HotRouteError
 from .core.parameters import arguments_from_text, kernel_parameters
-from .core.parity import NoStrategy, ParityError, check_parity
 from .core.sides import SIDES
 from .core.spec import KernelSpec
 from .crates.commands import build_command as build_crates_command
@@ -308,6 +307,9 @@ def check_command(kernel_name: str | None, max_examples: int) -> None:
     astral characters. The same inputs are drawn on every run. Exits 1 if any kernel
     disagrees, showing the (shrunk) failing input, or if its inputs cannot be generated.
     """
+    # Only this command checks parity: a worker that loads the CLI does not load it.
+    from .core.parity import NoStrategy, ParityError, check_parity
+
     state = get_state()
     kernels = [_kernel(state, kernel_name)] if kernel_name else list(state.kernels.values())
     failed = False

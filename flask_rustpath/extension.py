@@ -101,7 +101,7 @@ class RustPath:
                 :func:`flask_rustpath.testing.assert_parity` (default: from the type
                 annotations).
 
-        Returns the :class:`~flask_rustpath.kernel.Kernel`, callable like the function.
+        Returns the :class:`~flask_rustpath.Kernel`, callable like the function.
         """
 
         def decorator(function: Callable[..., Any]) -> Kernel:
@@ -181,7 +181,7 @@ class RustPath:
     # -- apps ----------------------------------------------------------------------
 
     def init_app(self, app: Flask) -> None:
-        """Read and check the ``RUSTPATH_*`` settings (see :mod:`flask_rustpath.config`),
+        """Read and check the ``RUSTPATH_*`` settings (see :mod:`flask_rustpath.core.config`),
         then install the pairing middleware, the extension's blueprint and the CLI.
 
         Everything that can be refused is checked before the app is changed.

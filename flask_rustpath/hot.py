@@ -9,7 +9,7 @@ annotation. A missing or ill-typed parameter answers 400 JSON naming it, so a
 
 The view is an ordinary Flask view: ``abort()`` and other HTTP exceptions keep their
 status, and the app's error handlers apply outside the JSON errors of
-:mod:`flask_rustpath.errors`.
+:mod:`flask_rustpath.core.errors`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from .pairing import paired
 from .support.rules import rule_variables
 
 log = logging.getLogger("flask_rustpath")
-
-_MISSING = object()
 
 
 @dataclass(frozen=True, eq=False)

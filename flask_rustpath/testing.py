@@ -61,7 +61,7 @@ def assert_parity(
 ) -> int:
     """Assert both sides agree on ``inputs``, the kernel's ``examples`` and generated inputs.
 
-    ``kernel`` is a :class:`~flask_rustpath.kernel.Kernel`, a JSON shorthand route, or a
+    ``kernel`` is a :class:`~flask_rustpath.Kernel`, a JSON shorthand route, or a
     kernel's name on ``app``. ``app`` defaults to the current app; with neither, a bare
     app is used (only the kernel's own limits apply).
 

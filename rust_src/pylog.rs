@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 /// handler of a signal that came in (SIGINT's, for one), and if that handler raised,
 /// the record would be lost. So pending handlers run before the record goes in, and
 /// what they raise stays pending for the caller (`serve_front` raises it on return).
+/// Levels are cached per logger at its first record (pyo3-log's `LoggersAndLevels`):
+/// configure logging before the front starts, as `flask rustpath serve` does.
 struct Bridge(pyo3_log::Logger);
 
 impl Log for Bridge {
@@ -28,8 +30,13 @@ impl Log for Bridge {
             // Off the main thread this does nothing.
             let raised = py.check_signals().err();
             self.0.log(record);
-            let failed = PyErr::take(py);
-            if let Some(err) = earlier.or(raised).or(failed) {
+            // A failure of logging itself (a broken handler) is reported as Python
+            // reports one in a callback, and is not the caller's: it must not end the
+            // front, nor be lost silently on a tokio thread.
+            if let Some(failed) = PyErr::take(py) {
+                failed.write_unraisable(py, None);
+            }
+            if let Some(err) = earlier.or(raised) {
                 err.restore(py);
             }
         });

@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,7 +35,16 @@ from flask_rustpath import _native
 from flask_rustpath.core.admission import refusal_message
 from flask_rustpath.demo import create_app
 from flask_rustpath.serving import hey
-from flask_rustpath.serving.front import FrontOptions, front_config, native_plan, segments
+from flask_rustpath.serving.front import (
+    MAX_CONNECTIONS,
+    RESERVED_DESCRIPTORS,
+    FrontOptions,
+    connection_bound,
+    front_config,
+    native_plan,
+    raise_descriptor_limit,
+    segments,
+)
 
 from .servers import ROOT, Front, free_port, front, get
 from .support import missing
@@ -97,6 +107,36 @@ def test_the_front_refuses_a_bad_configuration_or_entry() -> None:
     # A capsule of another name (here CPython's datetime C API) is not an entry point.
     with pytest.raises(ValueError, match="name"):
         _native.serve_front(config, {"x": datetime.datetime_CAPI})  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def open_files_soft_limit() -> Iterator[Callable[[int], None]]:
+    """Lower this process's soft limit on open files for a test; restored after it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def lower(limit: int) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+    yield lower
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_connection_bound_leaves_descriptors_for_gunicorn_and_the_rest(
+    open_files_soft_limit: Callable[[int], None],
+) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 8 * 1024:
+        pytest.skip(f"the hard open-files limit here is {hard}")
+    open_files_soft_limit(1024)
+    # Half of what is left beyond the reserve: each proxied client holds a gunicorn socket.
+    assert connection_bound() == (1024 - RESERVED_DESCRIPTORS) // 2
+    app = create_app()
+    config = front_config(app, native_plan(app), Path("u.sock"), FrontOptions(), concurrency=8)
+    assert config["max_connections"] == connection_bound()
+    raise_descriptor_limit()  # as `flask rustpath serve` does before it starts
+    assert connection_bound() == MAX_CONNECTIONS
+    open_files_soft_limit(100)
+    assert connection_bound() == 16  # a floor, however low the limit
 
 
 # -- real processes ------------------------------------------------------------------

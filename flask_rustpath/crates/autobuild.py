@@ -7,7 +7,7 @@ does) records its directory in the distribution's PEP 610 ``direct_url.json``.
 rebuilds such a crate whose sources changed when it is next imported, and
 :func:`watch_crate_sources` lets werkzeug's stat reloader restart ``flask run
 --debug`` when a crate's Rust sources change. Production never compiles: there,
-:mod:`~flask_rustpath.crate_freshness` reports a stale build.
+:mod:`~flask_rustpath.crates.freshness` reports a stale build.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def enable_autobuild(release: bool = True) -> bool:
     hook is pointed at this interpreter's own prefix while it looks (see
     :func:`_maturin_sees_an_environment`). Building happens on import, so only
     switch this on in development: in production a stale crate is reported by
-    :func:`flask_rustpath.crate_freshness.freshness`, never compiled while serving.
+    :func:`flask_rustpath.crates.freshness.freshness`, never compiled while serving.
     """
     global _autobuild_importer
     with _autobuild_lock:
@@ -120,7 +120,7 @@ def _maturin_sees_an_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
-_WATCH_PREFIX = "flask_rustpath.crate_autobuild:watch:"
+_WATCH_PREFIX = "flask_rustpath.crates.autobuild:watch:"
 
 
 def watch_crate_sources(crate_dirs: Iterable[Path]) -> list[Path]:
@@ -128,7 +128,7 @@ def watch_crate_sources(crate_dirs: Iterable[Path]) -> list[Path]:
 
     The stat reloader stats every ``sys.modules[...].__file__`` on each pass (in the
     reloader's child process, where the app is loaded). Each source file is entered
-    there as an empty placeholder module named ``flask_rustpath.crate_autobuild:watch:<path>``
+    there as an empty placeholder module named ``flask_rustpath.crates.autobuild:watch:<path>``
     (a name no import statement can produce), so a saved ``.rs`` file restarts the
     server; the restarted app imports the crate again, and the import hook
     (:func:`enable_autobuild`) rebuilds it. Files created after start-up are watched

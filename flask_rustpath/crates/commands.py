@@ -1,7 +1,7 @@
 """``flask rustpath new`` and ``flask rustpath build``: your own Rust crates.
 
 Plain click commands (no app context needed), added to the ``rustpath`` group in
-:mod:`flask_rustpath.cli`. The work is done by the ``crate_*`` modules.
+:mod:`flask_rustpath.cli`. The work is done by the other modules of this package.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def build_command(names: tuple[str, ...], debug: bool, root: Path) -> None:
         raise SystemExit(1)
 
 
-#: The same two commands without Flask: ``python -m flask_rustpath.crate_commands build``
+#: The same two commands without Flask: ``python -m flask_rustpath.crates.commands build``
 #: works even when the app cannot load yet (it imports a crate that is not built).
 main = click.Group(
     "rustpath-crates", commands=[new_command, build_command], help="Scaffold and build crates."

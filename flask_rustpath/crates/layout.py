@@ -1,12 +1,13 @@
 """Your own Rust crates on disk: where they live, what they build, which files they have.
 
 A crate lives in the app's project, by default under ``rust/NAME/``, and is a
-maturin/PyO3 project whose Python module is ``NAME``. The other ``crate_*`` modules do
-one job each with crates: :mod:`~flask_rustpath.crate_scaffold` writes a new one,
-:mod:`~flask_rustpath.crate_build` compiles and installs it,
-:mod:`~flask_rustpath.crate_autobuild` rebuilds it in development and
-:mod:`~flask_rustpath.crate_freshness` reports a stale build.
-:mod:`~flask_rustpath.crate_commands` is their command-line face.
+maturin/PyO3 project whose Python module is ``NAME``. The other modules of
+:mod:`flask_rustpath.crates` do one job each with crates:
+:mod:`~flask_rustpath.crates.scaffold` writes a new one,
+:mod:`~flask_rustpath.crates.build` compiles and installs it,
+:mod:`~flask_rustpath.crates.autobuild` rebuilds it in development and
+:mod:`~flask_rustpath.crates.freshness` reports a stale build.
+:mod:`~flask_rustpath.crates.commands` is their command-line face.
 """
 
 from __future__ import annotations

@@ -49,20 +49,18 @@ _IN_JSON = re.compile(r'"\\u0000(?P<raw>result)\\u0000"|\\u0000(?P<text>\w+)\\u0
 _IN_TEXT = re.compile("\x00(?P<text>\\w+)\x00")
 
 
-def _template(text: str) -> str:
-    """``text`` with its literal braces doubled and its slots as ``{name}``."""
+def _template(text: str, slots: re.Pattern[str]) -> str:
+    """``text`` with its literal braces doubled and its ``slots`` as ``{name}``."""
     escaped = text.replace("{", "{{").replace("}", "}}")
-    for pattern in (_IN_JSON, _IN_TEXT):
-        escaped = pattern.sub(lambda slot: "{" + slot[slot.lastgroup or 0] + "}", escaped)
-    return escaped
+    return slots.sub(lambda slot: "{" + slot[slot.lastgroup or 0] + "}", escaped)
 
 
 def _answer(response: Response, extra: list[tuple[str, str]]) -> dict[str, Any]:
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
     return {
         "status": response.status_code,
-        "headers": [[name, _template(value)] for name, value in [*headers, *extra]],
-        "body": _template(response.get_data(as_text=True)),
+        "headers": [[name, _template(value, _IN_TEXT)] for name, value in [*headers, *extra]],
+        "body": _template(response.get_data(as_text=True), _IN_JSON),
     }
 
 

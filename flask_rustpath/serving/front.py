@@ -27,6 +27,7 @@ import importlib
 import importlib.util
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -47,6 +48,7 @@ from ..flask_internals import handles_errors, hook_applying, wsgi_app_is
 from ..hot import HotRoute
 from ..middleware import PairingMiddleware
 from ..state import RustPathState, get_state
+from ..support.native import serve_front
 from ..support.rules import RULE_VARIABLE
 from .answers import limit_answer, native_answers
 
@@ -68,6 +70,35 @@ GUNICORN_LIMITS = (
 # Named for gunicorn_conf: the master stops when this process dies (not a RUSTPATH_*
 # name, which the extension would read as app config).
 PARENT_PID_ENV = "FLASK_RUSTPATH_FRONT_PID"
+
+
+# Client connections the front keeps open at most (its accept loop waits beyond them),
+# and file descriptors kept for everything else: logs, sockets to gunicorn's health
+# and metrics, the shadow's requests.
+MAX_CONNECTIONS = 4096
+RESERVED_DESCRIPTORS = 128
+
+
+def raise_descriptor_limit(wanted: int = 2 * MAX_CONNECTIONS + RESERVED_DESCRIPTORS) -> None:
+    """Raise this process's soft limit on open files towards ``wanted``, within the hard
+    limit (as nginx's ``worker_rlimit_nofile`` does); gunicorn inherits it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def connection_bound() -> int:
+    """How many client connections the front keeps open at once: ``MAX_CONNECTIONS``,
+    or fewer when the open-files limit is lower, since a proxied request holds a
+    connection to gunicorn too. Beyond it, new clients wait in the listen backlog
+    rather than fail to be accepted."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, (soft - RESERVED_DESCRIPTORS) // 2))
 
 
 def default_io_threads() -> int:
@@ -294,6 +325,7 @@ def front_config(
         "shadow_in_flight": options.shadow_in_flight,
         "access_log": options.access_log,
         "log_interval_seconds": settings.log_interval,
+        "max_connections": connection_bound(),
     }
 
 
@@ -308,9 +340,8 @@ def serve(
 ) -> int:
     """Run gunicorn and the front until ``SIGTERM`` or ``SIGINT``, then stop both;
     gunicorn's exit status (0 after a clean stop)."""
-    from .._native import serve_front
-
     plan = native_plan(app)
+    raise_descriptor_limit()
     with tempfile.TemporaryDirectory(prefix="rustpath-serve-") as private:
         upstream = Path(private) / "gunicorn.sock"
         given = os.environ if environ is None else environ

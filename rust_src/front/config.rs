@@ -50,8 +50,8 @@ pub struct Config {
     pub log_interval_seconds: f64,
     /// Whether the front writes an access log line per request to stdout.
     pub access_log: bool,
-    /// Client connections open at once, at most; [`DEFAULT_MAX_CONNECTIONS`] when the
-    /// configuration has no such key (Python sends none).
+    /// Client connections open at once, at most: Python sends 4096, or fewer under a
+    /// lower open-files limit; [`DEFAULT_MAX_CONNECTIONS`] when the key is absent.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
 }

@@ -102,7 +102,7 @@ pub async fn answer(
         Outcome::Ok(result) if serde_json::from_str::<serde::de::IgnoredAny>(&result).is_err() => {
             log::error!(
                 target: LOG,
-                "[flask-rustpath front pid {}] native kernel {:?} returned invalid JSON: {:.200}",
+                "[flask-rustpath front pid {}] native kernel '{}' returned invalid JSON: {:.200}",
                 std::process::id(),
                 config.kernel,
                 result
@@ -128,7 +128,7 @@ pub async fn answer(
         Outcome::Failed(reason) => {
             log::error!(
                 target: LOG,
-                "[flask-rustpath front pid {}] native kernel {:?} failed: {reason}",
+                "[flask-rustpath front pid {}] native kernel '{}' failed: {reason}",
                 std::process::id(),
                 config.kernel
             );
