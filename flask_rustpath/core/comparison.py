@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .calling import results_match
-from .policy import TOOL, TOOL_UNLIMITED, choose, run
+from .policy import TOOL, TOOL_UNLIMITED, run
 from .runtime import Runtime
 from .sides import Side
 from .spec import KernelSpec
@@ -41,10 +41,9 @@ def run_side(
     a tool asked for that side.
     """
     plan = runtime.plans.get(kernel) or runtime.plan_for(kernel)
-    chosen, function = choose(runtime, kernel, plan, side)
     calls: list[tuple[str, str, float | None]] = []
     policy = TOOL if limits else TOOL_UNLIMITED
-    result = run(kernel, plan, chosen, function, (), kwargs, policy, calls)
+    result = run(runtime, kernel, plan, side, (), dict(kwargs), policy, calls)
     return Outcome(result, calls[-1][2] or 0.0)
 
 

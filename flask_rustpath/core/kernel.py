@@ -14,7 +14,7 @@ from typing import Any
 
 from ..support.targets import TargetUnavailable
 from . import record as records
-from .policy import OUTSIDE, SERVING, choose, run
+from .policy import OUTSIDE, SERVING, run
 from .record import current_record
 from .spec import KernelOptions, KernelSpec
 
@@ -39,12 +39,7 @@ class Kernel(KernelSpec):
                 return self._outside_request(args, kwargs)
         runtime = record.state
         plan = runtime.plans.get(self) or runtime.plan_for(self)
-        pinned = record.side
-        side, function = choose(runtime, self, plan, pinned)
-        result = run(self, plan, side, function, args, kwargs, SERVING, record.calls)
-        if pinned is None and side == "rust" and plan.backend == "shadow":
-            runtime.shadow.offer(self, plan.settings, args, kwargs, result)
-        return result
+        return run(runtime, self, plan, record.side, args, kwargs, SERVING, record.calls)
 
     def _outside_request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """A call from a shell, a CLI command or a job: the app's configured backend if
@@ -57,5 +52,4 @@ class Kernel(KernelSpec):
                 function = self.python
             return function(*args, **kwargs)
         plan = runtime.plans.get(self) or runtime.plan_for(self)
-        side, function = choose(runtime, self, plan, None)
-        return run(self, plan, side, function, args, kwargs, OUTSIDE, None)
+        return run(runtime, self, plan, None, args, kwargs, OUTSIDE, None)

@@ -2,8 +2,7 @@
 
 A call made while a request is served, a call from a shell, a CLI command or a job,
 and the tools' calls (compare, check, parity, the dashboard) all go through
-:func:`choose` and :func:`run`. What differs between them is only which steps apply,
-a :class:`Policy`:
+:func:`run`. What differs between them is only which steps apply, a :class:`Policy`:
 
 1. the side: the one a URL or a tool pinned, else the kernel's backend on the app;
    a Rust side that does not import falls back to the reference, but a pinned
@@ -14,12 +13,14 @@ a :class:`Policy`:
 5. timing, and the error mapping of :mod:`~flask_rustpath.core.calling` (400, 504,
    500 for a panic);
 6. the record of the call: the request's ``Server-Timing`` entries, a tool's timing,
-   and the app's metrics.
+   and the app's metrics;
+7. shadow mode: a call the backend ``shadow`` served on Rust is offered to the shadow
+   runner, which may run the reference off the request path and compare.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableSequence
+from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -37,7 +38,7 @@ from .spec import KernelSpec
 Calls = MutableSequence[tuple[str, str, float | None]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """Which steps of the policy a call passes (see the module docstring)."""
 
@@ -45,15 +46,74 @@ class Policy:
     admission: bool
     deadline: bool
     counted: bool  # in the app's metrics
+    shadow: bool  # offered to shadow mode when the backend is "shadow"
 
 
 # A call while a request is served: everything applies.
-SERVING = Policy(limits=True, admission=True, deadline=True, counted=True)
+SERVING = Policy(limits=True, admission=True, deadline=True, counted=True, shadow=True)
 # A call from a shell, a CLI command or a job: the app's backend, timed and counted.
-OUTSIDE = Policy(limits=False, admission=False, deadline=False, counted=True)
+OUTSIDE = Policy(limits=False, admission=False, deadline=False, counted=True, shadow=False)
 # A tool's call: the limits unless the tool says otherwise, never counted.
-TOOL = Policy(limits=True, admission=False, deadline=False, counted=False)
-TOOL_UNLIMITED = Policy(limits=False, admission=False, deadline=False, counted=False)
+TOOL = Policy(limits=True, admission=False, deadline=False, counted=False, shadow=False)
+TOOL_UNLIMITED = Policy(limits=False, admission=False, deadline=False, counted=False, shadow=False)
+
+
+def run(
+    runtime: Runtime,
+    kernel: KernelSpec,
+    plan: KernelPlan,
+    pinned: Side | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    policy: Policy,
+    calls: Calls | None,
+) -> Any:
+    """Run one side of ``kernel`` (``pinned``, else its backend) under ``policy``; append
+    the call to ``calls`` and, when counted, to the app's metrics. Kept flat: it is the
+    per-request path."""
+    name = kernel.name
+    side, function = choose(runtime, kernel, plan, pinned)
+    events = plan.events if policy.counted else None
+    if policy.limits:
+        limits = plan.limits[side]
+        if limits:
+            try:
+                check_limits(kernel, side, kernel.bind(args, kwargs), limits)
+            except LimitExceeded:
+                _failed(calls, events, side, name, LimitExceeded.error)
+                raise
+    gates = plan.gates[side] if policy.admission else ()
+    if gates and not enter_all(gates):
+        _failed(calls, events, side, name, Overloaded.error)
+        raise refusal(name, side, gates[0].wait)
+    try:
+        deadline = plan.deadline
+        call_kwargs = kwargs
+        if (
+            policy.deadline
+            and deadline is not None
+            and side == "rust"
+            and kernel.rust.takes_timeout
+        ):
+            call_kwargs = {"timeout": deadline, **kwargs}
+        started = perf_counter()
+        try:
+            result = function(*args, **call_kwargs)
+        except BaseException as exc:
+            if calls is not None:
+                calls.append((side, name, None))
+            raise_mapped(kernel, side, exc, events)
+        seconds = perf_counter() - started
+    finally:
+        if gates:
+            leave_all(gates)
+    if calls is not None:
+        calls.append((side, name, seconds))
+    if events is not None:
+        events.append((name, side, seconds, None))
+    if policy.shadow and pinned is None and side == "rust" and plan.backend == "shadow":
+        runtime.shadow.offer(kernel, plan.settings, args, kwargs, result)
+    return result
 
 
 def choose(
@@ -75,60 +135,6 @@ def choose(
             ) from None
         runtime.rust_unavailable(kernel, exc)
         return "python", kernel.python
-
-
-def run(
-    kernel: KernelSpec,
-    plan: KernelPlan,
-    side: Side,
-    function: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    policy: Policy,
-    calls: Calls | None,
-) -> Any:
-    """Run ``function``, ``side`` of ``kernel``, under ``policy``; append the call to
-    ``calls`` and, when counted, to the app's metrics. Kept flat: it is the per-request
-    path."""
-    name = kernel.name
-    events = plan.events if policy.counted else None
-    if policy.limits:
-        limits = plan.limits[side]
-        if limits:
-            try:
-                check_limits(kernel, side, kernel.bind(args, kwargs), limits)
-            except LimitExceeded:
-                _failed(calls, events, side, name, LimitExceeded.error)
-                raise
-    gates = plan.gates[side] if policy.admission else ()
-    if gates and not enter_all(gates):
-        _failed(calls, events, side, name, Overloaded.error)
-        raise refusal(name, side, gates[0].wait)
-    try:
-        deadline = plan.deadline
-        if (
-            policy.deadline
-            and deadline is not None
-            and side == "rust"
-            and kernel.rust.takes_timeout
-        ):
-            kwargs = {"timeout": deadline, **kwargs}
-        started = perf_counter()
-        try:
-            result = function(*args, **kwargs)
-        except BaseException as exc:
-            if calls is not None:
-                calls.append((side, name, None))
-            raise_mapped(kernel, side, exc, events)
-        seconds = perf_counter() - started
-    finally:
-        if gates:
-            leave_all(gates)
-    if calls is not None:
-        calls.append((side, name, seconds))
-    if events is not None:
-        events.append((name, side, seconds, None))
-    return result
 
 
 def _failed(
