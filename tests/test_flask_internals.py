@@ -5,6 +5,7 @@ natively that Flask would have changed."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Blueprint, Flask
@@ -20,13 +21,18 @@ STATUSES = frozenset({400, 503})
 ERRORS = (BadInput, Overloaded)
 
 
-def app_with_blueprints() -> Flask:
+def app_with_blueprints(
+    hooks: Callable[[Blueprint, Blueprint, Blueprint], None] = lambda *blueprints: None,
+) -> Flask:
+    """``/z`` on the app, ``outer.inner.x`` nested and ``plain.y``; ``hooks`` may add to the
+    blueprints before they are registered."""
     app = Flask(__name__)
     outer, inner, plain = (
         Blueprint("outer", __name__),
         Blueprint("inner", __name__),
         Blueprint("plain", __name__),
     )
+    hooks(outer, inner, plain)
     inner.add_url_rule("/x", "x", lambda: "x")
     plain.add_url_rule("/y", "y", lambda: "y")
     outer.register_blueprint(inner, url_prefix="/inner")
@@ -56,20 +62,11 @@ def test_an_app_wide_hook_applies_everywhere() -> None:
 
 
 def test_a_blueprints_hooks_apply_to_its_own_and_nested_endpoints_only() -> None:
-    app = Flask(__name__)
-    outer, inner, plain = (
-        Blueprint("outer", __name__),
-        Blueprint("inner", __name__),
-        Blueprint("plain", __name__),
-    )
-    outer.after_request(lambda response: response)
-    plain.url_value_preprocessor(lambda endpoint, values: None)
-    inner.add_url_rule("/x", "x", lambda: "x")
-    plain.add_url_rule("/y", "y", lambda: "y")
-    outer.register_blueprint(inner, url_prefix="/inner")
-    app.register_blueprint(outer, url_prefix="/outer")
-    app.register_blueprint(plain, url_prefix="/plain")
-    app.add_url_rule("/z", "z", lambda: "z")
+    def hooks(outer: Blueprint, inner: Blueprint, plain: Blueprint) -> None:
+        outer.after_request(lambda response: response)
+        plain.url_value_preprocessor(lambda endpoint, values: None)
+
+    app = app_with_blueprints(hooks)
     assert hook_applying(app, "outer.inner.x") == "after_request"
     assert hook_applying(app, "plain.y") == "url_value_preprocessor"
     assert hook_applying(app, "z") is None

@@ -51,6 +51,7 @@ from ..state import RustPathState, get_state
 from ..support.native import serve_front
 from ..support.rules import RULE_VARIABLE
 from .answers import limit_answer, native_answers
+from .launch import GUNICORN_COMMAND
 
 NATIVE_ATTRIBUTE = "__rustpath_native__"
 # What the front itself answers a native call with; an app handler for any of them
@@ -412,13 +413,7 @@ class ExitStatus:
 
 @contextlib.contextmanager
 def _gunicorn(env: Mapping[str, str], upstream: Path, probe_path: str) -> Iterator[ExitStatus]:
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:flask_rustpath.serving.gunicorn_conf",
-    ]
+    command = list(GUNICORN_COMMAND)
     # Its own session: a Ctrl-C in the terminal reaches the front, which drains and
     # then stops gunicorn, instead of stopping gunicorn under requests in flight.
     process = subprocess.Popen(

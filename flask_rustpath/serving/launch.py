@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 START_TIMEOUT_S = 60
+# gunicorn with the shipped config, by the name gunicorn loads it from.
+GUNICORN_COMMAND = (
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "-c",
+    "python:flask_rustpath.serving.gunicorn_conf",
+)
 
 
 @dataclass(frozen=True)
@@ -76,16 +84,9 @@ def gunicorn(
     ``cwd`` (default: the current directory) is put on ``PYTHONPATH`` so the app imports.
     """
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:flask_rustpath.serving.gunicorn_conf",
-    ]
     with serve_process(
         "gunicorn",
-        [*command, *args],
+        [*GUNICORN_COMMAND, *args],
         {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
         log_path,
         port=port,
