@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter, Map, Rule, ValidationError
 
-from .blueprint import make_blueprint
 from .builtins import builtin_kernels
-from .cli import cli
 from .core import config
 from .core.errors import Misconfigured
 from .core.kernel import Kernel, KernelOptions
@@ -216,6 +214,12 @@ class RustPath:
                 _register_route(app, route)
         app.wsgi_app = PairingMiddleware(app, app.wsgi_app, state)  # type: ignore[method-assign]
         app.jinja_env.globals["rustpath_url_for"] = url_for
+        # Imported here, not with this module: a process that imports the package
+        # without serving an app (a shadow pool worker importing a kernel's module, a
+        # script) need not load the blueprint, the dashboard or the CLI's tools.
+        from .blueprint import make_blueprint
+        from .cli import cli
+
         app.register_blueprint(make_blueprint(state), url_prefix=settings.url_prefix)
         app.cli.add_command(cli)
         _check_crates(app, settings.autobuild, kernels)
