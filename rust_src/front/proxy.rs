@@ -272,7 +272,7 @@ impl Upstream {
         match self.send(&outgoing).await {
             Ok((mut response, lease)) => {
                 strip_hop_by_hop(response.headers_mut());
-                let response = self.buffered(response, lease);
+                let response = self.buffered(response, lease).await;
                 (response, "proxied")
             }
             Err(UpstreamError::Timeout) => (
@@ -303,7 +303,7 @@ impl Upstream {
 
     /// The response with its body buffered: read from gunicorn at gunicorn's pace by a
     /// task of its own, which gives the connection back once the body is in.
-    fn buffered(&self, response: Response<Incoming>, lease: Lease) -> Response<Body> {
+    async fn buffered(&self, response: Response<Incoming>, lease: Lease) -> Response<Body> {
         let (parts, mut incoming) = response.into_parts();
         let size = incoming.size_hint();
         if incoming.is_end_stream() {
@@ -311,9 +311,24 @@ impl Upstream {
             let empty = Full::new(Bytes::new()).map_err(|never| match never {});
             return Response::from_parts(parts, empty.boxed_unsync());
         }
+        let read_timeout = self.response_timeout;
+        if size.exact().is_some_and(|len| len <= MEMORY_BYTES as u64) {
+            // Small and of known length, the usual case: read it here, with no task.
+            return match tokio::time::timeout(read_timeout, incoming.collect()).await {
+                Ok(Ok(collected)) => {
+                    lease.release();
+                    let full = Full::new(collected.to_bytes()).map_err(|never| match never {});
+                    Response::from_parts(parts, full.boxed_unsync())
+                }
+                _ => front_error(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unavailable",
+                    "the app's response broke off",
+                ),
+            };
+        }
         let spool = Spool::new();
         let body = SpoolBody::new(&spool, size);
-        let read_timeout = self.response_timeout;
         tokio::spawn(async move {
             loop {
                 match tokio::time::timeout(read_timeout, incoming.frame()).await {
