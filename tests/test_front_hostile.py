@@ -263,14 +263,39 @@ def test_a_burst_of_connections_is_answered_in_full(hostile: Front) -> None:
         errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
         assert errors == [], errors[:5]
 
+    baseline = _unix_sockets(hostile.process.pid)
+    most = [0]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            most[0] = max(most[0], _unix_sockets(hostile.process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     try:
         started = time.monotonic()
         asyncio.run(burst())
         took = time.monotonic() - started
     finally:
+        sampling.set()
+        sampler.join()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert results.count(200) == BURST, {s: results.count(s) for s in set(results)}
-    print(f"burst of {BURST}: all answered in {took:.2f} s")
+    print(f"burst of {BURST}: all answered in {took:.2f} s; unix sockets {baseline} -> {most[0]}")
+    if baseline >= 0:
+        # Connections to gunicorn: at most one per thread (2 workers x 4), plus what was
+        # open before (the readiness probe's, the runtime's own socket pair).
+        assert most[0] <= baseline + 2 * 4, (baseline, most[0])
+
+
+def _unix_sockets(pid: int) -> int:
+    """Unix stream sockets the process ``pid`` holds (ss, from iproute2), or -1."""
+    if shutil.which("ss") is None:
+        return -1
+    listing = subprocess.run(["ss", "-xpH"], capture_output=True, text=True, check=True)
+    return sum(f"pid={pid}," in line for line in listing.stdout.splitlines())
 
 
 # -- SIGHUP ------------------------------------------------------------------------
