@@ -375,6 +375,71 @@ def test_sighup_reloads_the_app_and_loses_no_request() -> None:
     assert not os.path.exists(private), "the private directory is removed on the way out"
 
 
+def _careful_client(port: int, stop: threading.Event, counts: dict[str, int]) -> None:
+    """Requests on one keep-alive connection until ``stop`` or the front closes it;
+    before each write it checks that the front has not closed the connection (so a
+    request it sends, the front could read). Counts sent and answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        while not stop.is_set():
+            s.setblocking(False)
+            try:
+                if s.recv(1, socket.MSG_PEEK) == b"":
+                    return  # the front closed it between two requests
+            except BlockingIOError:
+                pass
+            except OSError:
+                return
+            finally:
+                s.setblocking(True)
+            try:
+                s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+            except OSError:
+                return
+            counts["sent"] += 1
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    counts["unanswered"] = counts.get("unanswered", 0) + 1
+                    return
+                answer += chunk
+            if answer.startswith(b"HTTP/1.1 200 "):
+                counts["answered"] += 1
+            if b"connection: close" in answer.lower():
+                return
+
+
+def test_sigterm_answers_every_request_the_front_read() -> None:
+    """8 careful keep-alive clients; SIGTERM mid-run; the front exits 0. A request is
+    either answered, or its connection closed with no byte of answer: then it was
+    sent as the front closed the connection, and the front never read it. The
+    access log, a line per request the front read (499 for one it dropped
+    unanswered), has no 499: every request the front read was answered."""
+    with front(app=APP, workers=2, threads=4) as running:
+        port = _port(running)
+        stop = threading.Event()
+        counts = [{"sent": 0, "answered": 0} for _ in range(8)]
+        clients = [threading.Thread(target=_careful_client, args=(port, stop, c)) for c in counts]
+        for client in clients:
+            client.start()
+        try:
+            time.sleep(1.0)
+            running.process.send_signal(signal.SIGTERM)
+            assert running.process.wait(timeout=60) == 0
+        finally:
+            stop.set()
+            for client in clients:
+                client.join(timeout=60)
+        log = running.log_text()
+    for c in counts:
+        assert c["sent"] > 0
+        # At most the last request of a connection goes unanswered, never an error.
+        assert set(c) <= {"sent", "answered", "unanswered"}, counts
+        assert c["answered"] + c.get("unanswered", 0) == c["sent"], counts
+    assert '"GET /echo HTTP/1.1" 200' in log
+    assert '"GET /echo HTTP/1.1" 499' not in log, "a request the front read went unanswered"
+
+
 # -- where a request ends: the front against h11 -------------------------------------
 
 CANARY = b"GET /echo?canary HTTP/1.1\r\nHost: c\r\n\r\n"
