@@ -251,6 +251,30 @@ impl Drop for JsonIo {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_client_that_takes_nothing_times_the_write_out() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut io = JsonIo::new(server, Duration::from_millis(200));
+        let chunk = vec![b'x'; 1 << 20];
+        // The socket buffers fill, then the write waits for a reader that never reads.
+        let written = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Err(err) = io.write_all(&chunk).await {
+                    return err;
+                }
+            }
+        })
+        .await
+        .expect("the send timeout ends the write");
+        assert_eq!(written.kind(), io::ErrorKind::TimedOut);
+        drop(client);
+    }
+
     #[test]
     fn recognises_only_hypers_automatic_answer() {
         let auto = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Sun, 22 Nov 2026 12:00:00 GMT\r\n\r\n";
