@@ -25,7 +25,7 @@ from .crates.commands import build_command as build_crates_command
 from .crates.commands import new_command
 from .crates.freshness import freshness
 from .hot import HotRoute
-from .pairing import is_paired
+from .pairing import is_paired, plain_rules
 from .serving import hey
 from .serving import launch as serving
 from .state import RustPathState, get_state
@@ -65,7 +65,7 @@ def routes_command() -> None:
     _table(rows)
     click.echo()
     paired = [("PAIRED VIEW", "RULE", "METHODS", "PYTHON URL", "RUST URL")]
-    for rule in app.url_map.iter_rules():
+    for rule in plain_rules(app.url_map):
         if is_paired(app.view_functions.get(rule.endpoint)):
             methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
             variants = [state.settings.prefix(side) + rule.rule for side in SIDES]
@@ -96,7 +96,7 @@ def _backend(state: RustPathState, kernel: KernelSpec) -> str:
 
 def _full_rule(app: Flask, endpoint: str, route: HotRoute) -> str:
     """The rule as the app serves it (with a blueprint's ``url_prefix``)."""
-    rules = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint]
+    rules = [rule.rule for rule in plain_rules(app.url_map, endpoint)]
     return rules[0] if rules else route.rule
 
 

@@ -12,7 +12,8 @@ Flask release CI installs (the newest).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -59,3 +60,23 @@ def wsgi_app_is(app: Flask, middleware: type[Any]) -> bool:
     return isinstance(outer, middleware) and (
         getattr(inner, "__func__", None) is type(app).wsgi_app
     )
+
+
+def request_context_getter() -> Callable[[], Any]:
+    """A callable that returns the request context being served, or ``None``.
+
+    A kernel call asks this once per call, so it is Flask's own context variable read
+    with no Python frame: the public proxy, ``flask.globals.request_ctx``, costs a few
+    frames more on each call. A Flask without the variable gets the proxy.
+    """
+    try:
+        from flask.globals import _cv_request
+    except ImportError:  # pragma: no cover - a Flask release that dropped it
+        from flask import has_request_context
+        from flask.globals import request_ctx
+
+        def current() -> Any:
+            return request_ctx._get_current_object() if has_request_context() else None  # type: ignore[attr-defined]
+
+        return current
+    return partial(_cv_request.get, None)

@@ -250,3 +250,31 @@ def test_a_failed_kernel_call_still_names_its_side() -> None:
     assert response.status_code == 422
     assert response.headers["X-RustPath-Backend"] == "python"
     assert response.headers["Server-Timing"] == 'python;desc="prime_sum"'
+
+
+def test_a_pinned_view_sees_the_url_asked_for_and_builds_plain_urls() -> None:
+    """Under ``/rust`` the view's ``request.path`` is the URL the client asked for (a
+    login redirect's ``next`` comes back to the same side), while ``url_for`` still
+    builds the plain rule, and the twins stay out of the app's own rule listing."""
+    from flask import request
+    from flask import url_for as flask_url_for
+
+    from flask_rustpath.pairing import SideRule, plain_rules
+
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    @app.get("/where/<int:n>")
+    @rustpath.paired
+    def where(n: int) -> dict[str, str]:
+        return {"path": request.path, "built": flask_url_for("where", n=n)}
+
+    client = app.test_client()
+    for prefix in SIDES:
+        assert client.get(f"{prefix}/where/3").json == {
+            "path": f"{prefix}/where/3",
+            "built": "/where/3",
+        }
+    twins = [rule for rule in app.url_map.iter_rules("where") if isinstance(rule, SideRule)]
+    assert sorted(rule.rule for rule in twins) == ["/python/where/<int:n>", "/rust/where/<int:n>"]
+    assert [rule.rule for rule in plain_rules(app.url_map, "where")] == ["/where/<int:n>"]

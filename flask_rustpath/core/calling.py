@@ -42,13 +42,21 @@ def check_limits(
 
 
 def raise_mapped(
-    kernel: KernelSpec, side: Side, exc: BaseException, events: MutableSequence[Any] | None
+    kernel: KernelSpec,
+    side: Side,
+    exc: BaseException,
+    events: MutableSequence[Any] | None,
+    calls: MutableSequence[Any] | None = None,
 ) -> NoReturn:
-    """Count ``exc`` as the call's outcome in ``events`` (unless ``None``) and raise
-    what it maps to (called from the ``except`` block around an implementation call)."""
+    """Record ``exc`` as the call's outcome in ``events`` and ``calls`` (each unless
+    ``None``) and raise what it maps to (called from the ``except`` block around an
+    implementation call)."""
     error = mapped(kernel, side, exc)
+    call = (kernel.name, side, None, error_code(error or exc))
+    if calls is not None:
+        calls.append(call)
     if events is not None:
-        events.append((kernel.name, side, None, error_code(error or exc)))
+        events.append(call)
     if error is None:
         raise exc
     raise error from exc

@@ -47,6 +47,7 @@ from ..core.errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded,
 from ..flask_internals import handles_errors, hook_applying, wsgi_app_is
 from ..hot import HotRoute
 from ..middleware import PairingMiddleware
+from ..pairing import plain_rules
 from ..state import RustPathState, get_state
 from ..support.native import serve_front
 from ..support.rules import RULE_VARIABLE
@@ -210,7 +211,7 @@ def native_plan(app: Flask) -> NativePlan:
             continue
         key, capsule = found
         plan.entries[key] = capsule
-        for rule in app.url_map.iter_rules(endpoint):
+        for rule in plain_rules(app.url_map, endpoint):
             parts = segments(rule.rule)
             if parts is None or rule.host or rule.subdomain:
                 plan.proxied[endpoint] = f"the front does not match the rule {rule.rule!r}"
@@ -236,8 +237,8 @@ def _why_hooks_apply(app: Flask, endpoint: str) -> str | None:
 
 
 def _why_rules_overlap(app: Flask, endpoint: str) -> str | None:
-    for rule in app.url_map.iter_rules(endpoint):
-        for other in app.url_map.iter_rules():
+    for rule in plain_rules(app.url_map, endpoint):
+        for other in plain_rules(app.url_map):
             if other.endpoint != endpoint and _may_overlap(rule.rule, other.rule):
                 return f"{other.rule!r} may match the same URLs; Flask's routing order decides"
     return None
