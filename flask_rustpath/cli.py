@@ -17,7 +17,8 @@ from flask.cli import AppGroup, ScriptInfo
 from werkzeug.routing import RequestRedirect
 
 from .core.comparison import compare_sides
-from .core.errors import HotRouteError
+from .core.config import check_kernel_names
+from .core.errors import HotRouteError, Misconfigured
 from .core.parameters import arguments_from_text, kernel_parameters
 from .core.sides import SIDES
 from .core.spec import KernelSpec
@@ -32,13 +33,42 @@ from .state import RustPathState, get_state
 from .support.rules import rule_variables
 from .urls import url_for
 
-cli = AppGroup("rustpath", help="Inspect, compare, check and benchmark the app's kernels.")
+
+class ConfigError(click.ClickException):
+    """A ``RUSTPATH_*`` setting or a declaration is wrong: one line, exit status 2 (a
+    usage error, as click's own), never a traceback ending in the useful line."""
+
+    exit_code = 2
+
+
+class RustPathGroup(AppGroup):
+    """``flask rustpath``: its commands load the app themselves (``flask.commands``
+    entry point), so a refusal of the app's settings by ``init_app``, or of its
+    kernel names by :func:`app_state`, reaches this group and is said in one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Misconfigured as exc:
+            raise ConfigError(f"flask-rustpath: {' '.join(str(exc).split())}") from None
+
+
+cli = RustPathGroup("rustpath", help="Inspect, compare, check and benchmark the app's kernels.")
 cli.add_command(new_command)
 cli.add_command(build_crates_command)
 
 _FRESH = {True: "yes", False: "STALE", None: "-"}
 # Lines of a differing body shown by `compare /url`.
 DIFF_LINES = 40
+
+
+def app_state() -> tuple[Flask, RustPathState]:
+    """The current app and its state, once its settings passed the checks that need
+    every kernel declared (the app is loaded in full by now)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    check_kernel_names(state.settings, state.kernels)
+    return app, state
 
 
 # -- routes --------------------------------------------------------------------------------
@@ -52,8 +82,7 @@ def routes_command() -> None:
     (sources not newer than the build; "-" when unknown), and the backend that runs it
     when no side is pinned. Paired views: the URLs of their two variants.
     """
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
+    app, state = app_state()
     rows = [("KERNEL", "PYTHON", "RUST TARGET", "IMPORTS", "FRESH", "BACKEND")]
     for kernel in state.kernels.values():
         imports = "yes" if kernel.rust.available else "NO"
@@ -156,7 +185,7 @@ def compare_command(
             header_map.setdefault("Content-Type", "application/json")
         _compare_url(target, method.upper(), header_map, body or None, repeat)
         return
-    state = get_state()
+    _, state = app_state()
     kernel = _kernel(state, target)
     try:
         kwargs = arguments_from_text(kernel, _raw_arguments(kernel, arguments))
@@ -177,8 +206,7 @@ def compare_command(
 def _compare_url(
     url: str, method: str, headers: Mapping[str, str], body: bytes | None, repeat: int
 ) -> None:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
+    app, state = app_state()
     endpoint = paired_endpoint(app, url, method)
     responses = {}
     for side in SIDES:
@@ -310,7 +338,7 @@ def check_command(kernel_name: str | None, max_examples: int) -> None:
     # Only this command checks parity: a worker that loads the CLI does not load it.
     from .core.parity import NoStrategy, ParityError, check_parity
 
-    state = get_state()
+    _, state = app_state()
     kernels = [_kernel(state, kernel_name)] if kernel_name else list(state.kernels.values())
     failed = False
     for kernel in kernels:
@@ -382,8 +410,7 @@ def bench_command(
     spec = app_spec or _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
     if not spec:
         raise click.ClickException("say what gunicorn should serve: --serve 'myapp:create_app()'")
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
+    app, state = app_state()
     plan = _route_plan(app, state, route_names, default=not urls)
     for url in urls:
         if not url.startswith("/"):
@@ -522,7 +549,7 @@ def serve_command(
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter(f"expected HOST:PORT, got {bind!r}", param_hint="--bind")
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app, _ = app_state()
     options = FrontOptions(
         bind=bind,
         io_threads=io_threads or default_io_threads(),
