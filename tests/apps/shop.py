@@ -137,7 +137,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             user = db.session.execute(
                 db.select(User).filter_by(name=form.username.data)
             ).scalar_one_or_none()
-            if user is not None and check_password_hash(user.password_hash, PASSWORD):
+            if user is not None and check_password_hash(
+                user.password_hash, form.password.data or ""
+            ):
                 login_user(user)
                 return redirect(request.args.get("next") or url_for("reports.primes_page", n=10))
         return render_template_string(
