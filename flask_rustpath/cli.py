@@ -30,6 +30,7 @@ from .pairing import is_paired
 from .serving import access, hey
 from .serving import launch as serving
 from .state import RustPathState, get_state
+from .support.extras import MissingExtra, require
 from .support.rules import rule_variables
 from .urls import url_for
 
@@ -44,13 +45,16 @@ class ConfigError(click.ClickException):
 class RustPathGroup(AppGroup):
     """``flask rustpath``: its commands load the app themselves (``flask.commands``
     entry point), so a refusal of the app's settings by ``init_app``, or of its
-    kernel names by :func:`app_state`, reaches this group and is said in one line."""
+    kernel names by :func:`app_state`, reaches this group and is said in one line;
+    so is a missing optional dependency, with the extra that brings it."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except Misconfigured as exc:
             raise ConfigError(f"flask-rustpath: {' '.join(str(exc).split())}") from None
+        except MissingExtra as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 cli = RustPathGroup("rustpath", help="Inspect, compare, check and benchmark the app's kernels.")
@@ -399,6 +403,7 @@ def check_command(kernel_name: str | None, max_examples: int) -> None:
     astral characters. The same inputs are drawn on every run. Exits 1 if any kernel
     disagrees, showing the (shrunk) failing input, or if its inputs cannot be generated.
     """
+    require("hypothesis", "flask rustpath check")
     # Only this command checks parity: a worker that loads the CLI does not load it.
     from .core.parity import NoStrategy, ParityError, check_parity
 
@@ -476,6 +481,7 @@ def bench_command(
     401) is not loaded at all. Prints requests per second of each side and their
     ratio; exits 1 if any response was not a 2xx (a failed row is no measurement).
     """
+    require("gunicorn", "flask rustpath bench")
     if hey.hey_path() is None:
         raise click.ClickException("hey is not installed (Debian/Ubuntu: apt-get install hey)")
     levels = _concurrencies(concurrency)
@@ -624,6 +630,7 @@ def serve_command(
     front with no Python; everything else is proxied to gunicorn after the request has
     been read in full. SIGTERM drains both gracefully.
     """
+    require("gunicorn", "flask rustpath serve")
     from .serving.front import FrontOptions, default_io_threads, serve
 
     spec = _gunicorn_app(click.get_current_context().find_object(ScriptInfo))

@@ -34,6 +34,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..support.extras import require
 from .calling import check_limits, results_match
 from .comparison import run_side
 from .errors import HotRouteError, LimitExceeded
@@ -121,6 +122,7 @@ def input_strategy(kernel: KernelSpec, runtime: Runtime | None = None) -> Any:
     with ints bounded by the Python side's limits on ``runtime``'s app."""
     if kernel.strategy is not None:
         return kernel.strategy
+    require("hypothesis", "generating inputs")
     from hypothesis import strategies as st
 
     bounds: Mapping[str, float] = {}
@@ -158,6 +160,7 @@ def _size(limit: float | None) -> int:
 
 def text_strategy(min_size: int = 0, max_size: int = MAX_SIZE) -> Any:
     """Text mixing any characters (no lone surrogates) with :data:`TRICKY_CHARACTERS`."""
+    require("hypothesis", "generating inputs")
     from hypothesis import strategies as st
 
     characters = st.one_of(
@@ -171,6 +174,7 @@ def text_strategy(min_size: int = 0, max_size: int = MAX_SIZE) -> Any:
 
 def strategy_for(kind: Any, limit: float | None = None) -> Any:
     """A hypothesis strategy of values of the annotated type ``kind``."""
+    require("hypothesis", "generating inputs")
     from hypothesis import strategies as st
 
     if kind is Any or kind is object:
@@ -219,12 +223,9 @@ def strategy_for(kind: Any, limit: float | None = None) -> Any:
 
 
 def _check_generated(runtime: Runtime, kernel: KernelSpec, max_examples: int, limits: bool) -> int:
-    try:
-        from hypothesis import HealthCheck, given, reject, settings
-    except ImportError:
-        raise RuntimeError(
-            "generated inputs need hypothesis: pip install 'flask-rustpath[testing]'"
-        ) from None
+    require("hypothesis", "checking generated inputs")
+    from hypothesis import HealthCheck, given, reject, settings
+
     strategy = input_strategy(kernel, runtime)
     python_limits = runtime.settings_for(kernel).limits.get("python", {})
     count = 0
