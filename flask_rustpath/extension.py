@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request_started
 from werkzeug.routing import IntegerConverter, Map, Rule, ValidationError
 
 from .builtins import builtin_kernels
@@ -223,7 +223,23 @@ class RustPath:
         app.register_blueprint(make_blueprint(state), url_prefix=settings.url_prefix)
         app.cli.add_command(cli)
         _check_crates(app, settings.autobuild, kernels)
+        # The kernel names in the per-kernel settings are checked once every kernel is
+        # declared: the factory may import the blueprints that declare them later.
+        request_started.connect(_check_on_first_request, sender=app)
         self._apps.add(app)
+
+    @staticmethod
+    def check_settings(app: Flask | None = None) -> None:
+        """Refuse (:class:`~flask_rustpath.core.errors.Misconfigured`) a kernel name in
+        ``RUSTPATH_BACKENDS``, ``RUSTPATH_LIMITS`` or ``RUSTPATH_SHADOW_RATES`` that no
+        kernel of ``app`` has, naming the closest.
+
+        ``init_app`` cannot: kernels declared after it (in the modules of blueprints
+        the factory registers later) are still to come. The app's first request and
+        every ``flask rustpath`` command call this; call it yourself at the end of a
+        factory to fail at start-up rather than on the first request.
+        """
+        check_settings(app)
 
     def stats(self, app: Flask | None = None) -> dict[str, Any]:
         """Counts and mean compute times per kernel and side, in this process.
@@ -247,6 +263,33 @@ class RustPath:
     def current_side() -> Side | None:
         """The side the current request's URL pinned, or ``None`` on a plain URL."""
         return current_side()
+
+
+def check_settings(app: Flask | None = None) -> None:
+    """See :meth:`RustPath.check_settings`."""
+    state = get_state(app)
+    config.check_kernel_names(state.settings, state.kernels)
+
+
+class SettingsRefused(RuntimeError):
+    """The app's first request found a ``RUSTPATH_*`` setting wrong.
+
+    Not the ``Misconfigured`` HTTP error itself: Flask would answer that as a 500 page
+    carrying the message and log nothing. This one is logged with its traceback by
+    Flask (and raised in tests), and the client sees a plain 500.
+    """
+
+
+def _check_on_first_request(app: Flask, **_: Any) -> None:
+    """``request_started`` receiver: check the settings once, on the first request,
+    then stop listening. A refusal keeps it listening, so every request fails the
+    same way until the settings are fixed."""
+    try:
+        check_settings(app)
+    except Misconfigured as exc:
+        log.error("flask-rustpath: %s", exc)
+        raise SettingsRefused(str(exc)) from None
+    request_started.disconnect(_check_on_first_request, sender=app)
 
 
 def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> None:

@@ -22,15 +22,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..support.extras import missing_message
 from .build import check_tools, tool_path
 from .layout import CrateError, find_crates, source_files
 
 log = logging.getLogger("flask_rustpath")
 
 
-MISSING_HOOK = (
-    "automatic rebuilds need maturin's import hook: `python -m pip install maturin-import-hook`"
-)
+MISSING_HOOK = missing_message("maturin_import_hook", "automatic rebuilds")
 
 
 _autobuild_lock = threading.Lock()

@@ -5,8 +5,9 @@ front (hyper and tokio, in ``_native``) listens on the public address and:
 
 - answers every JSON-shorthand hot route whose Rust side has a native entry point
   itself, with no Python and no GIL, under the same contract as the Flask side (the
-  JSON body, ``X-RustPath-Backend``, ``Server-Timing``, the Rust side's limits, the
-  admission bound, the deadline, JSON errors);
+  JSON body, ``X-RustPath-Backend``, ``Server-Timing``, the Rust side's limits (on
+  a number's value, on a text's length), the admission bound, the deadline, JSON
+  errors);
 - proxies everything else to gunicorn, buffering each request first, so a slow client
   never holds a worker thread;
 - answers ``/healthz`` with its own state and the app's answer there, and appends its
@@ -270,6 +271,7 @@ def _route_config(
     kernel = route.kernel
     settings = state.settings_for(kernel)
     limits = settings.limits.get("rust") or {}
+    texts = {part["name"] for part in parts if part["kind"] == "string"}
     return {
         "kernel": kernel.name,
         # Every answer, as the Flask side words it: the front fills in a call's values.
@@ -282,7 +284,8 @@ def _route_config(
             {
                 "argument": name,
                 "limit_json": json.dumps(limit),
-                "answer": limit_answer(kernel.name, name, limit),
+                # The front measures text by its length, as check_limits does.
+                "answer": limit_answer(kernel.name, name, limit, length=name in texts),
             }
             for name, limit in limits.items()
         ],
