@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Blueprint, Flask, request_started
+from flask import Blueprint, Flask
 from werkzeug.routing import IntegerConverter, Map, Rule, ValidationError
 
 from .builtins import builtin_kernels
@@ -223,9 +223,6 @@ class RustPath:
         app.register_blueprint(make_blueprint(state), url_prefix=settings.url_prefix)
         app.cli.add_command(cli)
         _check_crates(app, settings.autobuild, kernels)
-        # The kernel names in the per-kernel settings are checked once every kernel is
-        # declared: the factory may import the blueprints that declare them later.
-        request_started.connect(_check_on_first_request, sender=app)
         self._apps.add(app)
 
     @staticmethod
@@ -269,27 +266,6 @@ def check_settings(app: Flask | None = None) -> None:
     """See :meth:`RustPath.check_settings`."""
     state = get_state(app)
     config.check_kernel_names(state.settings, state.kernels)
-
-
-class SettingsRefused(RuntimeError):
-    """The app's first request found a ``RUSTPATH_*`` setting wrong.
-
-    Not the ``Misconfigured`` HTTP error itself: Flask would answer that as a 500 page
-    carrying the message and log nothing. This one is logged with its traceback by
-    Flask (and raised in tests), and the client sees a plain 500.
-    """
-
-
-def _check_on_first_request(app: Flask, **_: Any) -> None:
-    """``request_started`` receiver: check the settings once, on the first request,
-    then stop listening. A refusal keeps it listening, so every request fails the
-    same way until the settings are fixed."""
-    try:
-        check_settings(app)
-    except Misconfigured as exc:
-        log.error("flask-rustpath: %s", exc)
-        raise SettingsRefused(str(exc)) from None
-    request_started.disconnect(_check_on_first_request, sender=app)
 
 
 def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> None:

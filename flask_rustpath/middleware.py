@@ -17,6 +17,7 @@ per kernel call: side, name, milliseconds).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +25,16 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter
 
+from .core.config import SettingsRefused, check_kernel_names
+from .core.errors import Misconfigured
 from .core.headers import BACKEND_HEADER, TIMING_HEADER, timing
 from .core.record import RECORD_KEY, CallRecord
 from .core.sides import SIDES, Side
 from .pairing import SideRule, is_paired, plain_rules, side_rules
 from .state import RustPathState
 from .support.forksafe import fork_safe_lock
+
+log = logging.getLogger("flask_rustpath")
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -53,12 +58,12 @@ class PairingMiddleware:
             (state.settings.prefix(side), side) for side in SIDES
         )
         self.any_prefix = tuple(prefix for prefix, _ in self.prefixes)
-        self._twinned = False
+        self._ready = False
         self._lock = fork_safe_lock(self)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if not self._twinned:
-            self._add_side_rules()
+        if not self._ready:
+            self._first_request()
         path: str = environ.get("PATH_INFO", "")
         if path.startswith(self.any_prefix):
             side = self._side_of(path)
@@ -98,12 +103,22 @@ class PairingMiddleware:
                 return side
         return None
 
-    def _add_side_rules(self) -> None:
-        """Give each paired view's rules their side twins, once, before the app's first
-        URL match: Flask refuses new views from then on, so the set is complete."""
+    def _first_request(self) -> None:
+        """Once, before the app's first URL match, when every kernel and view is declared
+        (Flask refuses new views from then on; a factory may import the blueprints that
+        declare kernels after ``init_app``): check the kernel names the settings use,
+        then give each paired view's rules their side twins.
+
+        A wrong name fails this request and every one after, logged, until it is fixed.
+        """
         with self._lock:
-            if self._twinned:
+            if self._ready:
                 return
+            try:
+                check_kernel_names(self.state.settings, self.state.kernels)
+            except Misconfigured as exc:
+                log.error("flask-rustpath: %s", exc)
+                raise SettingsRefused(str(exc)) from None
             url_map = self.app.url_map
             views = self.app.view_functions
             for rule in list(plain_rules(url_map)):
@@ -112,7 +127,7 @@ class PairingMiddleware:
                 if is_paired(views.get(str(rule.endpoint))):
                     for twin in side_rules(rule, self.prefixes):
                         url_map.add(twin)
-            self._twinned = True
+            self._ready = True
 
     def _routing_error(self, environ: WSGIEnvironment) -> HTTPException | None:
         """JSON for a 404/405 that routing (not a view's ``abort``) gave under a hot rule."""

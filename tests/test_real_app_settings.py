@@ -19,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from flask_rustpath import RustPath
+from flask_rustpath.core.config import SettingsRefused
 from flask_rustpath.core.errors import LimitExceeded, Misconfigured
-from flask_rustpath.extension import SettingsRefused
 from flask_rustpath.serving.answers import limit_answer
 from tests.apps import shop
 from tests.apps.shop_words import LIST_LIMIT, PYTHON_TEXT_LIMIT, RUST_TEXT_LIMIT

@@ -242,6 +242,15 @@ def resolve(config: Mapping[str, Any], kernel: KernelSpec) -> KernelSettings:
     return KernelSettings(backend=backend, limits=_limits(config, kernel), shadow_rate=float(rate))
 
 
+class SettingsRefused(RuntimeError):
+    """The app's first request found a ``RUSTPATH_*`` setting wrong.
+
+    Not the ``Misconfigured`` HTTP error itself: that would be answered as a 500 page
+    carrying the message. This one propagates out of the app, so the server logs it
+    with its traceback (and a test client raises it), and the client sees a plain 500.
+    """
+
+
 def check_kernel_names(settings: AppSettings, names: Iterable[str]) -> None:
     """Refuse a kernel name in a per-kernel setting that no kernel in ``names`` has,
     with the closest one: a misspelt name would otherwise be ignored silently.
