@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 def summarize(counts: dict[str, float]) -> dict[str, Any]:
     """The JSON the report renders: each count, and each form's ratio to its baseline."""
     return {
+        "commit": measured_commit(),
         "n": N,
         "requests": REQUESTS,
         "instructions_per_request": counts,
@@ -277,12 +278,36 @@ def summarize(counts: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def measured_commit() -> str:
+    """The commit the counts are of, ``-dirty`` when the tree had uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
 def render(results: dict[str, Any]) -> str:
     """The report's section: a table of instructions per request, and the goal's verdict.
     The README quotes the same ratios (a test checks that they agree)."""
     counts = results["instructions_per_request"]
     ratios = results["ratio"]
     lines = [
+        f"Counted at commit `{results.get('commit', 'unknown')}`.",
+        "",
         "| scenario | instructions per request | vs its baseline |",
         "| --- | ---: | ---: |",
     ]

@@ -29,8 +29,8 @@ from .core.config import SettingsRefused, check_kernel_names
 from .core.errors import Misconfigured
 from .core.headers import BACKEND_HEADER, TIMING_HEADER, timing
 from .core.record import RECORD_KEY, CallRecord
-from .core.sides import SIDES, Side
-from .pairing import SideRule, is_paired, plain_rules, side_rules
+from .core.sides import Side
+from .pairing import SideRule, add_side_rules
 from .state import RustPathState
 from .support.forksafe import fork_safe_lock
 
@@ -54,9 +54,7 @@ class PairingMiddleware:
         self.app = app
         self.wsgi_app = wsgi_app
         self.state = state
-        self.prefixes: tuple[tuple[str, Side], ...] = tuple(
-            (state.settings.prefix(side), side) for side in SIDES
-        )
+        self.prefixes = state.side_prefixes
         self.any_prefix = tuple(prefix for prefix, _ in self.prefixes)
         self._ready = False
         self._lock = fork_safe_lock(self)
@@ -119,14 +117,8 @@ class PairingMiddleware:
             except Misconfigured as exc:
                 log.error("flask-rustpath: %s", exc)
                 raise SettingsRefused(str(exc)) from None
-            url_map = self.app.url_map
-            views = self.app.view_functions
-            for rule in list(plain_rules(url_map)):
-                if rule.build_only or rule.redirect_to is not None:
-                    continue
-                if is_paired(views.get(str(rule.endpoint))):
-                    for twin in side_rules(rule, self.prefixes):
-                        url_map.add(twin)
+            add_side_rules(self.app, self.prefixes)
+            self.state.sides_added = True
             self._ready = True
 
     def _routing_error(self, environ: WSGIEnvironment) -> HTTPException | None:

@@ -38,6 +38,10 @@ class RustPathState(Runtime):
         super().__init__(app.name, app.config, settings)
         self.url_map = app.url_map
         self.routes: dict[str, HotRoute] = {}  # JSON shorthand routes, by endpoint
+        # Each side's URL prefix, and whether the paired views' side twins are added
+        # (on the first request; see flask_rustpath.pairing.add_side_rules).
+        self.side_prefixes = tuple((settings.prefix(side), side) for side in SIDES)
+        self.sides_added = False
         self._loose: Map | None = None
 
     # -- hot routes ----------------------------------------------------------------

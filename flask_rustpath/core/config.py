@@ -50,6 +50,10 @@ DEFAULTS: Mapping[str, Any] = {
     # URL prefixes of the paired variants of every paired view.
     "RUSTPATH_PYTHON_PREFIX": "/python",
     "RUSTPATH_RUST_PREFIX": "/rust",
+    # Inside a request pinned to a side (/rust/…), url_for of a paired view builds that
+    # side's URL, so links keep a browser on the side it chose. False: the plain URL,
+    # as on any other request (flask_rustpath.url_for(side=...) asks explicitly).
+    "RUSTPATH_KEEP_SIDE": True,
     # Per-kernel argument limits, merged over the kernel's own:
     # {"kernel": {"python": {"n": 10**6}}}. Above a limit a request answers 422. On a
     # str, bytes or list parameter the limit is a length: {"text": 10_000}.
@@ -144,6 +148,7 @@ class AppSettings:
     rust_prefix: str
     url_prefix: str
     builtins: bool
+    keep_side: bool
     metrics: bool
     compare: bool | None
     autobuild: bool | None
@@ -179,7 +184,12 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         raise Misconfigured(
             "RUSTPATH_PYTHON_PREFIX, RUSTPATH_RUST_PREFIX and RUSTPATH_URL_PREFIX must differ"
         )
-    for key in ("RUSTPATH_BUILTINS", "RUSTPATH_METRICS", "RUSTPATH_SHADOW_RAISE"):
+    for key in (
+        "RUSTPATH_BUILTINS",
+        "RUSTPATH_METRICS",
+        "RUSTPATH_SHADOW_RAISE",
+        "RUSTPATH_KEEP_SIDE",
+    ):
         if not isinstance(config[key], bool):
             raise Misconfigured(f"{key} must be true or false; got {config[key]!r}")
     for key in ("RUSTPATH_AUTOBUILD", "RUSTPATH_COMPARE"):
@@ -211,6 +221,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         rust_prefix=prefixes["rust"],
         url_prefix=prefixes["url"],
         builtins=config["RUSTPATH_BUILTINS"],
+        keep_side=config["RUSTPATH_KEEP_SIDE"],
         metrics=config["RUSTPATH_METRICS"],
         compare=config["RUSTPATH_COMPARE"],
         autobuild=config["RUSTPATH_AUTOBUILD"],
