@@ -289,7 +289,16 @@ def measured_commit() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # The JSON this run writes is not the code it measures.
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                f":!{RESULT.relative_to(ROOT)}",
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
