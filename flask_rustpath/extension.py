@@ -16,7 +16,7 @@ from .core.errors import Misconfigured
 from .core.kernel import Kernel, KernelOptions
 from .core.record import current_side
 from .core.sides import Side
-from .crates.autobuild import enable_autobuild, watch_crate_sources
+from .crates.autobuild import enable_autobuild, hook_installed, watch_crate_sources
 from .crates.freshness import freshness
 from .crates.layout import is_crate_dir
 from .hot import HotRoute, make_hot_route
@@ -116,6 +116,9 @@ class RustPath:
             raise ValueError(f"a kernel named {kernel.name!r} is already declared")
         for app in list(self._apps):
             get_state(app).add_kernel(kernel)
+            # Declared after init_app (a blueprint's module the factory imports later):
+            # the same stale check and development loop as the kernels known then.
+            _check_crates(app, [kernel])
         self.kernels[kernel.name] = kernel
 
     def hot(
@@ -222,7 +225,11 @@ class RustPath:
 
         app.register_blueprint(make_blueprint(state), url_prefix=settings.url_prefix)
         app.cli.add_command(cli)
-        _check_crates(app, settings.autobuild, kernels)
+        if _autobuild(app) and hook_installed():
+            # Before the blueprints the factory registers next import their crates: an
+            # import the hook does not see is not rebuilt.
+            enable_autobuild()
+        _check_crates(app, kernels)
         self._apps.add(app)
 
     @staticmethod
@@ -268,12 +275,23 @@ def check_settings(app: Flask | None = None) -> None:
     config.check_kernel_names(state.settings, state.kernels)
 
 
-def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> None:
+def _autobuild(app: Flask) -> bool:
+    """``RUSTPATH_AUTOBUILD``, which is the debug mode unless set."""
+    autobuild = get_state(app).settings.autobuild
+    return app.debug if autobuild is None else autobuild
+
+
+def _check_crates(app: Flask, kernels: list[Kernel]) -> None:
     """Development: rebuild changed crates on import and restart ``flask run`` when their
-    sources change. Production: never compile; log every stale build at start-up."""
-    if autobuild is None:
-        autobuild = app.debug
-    modules = sorted({kernel.rust.module for kernel in kernels if kernel.rust.module})
+    sources change. Production: never compile; log every stale build at start-up.
+
+    Each crate module once per app: at ``init_app`` for the kernels declared by then,
+    and as each later kernel is declared."""
+    state = get_state(app)
+    autobuild = _autobuild(app)
+    named = {kernel.rust.module for kernel in kernels if kernel.rust.module}
+    modules = sorted(named - state.crates_checked)
+    state.crates_checked.update(modules)
     reports = [freshness(module) for module in modules]
     # Crates the hook can rebuild: editable installs of a crate directory. Our own
     # module is imported before any hook could see it.

@@ -42,6 +42,8 @@ class RustPathState(Runtime):
         # (on the first request; see flask_rustpath.pairing.add_side_rules).
         self.side_prefixes = tuple((settings.prefix(side), side) for side in SIDES)
         self.sides_added = False
+        # The crate modules whose freshness was checked (see extension._check_crates).
+        self.crates_checked: set[str] = set()
         self._loose: Map | None = None
 
     # -- hot routes ----------------------------------------------------------------

@@ -13,6 +13,7 @@ rebuilds such a crate whose sources changed when it is next imported, and
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
@@ -82,6 +83,11 @@ def enable_autobuild(release: bool = True) -> bool:
         sys.meta_path.insert(0, importer)
         _autobuild_importer = importer
         return True
+
+
+def hook_installed() -> bool:
+    """Whether maturin's import hook is installed (the ``dev`` extra), without importing it."""
+    return importlib.util.find_spec("maturin_import_hook") is not None
 
 
 def disable_autobuild() -> None:
