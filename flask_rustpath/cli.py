@@ -593,6 +593,14 @@ def bench_command(
     help="Answered by the front with its own state and the app's answer there.",
 )
 @click.option(
+    "--max-body",
+    default="16MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest request body the front reads before it answers 413: bytes, or a "
+    "number with KiB, MiB or GiB.",
+)
+@click.option(
     "--header-timeout",
     default=10.0,
     show_default=True,
@@ -620,6 +628,7 @@ def serve_command(
     threads: int,
     io_threads: int | None,
     health_path: str,
+    max_body: str,
     header_timeout: float,
     graceful_timeout: float,
     access_log: bool,
@@ -631,7 +640,7 @@ def serve_command(
     been read in full. SIGTERM drains both gracefully.
     """
     require("gunicorn", "flask rustpath serve")
-    from .serving.front import FrontOptions, default_io_threads, serve
+    from .serving.front import FrontOptions, default_io_threads, parse_size, serve
 
     spec = _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
     if not spec:
@@ -641,8 +650,13 @@ def serve_command(
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter(f"expected HOST:PORT, got {bind!r}", param_hint="--bind")
+    try:
+        max_body_bytes = parse_size(max_body)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--max-body") from None
     app, _ = app_state()
     options = FrontOptions(
+        max_body_bytes=max_body_bytes,
         bind=bind,
         io_threads=io_threads or default_io_threads(),
         health_path=health_path,

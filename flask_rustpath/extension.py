@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from .core.sides import Side
 from .crates.autobuild import enable_autobuild, hook_installed, watch_crate_sources
 from .crates.freshness import freshness
 from .crates.layout import is_crate_dir
-from .hot import HotRoute, make_hot_route
+from .hot import ROUTE_ATTRIBUTE, HotRoute, Native, make_hot_route
 from .middleware import PairingMiddleware
 from .pairing import paired
 from .state import EXTENSION_KEY, RustPathState, get_state
@@ -27,6 +28,7 @@ from .support.rules import rule_shape
 from .urls import url_for
 
 if TYPE_CHECKING:
+    from flask.sansio.blueprints import BlueprintSetupState
     from typing_extensions import Unpack  # in typing from Python 3.11
 
 log = logging.getLogger("flask_rustpath")
@@ -129,6 +131,7 @@ class RustPath:
         methods: Sequence[str] = ("GET",),
         endpoint: str | None = None,
         blueprint: Blueprint | None = None,
+        native: Native = "auto",
         **options: Unpack[KernelOptions],
     ) -> Callable[[Callable[..., Any]], Kernel]:
         """The JSON shorthand: a kernel, and a paired view at ``rule`` answering
@@ -138,15 +141,22 @@ class RustPath:
         function's type annotations) become the kernel's arguments. The view is
         registered on ``blueprint`` if given, else on every app this extension
         initialises, with endpoint ``endpoint`` (default: the kernel's name).
-        Takes the options of :meth:`kernel`.
+
+        ``native`` says whether ``flask rustpath serve`` answers the route in Rust:
+        ``"auto"`` where the answer cannot differ from Flask's; ``"always"`` even though
+        request hooks or error handlers apply to it (the front skips them; it says so at
+        start-up); ``"never"``. Takes the options of :meth:`kernel`.
         """
 
         def decorator(function: Callable[..., Any]) -> Kernel:
             kernel = Kernel(function, rust=rust, **options)
-            self.add_route(
-                make_hot_route(
-                    rule, kernel, endpoint=endpoint, methods=tuple(methods), blueprint=blueprint
-                )
+            self.route(
+                rule,
+                kernel,
+                methods=methods,
+                endpoint=endpoint,
+                blueprint=blueprint,
+                native=native,
             )
             return kernel
 
@@ -160,16 +170,26 @@ class RustPath:
         methods: Sequence[str] = ("GET",),
         endpoint: str | None = None,
         blueprint: Blueprint | None = None,
+        native: Native = "auto",
     ) -> HotRoute:
-        """The JSON shorthand for an existing kernel: a paired view at ``rule``."""
+        """The JSON shorthand for an existing kernel: a paired view at ``rule`` (the
+        arguments as for :meth:`hot`)."""
         route = make_hot_route(
-            rule, kernel, endpoint=endpoint, methods=tuple(methods), blueprint=blueprint
+            rule,
+            kernel,
+            endpoint=endpoint,
+            methods=tuple(methods),
+            blueprint=blueprint,
+            native=native,
         )
         self.add_route(route)
         return route
 
     def add_route(self, route: HotRoute) -> None:
         if route.blueprint is not None:
+            # Known to each app as the blueprint is registered on it, under the name it
+            # is registered with, whichever of init_app and the declaration came first.
+            route.blueprint.record(functools.partial(_blueprint_route_registered, route))
             route.blueprint.add_url_rule(
                 route.rule, route.endpoint, route.view(), methods=list(route.methods)
             )
@@ -197,9 +217,10 @@ class RustPath:
             state.add_kernel(kernel)
         for rule in app.url_map.iter_rules():
             state.check_rule(rule)
-        for route in self.routes:
-            if route.blueprint is not None:
-                state.routes[f"{route.blueprint.name}.{route.endpoint}"] = route
+        for endpoint, view in app.view_functions.items():  # blueprints registered already
+            route = getattr(view, ROUTE_ATTRIBUTE, None)
+            if route is not None and route.blueprint is not None:
+                state.routes[endpoint] = route
         for route in self.routes:
             if route.blueprint is None:
                 state.routes[route.endpoint] = route
@@ -316,6 +337,15 @@ def _check_crates(app: Flask, kernels: list[Kernel]) -> None:
                 report.detail,
                 report.crate_dir,
             )
+
+
+def _blueprint_route_registered(route: HotRoute, setup: BlueprintSetupState) -> None:
+    """A blueprint holding ``route`` is registered on ``setup.app``: its JSON route is a
+    hot route there, under the endpoint the registration gives it."""
+    state: RustPathState | None = setup.app.extensions.get(EXTENSION_KEY)
+    if state is not None:
+        endpoint = f"{setup.name_prefix}.{setup.name}.{route.endpoint}".lstrip(".")
+        state.routes[endpoint] = route
 
 
 def _register_route(app: Flask, route: HotRoute) -> None:

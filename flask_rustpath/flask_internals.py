@@ -25,17 +25,21 @@ def scopes(endpoint: str) -> list[str | None]:
     return [None, *(".".join(parts[: i + 1]) for i in range(len(parts)))]
 
 
-def hook_applying(app: Flask, endpoint: str) -> str | None:
-    """The kind of the first request hook that applies to ``endpoint``, if any."""
+def hooks_applying(app: Flask, endpoint: str) -> list[str]:
+    """Each request hook that applies to ``endpoint``, as ``"before_request hook
+    count_request"``, in the order Flask runs the kinds."""
     hooks: dict[str, Mapping[str | None, list[Any]]] = {
         "before_request": app.before_request_funcs,
         "after_request": app.after_request_funcs,
         "url_value_preprocessor": app.url_value_preprocessors,
     }
+    found = []
     for kind, registry in hooks.items():
-        if any(registry.get(scope) for scope in scopes(endpoint)):
-            return kind
-    return None
+        for scope in scopes(endpoint):
+            for hook in registry.get(scope) or ():
+                name = getattr(hook, "__qualname__", None) or repr(hook)
+                found.append(f"{kind} hook {name}")
+    return found
 
 
 def handles_errors(
