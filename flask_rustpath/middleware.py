@@ -71,12 +71,13 @@ class PairingMiddleware:
         deferred: list[Any] = []
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if hot_routes and status[:3] in ("404", "405"):
-                deferred[:] = (status, headers, exc_info)  # maybe a JSON routing error
-                return _no_write
+            # While Flask still holds the request (it unlinks it from the environ after).
             record: CallRecord | None = environ.get(RECORD_KEY)
             if record is not None and (record.calls or _served_pinned(record, environ)):
                 headers.extend(_kernel_headers(record))
+            if hot_routes and status[:3] in ("404", "405"):
+                deferred[:] = (status, headers, exc_info)  # maybe a JSON routing error
+                return _no_write
             return start_response(status, headers, exc_info)
 
         body = self.wsgi_app(environ, start)
@@ -88,9 +89,6 @@ class PairingMiddleware:
                     close()
                 return error(environ, start_response)
             status, headers, exc_info = deferred
-            record = environ.get(RECORD_KEY)
-            if record is not None and (record.calls or _served_pinned(record, environ)):
-                headers.extend(_kernel_headers(record))
             start_response(status, headers, exc_info)
         return body
 
@@ -137,7 +135,9 @@ class PairingMiddleware:
         return None
 
     def _adapter(self, environ: WSGIEnvironment) -> MapAdapter:
-        adapter = self.app.create_url_adapter(self.app.request_class(environ))
+        # Not populated into the environ: the request Flask served stays the one there.
+        request = self.app.request_class(environ, populate_request=False)
+        adapter = self.app.create_url_adapter(request)
         assert adapter is not None  # a request always gets an adapter
         return adapter
 

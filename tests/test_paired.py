@@ -349,3 +349,31 @@ def test_url_for_a_side_works_before_the_first_request() -> None:
     assert client.get("/rust/early/1").text == "early"
     assert client.get("/rust/late/1").text == "late"
     assert len([r for r in app.url_map.iter_rules("early")]) == 3  # no second twins
+
+
+def test_a_pinned_abort_in_an_app_with_json_routes_still_names_its_side() -> None:
+    """A view's own 404 on a pinned URL, in an app with JSON routes (whose routing
+    errors the middleware looks at again), keeps its ``X-RustPath-Backend``; a URL
+    under the prefix that matches nothing is the app's 404, with no such header."""
+    from flask import abort
+
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    @rustpath.hot("/total/<int:n>", rust=sum_of_primes_sieve)
+    def total(n: int) -> int:
+        return sum_of_primes_sieve(n)
+
+    @app.get("/post/<int:n>")
+    @rustpath.paired
+    def post(n: int) -> str:
+        abort(404)
+
+    client = app.test_client()
+    response = client.get("/rust/post/3")
+    assert response.status_code == 404
+    assert response.headers["X-RustPath-Backend"] == "rust"
+    missing = client.get("/rust/no/such/page")
+    assert missing.status_code == 404
+    assert "X-RustPath-Backend" not in missing.headers
+    assert client.get("/rust/total/x").json["error"] == "invalid_argument"  # JSON, as plain
