@@ -342,7 +342,9 @@ def _per_request() -> list[str]:
         f"`python -m bench.per_request`: {results['requests']:,} requests per scenario at "
         f"n = {results['n']}, each a direct WSGI call with the body consumed, counted "
         "under callgrind with collection on around the measured loop only. "
-        "Deterministic: the same code gives the same count on every run.",
+        "Deterministic: the same code gives the same count on every run. A change "
+        "elsewhere in the code can still move a count by a few thousand instructions: "
+        "the interpreter's attribute caches collide differently.",
         "",
         render(results),
         "",

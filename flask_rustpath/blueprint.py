@@ -2,7 +2,8 @@
 
 - ``/``: the dashboard (kernels, live counts, a compare form);
 - ``/compare/<kernel>?arg=value…``: both sides of a kernel on one input, as JSON;
-- ``/metrics``: Prometheus metrics, when prometheus-client is installed;
+- ``/metrics``: Prometheus metrics, when prometheus-client is installed (else a 503
+  naming the extra to install);
 - the built-in kernels' JSON routes, when ``RUSTPATH_BUILTINS`` is true.
 
 The dashboard and compare run the slow Python reference on request, so they answer
@@ -29,6 +30,7 @@ from .core.parameters import kernel_parameters
 from .dashboard import dashboard_view, require_compare
 from .hot import make_hot_route, read_parameters
 from .state import RustPathState
+from .support.extras import missing_message
 from .support.metrics import prometheus_available, render_prometheus
 
 log = logging.getLogger("flask_rustpath")
@@ -75,6 +77,13 @@ def make_blueprint(state: RustPathState) -> Blueprint:
             return Response(body, content_type=content_type)
 
         blueprint.add_url_rule("/metrics", "metrics", metrics_view)
+    elif state.settings.metrics:
+
+        def no_metrics_view() -> Response:
+            # A scraper's error names what to install, rather than a bare 404.
+            raise MetricsUnavailable(missing_message("prometheus_client", "metrics"))
+
+        blueprint.add_url_rule("/metrics", "metrics", no_metrics_view)
     if state.settings.builtins:
         for rule, kernel in builtin_routes:
             route = make_hot_route(rule, kernel)

@@ -6,9 +6,9 @@ import difflib
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -17,7 +17,8 @@ from flask.cli import AppGroup, ScriptInfo
 from werkzeug.routing import RequestRedirect
 
 from .core.comparison import compare_sides
-from .core.errors import HotRouteError
+from .core.config import check_kernel_names
+from .core.errors import HotRouteError, Misconfigured
 from .core.parameters import arguments_from_text, kernel_parameters
 from .core.sides import SIDES
 from .core.spec import KernelSpec
@@ -25,20 +26,102 @@ from .crates.commands import build_command as build_crates_command
 from .crates.commands import new_command
 from .crates.freshness import freshness
 from .hot import HotRoute
-from .pairing import is_paired
-from .serving import hey
+from .pairing import is_paired, plain_rules
+from .serving import access, hey
 from .serving import launch as serving
 from .state import RustPathState, get_state
+from .support.extras import MissingExtra, require
 from .support.rules import rule_variables
 from .urls import url_for
 
-cli = AppGroup("rustpath", help="Inspect, compare, check and benchmark the app's kernels.")
+
+class ConfigError(click.ClickException):
+    """A ``RUSTPATH_*`` setting or a declaration is wrong: one line, exit status 2 (a
+    usage error, as click's own), never a traceback ending in the useful line."""
+
+    exit_code = 2
+
+
+class RustPathGroup(AppGroup):
+    """``flask rustpath``: its commands load the app themselves (``flask.commands``
+    entry point), so a refusal of the app's settings by ``init_app``, or of its
+    kernel names by :func:`app_state`, reaches this group and is said in one line;
+    so is a missing optional dependency, with the extra that brings it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Misconfigured as exc:
+            raise ConfigError(f"flask-rustpath: {' '.join(str(exc).split())}") from None
+        except MissingExtra as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+cli = RustPathGroup("rustpath", help="Inspect, compare, check and benchmark the app's kernels.")
 cli.add_command(new_command)
 cli.add_command(build_crates_command)
 
 _FRESH = {True: "yes", False: "STALE", None: "-"}
 # Lines of a differing body shown by `compare /url`.
 DIFF_LINES = 40
+
+
+def app_state() -> tuple[Flask, RustPathState]:
+    """The current app and its state, once its settings passed the checks that need
+    every kernel declared (the app is loaded in full by now)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    state = get_state(app)
+    check_kernel_names(state.settings, state.kernels)
+    return app, state
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def access_options(command: F) -> F:
+    """``-H``, ``--cookie``, ``--login`` and ``-F``: what a logged-in client sends."""
+    options = [
+        click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+                     help="A request header (repeatable); a Cookie header is read as "
+                     "cookies."),
+        click.option("--cookie", "cookies", multiple=True, metavar="NAME=VALUE",
+                     help="A cookie to send, e.g. a session (repeatable)."),
+        click.option("--login", "login_path", metavar="/PATH",
+                     help="Log in first through the app's form at /PATH (its hidden "
+                     "fields, such as a CSRF token, are kept); its cookies are sent."),
+        click.option("-F", "--form", "form_fields", multiple=True, metavar="NAME=VALUE",
+                     help="A field of the --login form (repeatable)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def credentials(
+    app: Flask,
+    headers: Sequence[str],
+    cookies: Sequence[str],
+    login_path: str | None,
+    form_fields: Sequence[str],
+) -> access.Credentials:
+    """The headers and cookies the options give, after the --login if any."""
+    try:
+        found = access.Credentials.parse(headers, cookies)
+        fields = dict(_pair(field, "-F") for field in form_fields)
+        if login_path is not None:
+            click.echo(access.login(app, login_path, fields, found), err=True)
+        elif fields:
+            raise access.AccessError("-F fills the --login form: give --login /PATH too")
+    except access.AccessError as err:
+        raise click.UsageError(str(err)) from None
+    return found
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise access.AccessError(f"expected {option} name=value, got {text!r}")
+    return name, value
 
 
 # -- routes --------------------------------------------------------------------------------
@@ -52,8 +135,7 @@ def routes_command() -> None:
     (sources not newer than the build; "-" when unknown), and the backend that runs it
     when no side is pinned. Paired views: the URLs of their two variants.
     """
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
+    app, state = app_state()
     rows = [("KERNEL", "PYTHON", "RUST TARGET", "IMPORTS", "FRESH", "BACKEND")]
     for kernel in state.kernels.values():
         imports = "yes" if kernel.rust.available else "NO"
@@ -65,7 +147,7 @@ def routes_command() -> None:
     _table(rows)
     click.echo()
     paired = [("PAIRED VIEW", "RULE", "METHODS", "PYTHON URL", "RUST URL")]
-    for rule in app.url_map.iter_rules():
+    for rule in plain_rules(app.url_map):
         if is_paired(app.view_functions.get(rule.endpoint)):
             methods = ",".join(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
             variants = [state.settings.prefix(side) + rule.rule for side in SIDES]
@@ -96,7 +178,7 @@ def _backend(state: RustPathState, kernel: KernelSpec) -> str:
 
 def _full_rule(app: Flask, endpoint: str, route: HotRoute) -> str:
     """The rule as the app serves it (with a blueprint's ``url_prefix``)."""
-    rules = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint]
+    rules = [rule.rule for rule in plain_rules(app.url_map, endpoint)]
     return rules[0] if rules else route.rule
 
 
@@ -118,8 +200,7 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
               help="Time each side this many times and keep the best.")  # fmt: skip
 @click.option("-X", "--method", default="GET", show_default=True,
               help="HTTP method, for a /URL.")  # fmt: skip
-@click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'",
-              help="A request header, for a /URL (repeatable).")  # fmt: skip
+@access_options
 @click.option("--json", "json_body", metavar="JSON", help="A JSON request body, for a /URL.")
 @click.option("--data", metavar="TEXT", help="A raw request body, for a /URL.")
 def compare_command(
@@ -129,6 +210,9 @@ def compare_command(
     repeat: int,
     method: str,
     headers: tuple[str, ...],
+    cookies: tuple[str, ...],
+    login_path: str | None,
+    form_fields: tuple[str, ...],
     json_body: str | None,
     data: str | None,
 ) -> None:
@@ -137,26 +221,32 @@ def compare_command(
     \b
     flask rustpath compare sum_of_primes 100000
     flask rustpath compare text_stats body='a b c'
-    flask rustpath compare /blog/stats/3 -H 'Cookie: session=…'
+    flask rustpath compare /blog/stats/3 --cookie session=…
+    flask rustpath compare /reports/api/10 --login /auth/login -F username=alice -F password=…
 
     A KERNEL runs in-process on ARGS, given in parameter order or as name=value and
     converted by the parameter's type annotation (a list or dict parameter takes
     JSON); the Rust side is warmed up with one untimed call first. A /URL of a paired
     view is requested through the app's test client at /python/URL and /rust/URL
-    (--repeat times each, timing the whole request; the last responses count), and
-    the responses' status, content type and body are compared. Exits 1 when the
-    sides disagree.
+    (--repeat times each, timing the whole request; the last responses count), with
+    the -H headers and the cookies of --cookie and --login, and the responses' status,
+    content type and body are compared. Redirects are not followed. Exits 1 when the
+    sides disagree, and 2 when both answered a 3xx or 4xx (a login page, a refusal):
+    nothing of the view was compared.
     """
     if target.startswith("/"):
         if arguments:
             raise click.UsageError("a /URL takes no ARGS; put the query string in the URL")
         body = json_body.encode() if json_body is not None else (data or "").encode()
-        header_map = _headers(headers)
+        app, _ = app_state()
+        sent = credentials(app, headers, cookies, login_path, form_fields)
         if json_body is not None:
-            header_map.setdefault("Content-Type", "application/json")
-        _compare_url(target, method.upper(), header_map, body or None, repeat)
+            sent.headers.setdefault("Content-Type", "application/json")
+        _compare_url(target, method.upper(), sent, body or None, repeat)
         return
-    state = get_state()
+    if cookies or login_path or form_fields:
+        raise click.UsageError("--cookie, --login and -F are for a /URL")
+    _, state = app_state()
     kernel = _kernel(state, target)
     try:
         kwargs = arguments_from_text(kernel, _raw_arguments(kernel, arguments))
@@ -175,26 +265,43 @@ def compare_command(
 
 
 def _compare_url(
-    url: str, method: str, headers: Mapping[str, str], body: bytes | None, repeat: int
+    url: str, method: str, sent: access.Credentials, body: bytes | None, repeat: int
 ) -> None:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
+    app, state = app_state()
     endpoint = paired_endpoint(app, url, method)
     responses = {}
+    headers = sent.request_headers()
     for side in SIDES:
-        client = app.test_client()  # one each: no cookie set by one side reaches the other
+        # No cookie jar: it would replace the Cookie header (see serving.access), and
+        # no cookie set by one side or one repeat reaches another request.
+        client = app.test_client(use_cookies=False)
         seconds = float("inf")
         for _ in range(repeat):
             started = time.perf_counter()
             response = client.open(
-                state.settings.prefix(side) + url, method=method, headers=dict(headers), data=body
+                state.settings.prefix(side) + url, method=method, headers=headers, data=body
             )
             seconds = min(seconds, time.perf_counter() - started)
         responses[side] = response
+        location = response.headers.get("Location")
         click.echo(
             f"{side:<7} {seconds * 1000:>12.3f} ms   {response.status_code}  "
             f"{response.content_type or '-'}  {len(response.get_data())} bytes"
+            + (f"  -> {location}" if location else "")
         )
+    click.echo(f"view    {endpoint}")
+    refused = {
+        side: reason
+        for side, response in responses.items()
+        if (reason := access.not_an_answer(response.status_code, response.headers.get("Location")))
+    }
+    if len(refused) == len(SIDES):
+        said = "; ".join(f"{side} answered {reason}" for side, reason in refused.items())
+        click.echo(f"match   not compared: {said}")
+        click.echo(f"        {access.hint(r.status_code for r in responses.values())}")
+        raise SystemExit(2)
+    for side, reason in refused.items():
+        click.echo(f"note    only {side} answered {reason}")
     python, rust = responses["python"], responses["rust"]
     differences = []
     if python.status_code != rust.status_code:
@@ -205,7 +312,6 @@ def _compare_url(
         )
     if python.get_data() != rust.get_data():
         differences.append("body:\n" + _body_diff(python.get_data(), rust.get_data()))
-    click.echo(f"view    {endpoint}")
     click.echo(f"match   {'NO' if differences else 'yes'}")
     for difference in differences:
         click.echo(difference)
@@ -241,16 +347,6 @@ def _body_diff(python: bytes, rust: bytes) -> str:
     if len(lines) > DIFF_LINES:
         lines = [*lines[:DIFF_LINES], f"… {len(lines) - DIFF_LINES} more diff lines"]
     return "\n".join(lines)
-
-
-def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
-    headers = {}
-    for pair in pairs:
-        name, sep, value = pair.partition(":")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected 'Name: value', got {pair!r}", param_hint="-H")
-        headers[name.strip()] = value.strip()
-    return headers
 
 
 def _kernel(state: RustPathState, name: str) -> KernelSpec:
@@ -307,10 +403,11 @@ def check_command(kernel_name: str | None, max_examples: int) -> None:
     astral characters. The same inputs are drawn on every run. Exits 1 if any kernel
     disagrees, showing the (shrunk) failing input, or if its inputs cannot be generated.
     """
+    require("hypothesis", "flask rustpath check")
     # Only this command checks parity: a worker that loads the CLI does not load it.
     from .core.parity import NoStrategy, ParityError, check_parity
 
-    state = get_state()
+    _, state = app_state()
     kernels = [_kernel(state, kernel_name)] if kernel_name else list(state.kernels.values())
     failed = False
     for kernel in kernels:
@@ -358,6 +455,7 @@ def check_command(kernel_name: str | None, max_examples: int) -> None:
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256))
+@access_options
 def bench_command(
     route_names: tuple[str, ...],
     urls: tuple[str, ...],
@@ -366,24 +464,32 @@ def bench_command(
     duration: float,
     workers: int,
     threads: int,
+    headers: tuple[str, ...],
+    cookies: tuple[str, ...],
+    login_path: str | None,
+    form_fields: tuple[str, ...],
 ) -> None:
     """Load /python and /rust of JSON routes and paired views with hey, under real gunicorn.
 
     ROUTE is a JSON shorthand route's endpoint or kernel name (default: every one,
     unless --url is given); each is requested with GET at its kernel's first
     ``examples=`` entry. --url /PATH adds a paired view's plain URL, requested at
-    /python/PATH and /rust/PATH. Loopback only, for a bounded time per URL. Prints
-    requests per second of each side and their ratio; exits 1 if any response was not
-    a 2xx (a failed row is no measurement).
+    /python/PATH and /rust/PATH. Every request carries the -H headers and the cookies
+    of --cookie and --login (logged in through the app in this process, before
+    gunicorn starts). Loopback only, for a bounded time per URL. Redirects are never
+    followed: a URL that answers a 3xx or 4xx to one request first (a login page, a
+    401) is not loaded at all. Prints requests per second of each side and their
+    ratio; exits 1 if any response was not a 2xx (a failed row is no measurement).
     """
+    require("gunicorn", "flask rustpath bench")
     if hey.hey_path() is None:
         raise click.ClickException("hey is not installed (Debian/Ubuntu: apt-get install hey)")
     levels = _concurrencies(concurrency)
     spec = app_spec or _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
     if not spec:
         raise click.ClickException("say what gunicorn should serve: --serve 'myapp:create_app()'")
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    state = get_state(app)
+    app, state = app_state()
+    sent = credentials(app, headers, cookies, login_path, form_fields)
     plan = _route_plan(app, state, route_names, default=not urls)
     for url in urls:
         if not url.startswith("/"):
@@ -404,13 +510,25 @@ def bench_command(
             with serving.gunicorn(env, log, cwd=Path.cwd(), ready_path=plan[0][2]) as base:
                 step = 0
                 for name, side, path in plan:
+                    refused = access.probe(base, path, sent)
+                    if refused is not None:
+                        step += len(levels)
+                        failed = True
+                        click.echo(f"      FAILED: {path} not measured: it answered {refused}",
+                                   err=True)  # fmt: skip
+                        continue
                     for level in levels:
                         step += 1
                         click.echo(
                             f"[{step}/{steps}] hey {path} c={level} {duration:g} s …", err=True
                         )
                         try:
-                            summary = hey.run(base + path, concurrency=level, duration_s=duration)
+                            summary = hey.run(
+                                base + path,
+                                concurrency=level,
+                                duration_s=duration,
+                                headers=sent.header_lines(),
+                            )
                         except hey.HeyError as err:
                             problems = [str(err)]
                         else:
@@ -475,6 +593,14 @@ def bench_command(
     help="Answered by the front with its own state and the app's answer there.",
 )
 @click.option(
+    "--max-body",
+    default="16MiB",
+    show_default=True,
+    metavar="SIZE",
+    help="Largest request body the front reads before it answers 413: bytes, or a "
+    "number with KiB, MiB or GiB.",
+)
+@click.option(
     "--header-timeout",
     default=10.0,
     show_default=True,
@@ -502,6 +628,7 @@ def serve_command(
     threads: int,
     io_threads: int | None,
     health_path: str,
+    max_body: str,
     header_timeout: float,
     graceful_timeout: float,
     access_log: bool,
@@ -512,7 +639,8 @@ def serve_command(
     front with no Python; everything else is proxied to gunicorn after the request has
     been read in full. SIGTERM drains both gracefully.
     """
-    from .serving.front import FrontOptions, default_io_threads, serve
+    require("gunicorn", "flask rustpath serve")
+    from .serving.front import FrontOptions, default_io_threads, parse_size, serve
 
     spec = _gunicorn_app(click.get_current_context().find_object(ScriptInfo))
     if not spec:
@@ -522,8 +650,13 @@ def serve_command(
     host, _, port = bind.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter(f"expected HOST:PORT, got {bind!r}", param_hint="--bind")
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        max_body_bytes = parse_size(max_body)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--max-body") from None
+    app, _ = app_state()
     options = FrontOptions(
+        max_body_bytes=max_body_bytes,
         bind=bind,
         io_threads=io_threads or default_io_threads(),
         health_path=health_path,

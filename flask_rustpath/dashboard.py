@@ -23,7 +23,7 @@ from .core.errors import HotRouteError, NotEnabled
 from .core.parameters import TEXT_KINDS, Parameter, arguments_from_text, kernel_parameters
 from .core.sides import SIDES
 from .core.spec import KernelSpec
-from .pairing import is_paired
+from .pairing import is_paired, plain_rules
 from .state import RustPathState, get_state
 from .support.metrics import SHADOW_OUTCOMES
 from .support.targets import TargetUnavailable
@@ -175,7 +175,7 @@ def paired_views(app: Flask, state: RustPathState) -> list[PairedView]:
             state.settings.prefix("python") + rule.rule,
             state.settings.prefix("rust") + rule.rule,
         )
-        for rule in app.url_map.iter_rules()
+        for rule in plain_rules(app.url_map)
         if is_paired(app.view_functions.get(rule.endpoint))
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Sequence
@@ -16,10 +17,10 @@ from .core.errors import Misconfigured
 from .core.kernel import Kernel, KernelOptions
 from .core.record import current_side
 from .core.sides import Side
-from .crates.autobuild import enable_autobuild, watch_crate_sources
+from .crates.autobuild import enable_autobuild, hook_installed, watch_crate_sources
 from .crates.freshness import freshness
 from .crates.layout import is_crate_dir
-from .hot import HotRoute, make_hot_route
+from .hot import ROUTE_ATTRIBUTE, HotRoute, Native, make_hot_route
 from .middleware import PairingMiddleware
 from .pairing import paired
 from .state import EXTENSION_KEY, RustPathState, get_state
@@ -27,6 +28,7 @@ from .support.rules import rule_shape
 from .urls import url_for
 
 if TYPE_CHECKING:
+    from flask.sansio.blueprints import BlueprintSetupState
     from typing_extensions import Unpack  # in typing from Python 3.11
 
 log = logging.getLogger("flask_rustpath")
@@ -116,6 +118,9 @@ class RustPath:
             raise ValueError(f"a kernel named {kernel.name!r} is already declared")
         for app in list(self._apps):
             get_state(app).add_kernel(kernel)
+            # Declared after init_app (a blueprint's module the factory imports later):
+            # the same stale check and development loop as the kernels known then.
+            _check_crates(app, [kernel])
         self.kernels[kernel.name] = kernel
 
     def hot(
@@ -126,6 +131,7 @@ class RustPath:
         methods: Sequence[str] = ("GET",),
         endpoint: str | None = None,
         blueprint: Blueprint | None = None,
+        native: Native = "auto",
         **options: Unpack[KernelOptions],
     ) -> Callable[[Callable[..., Any]], Kernel]:
         """The JSON shorthand: a kernel, and a paired view at ``rule`` answering
@@ -135,15 +141,22 @@ class RustPath:
         function's type annotations) become the kernel's arguments. The view is
         registered on ``blueprint`` if given, else on every app this extension
         initialises, with endpoint ``endpoint`` (default: the kernel's name).
-        Takes the options of :meth:`kernel`.
+
+        ``native`` says whether ``flask rustpath serve`` answers the route in Rust:
+        ``"auto"`` where the answer cannot differ from Flask's; ``"always"`` even though
+        request hooks or error handlers apply to it (the front skips them; it says so at
+        start-up); ``"never"``. Takes the options of :meth:`kernel`.
         """
 
         def decorator(function: Callable[..., Any]) -> Kernel:
             kernel = Kernel(function, rust=rust, **options)
-            self.add_route(
-                make_hot_route(
-                    rule, kernel, endpoint=endpoint, methods=tuple(methods), blueprint=blueprint
-                )
+            self.route(
+                rule,
+                kernel,
+                methods=methods,
+                endpoint=endpoint,
+                blueprint=blueprint,
+                native=native,
             )
             return kernel
 
@@ -157,16 +170,26 @@ class RustPath:
         methods: Sequence[str] = ("GET",),
         endpoint: str | None = None,
         blueprint: Blueprint | None = None,
+        native: Native = "auto",
     ) -> HotRoute:
-        """The JSON shorthand for an existing kernel: a paired view at ``rule``."""
+        """The JSON shorthand for an existing kernel: a paired view at ``rule`` (the
+        arguments as for :meth:`hot`)."""
         route = make_hot_route(
-            rule, kernel, endpoint=endpoint, methods=tuple(methods), blueprint=blueprint
+            rule,
+            kernel,
+            endpoint=endpoint,
+            methods=tuple(methods),
+            blueprint=blueprint,
+            native=native,
         )
         self.add_route(route)
         return route
 
     def add_route(self, route: HotRoute) -> None:
         if route.blueprint is not None:
+            # Known to each app as the blueprint is registered on it, under the name it
+            # is registered with, whichever of init_app and the declaration came first.
+            route.blueprint.record(functools.partial(_blueprint_route_registered, route))
             route.blueprint.add_url_rule(
                 route.rule, route.endpoint, route.view(), methods=list(route.methods)
             )
@@ -194,9 +217,10 @@ class RustPath:
             state.add_kernel(kernel)
         for rule in app.url_map.iter_rules():
             state.check_rule(rule)
-        for route in self.routes:
-            if route.blueprint is not None:
-                state.routes[f"{route.blueprint.name}.{route.endpoint}"] = route
+        for endpoint, view in app.view_functions.items():  # blueprints registered already
+            route = getattr(view, ROUTE_ATTRIBUTE, None)
+            if route is not None and route.blueprint is not None:
+                state.routes[endpoint] = route
         for route in self.routes:
             if route.blueprint is None:
                 state.routes[route.endpoint] = route
@@ -222,8 +246,25 @@ class RustPath:
 
         app.register_blueprint(make_blueprint(state), url_prefix=settings.url_prefix)
         app.cli.add_command(cli)
-        _check_crates(app, settings.autobuild, kernels)
+        if _autobuild(app) and hook_installed():
+            # Before the blueprints the factory registers next import their crates: an
+            # import the hook does not see is not rebuilt.
+            enable_autobuild()
+        _check_crates(app, kernels)
         self._apps.add(app)
+
+    @staticmethod
+    def check_settings(app: Flask | None = None) -> None:
+        """Refuse (:class:`~flask_rustpath.core.errors.Misconfigured`) a kernel name in
+        ``RUSTPATH_BACKENDS``, ``RUSTPATH_LIMITS`` or ``RUSTPATH_SHADOW_RATES`` that no
+        kernel of ``app`` has, naming the closest.
+
+        ``init_app`` cannot: kernels declared after it (in the modules of blueprints
+        the factory registers later) are still to come. The app's first request and
+        every ``flask rustpath`` command call this; call it yourself at the end of a
+        factory to fail at start-up rather than on the first request.
+        """
+        check_settings(app)
 
     def stats(self, app: Flask | None = None) -> dict[str, Any]:
         """Counts and mean compute times per kernel and side, in this process.
@@ -249,12 +290,29 @@ class RustPath:
         return current_side()
 
 
-def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> None:
+def check_settings(app: Flask | None = None) -> None:
+    """See :meth:`RustPath.check_settings`."""
+    state = get_state(app)
+    config.check_kernel_names(state.settings, state.kernels)
+
+
+def _autobuild(app: Flask) -> bool:
+    """``RUSTPATH_AUTOBUILD``, which is the debug mode unless set."""
+    autobuild = get_state(app).settings.autobuild
+    return app.debug if autobuild is None else autobuild
+
+
+def _check_crates(app: Flask, kernels: list[Kernel]) -> None:
     """Development: rebuild changed crates on import and restart ``flask run`` when their
-    sources change. Production: never compile; log every stale build at start-up."""
-    if autobuild is None:
-        autobuild = app.debug
-    modules = sorted({kernel.rust.module for kernel in kernels if kernel.rust.module})
+    sources change. Production: never compile; log every stale build at start-up.
+
+    Each crate module once per app: at ``init_app`` for the kernels declared by then,
+    and as each later kernel is declared."""
+    state = get_state(app)
+    autobuild = _autobuild(app)
+    named = {kernel.rust.module for kernel in kernels if kernel.rust.module}
+    modules = sorted(named - state.crates_checked)
+    state.crates_checked.update(modules)
     reports = [freshness(module) for module in modules]
     # Crates the hook can rebuild: editable installs of a crate directory. Our own
     # module is imported before any hook could see it.
@@ -279,6 +337,15 @@ def _check_crates(app: Flask, autobuild: bool | None, kernels: list[Kernel]) -> 
                 report.detail,
                 report.crate_dir,
             )
+
+
+def _blueprint_route_registered(route: HotRoute, setup: BlueprintSetupState) -> None:
+    """A blueprint holding ``route`` is registered on ``setup.app``: its JSON route is a
+    hot route there, under the endpoint the registration gives it."""
+    state: RustPathState | None = setup.app.extensions.get(EXTENSION_KEY)
+    if state is not None:
+        endpoint = f"{setup.name_prefix}.{setup.name}.{route.endpoint}".lstrip(".")
+        state.routes[endpoint] = route
 
 
 def _register_route(app: Flask, route: HotRoute) -> None:
@@ -335,10 +402,19 @@ class _AsciiIntegerConverter(IntegerConverter):
     regex = r"[0-9]+"
 
     def to_python(self, value: str) -> Any:
+        # werkzeug's NumberConverter.to_python with int() guarded, in one frame as
+        # werkzeug's own: every URL with an <int:…> pays for this converter.
+        if self.fixed_digits and len(value) != self.fixed_digits:
+            raise ValidationError()
         try:
-            return super().to_python(value)
+            number = int(value)
         except ValueError:
             raise ValidationError() from None
+        if (self.min is not None and number < self.min) or (
+            self.max is not None and number > self.max
+        ):
+            raise ValidationError()
+        return number
 
 
 def _ascii_integers(url_map: Map) -> None:

@@ -12,7 +12,8 @@ Flask release CI installs (the newest).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -24,17 +25,21 @@ def scopes(endpoint: str) -> list[str | None]:
     return [None, *(".".join(parts[: i + 1]) for i in range(len(parts)))]
 
 
-def hook_applying(app: Flask, endpoint: str) -> str | None:
-    """The kind of the first request hook that applies to ``endpoint``, if any."""
+def hooks_applying(app: Flask, endpoint: str) -> list[str]:
+    """Each request hook that applies to ``endpoint``, as ``"before_request hook
+    count_request"``, in the order Flask runs the kinds."""
     hooks: dict[str, Mapping[str | None, list[Any]]] = {
         "before_request": app.before_request_funcs,
         "after_request": app.after_request_funcs,
         "url_value_preprocessor": app.url_value_preprocessors,
     }
+    found = []
     for kind, registry in hooks.items():
-        if any(registry.get(scope) for scope in scopes(endpoint)):
-            return kind
-    return None
+        for scope in scopes(endpoint):
+            for hook in registry.get(scope) or ():
+                name = getattr(hook, "__qualname__", None) or repr(hook)
+                found.append(f"{kind} hook {name}")
+    return found
 
 
 def handles_errors(
@@ -59,3 +64,23 @@ def wsgi_app_is(app: Flask, middleware: type[Any]) -> bool:
     return isinstance(outer, middleware) and (
         getattr(inner, "__func__", None) is type(app).wsgi_app
     )
+
+
+def request_context_getter() -> Callable[[], Any]:
+    """A callable that returns the request context being served, or ``None``.
+
+    A kernel call asks this once per call, so it is Flask's own context variable read
+    with no Python frame: the public proxy, ``flask.globals.request_ctx``, costs a few
+    frames more on each call. A Flask without the variable gets the proxy.
+    """
+    try:
+        from flask.globals import _cv_request
+    except ImportError:  # pragma: no cover - a Flask release that dropped it
+        from flask import has_request_context
+        from flask.globals import request_ctx
+
+        def current() -> Any:
+            return request_ctx._get_current_object() if has_request_context() else None  # type: ignore[attr-defined]
+
+        return current
+    return partial(_cv_request.get, None)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
@@ -31,6 +31,11 @@ from .support.rules import rule_variables
 
 log = logging.getLogger("flask_rustpath")
 
+Native = Literal["auto", "always", "never"]
+NATIVE_CHOICES: tuple[Native, ...] = ("auto", "always", "never")
+# Set on a JSON route's view function: the route it serves.
+ROUTE_ATTRIBUTE = "__rustpath_route__"
+
 
 @dataclass(frozen=True, eq=False)
 class HotRoute:
@@ -42,6 +47,10 @@ class HotRoute:
     methods: tuple[str, ...]
     parameters: tuple[Parameter, ...]
     blueprint: Blueprint | None = None
+    # Whether the Rust front answers it natively (see flask_rustpath.serving.front):
+    # "auto" where the answer cannot differ from Flask's, "always" even though
+    # request hooks or error handlers apply (they are skipped there), "never".
+    native: Native = "auto"
 
     @property
     def name(self) -> str:
@@ -74,6 +83,7 @@ class HotRoute:
 
         hot_view.__name__ = f"hot_{kernel.name}"
         hot_view.__doc__ = kernel.__doc__
+        setattr(hot_view, ROUTE_ATTRIBUTE, self)
         return paired(hot_view)
 
 
@@ -90,10 +100,13 @@ def make_hot_route(
     endpoint: str | None = None,
     methods: tuple[str, ...] | list[str] = ("GET",),
     blueprint: Blueprint | None = None,
+    native: Native = "auto",
 ) -> HotRoute:
     """Check a shorthand declaration; errors surface at import time."""
     if not rule.startswith("/"):
         raise ValueError(f"hot route rule must start with '/', got {rule!r}")
+    if native not in NATIVE_CHOICES:
+        raise ValueError(f"native must be one of {', '.join(NATIVE_CHOICES)}, got {native!r}")
     variables = {variable.name for variable in rule_variables(rule)}
     unknown = variables - set(kernel.parameters)
     if unknown and not _takes_any_keyword(kernel):
@@ -109,6 +122,7 @@ def make_hot_route(
         methods=tuple(method.upper() for method in methods),
         parameters=parameters,
         blueprint=blueprint,
+        native=native,
     )
 
 

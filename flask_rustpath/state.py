@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask import Flask, current_app, has_app_context
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
@@ -21,7 +21,9 @@ from .core.errors import MethodNotAllowed as JSONMethodNotAllowed
 from .core.record import RECORD_KEY, CallRecord
 from .core.runtime import Runtime
 from .core.sides import SIDES
+from .flask_internals import request_context_getter
 from .hot import HotRoute
+from .pairing import SideRule
 from .support.rules import fixed_start, loosen
 
 EXTENSION_KEY = "rustpath"
@@ -36,6 +38,12 @@ class RustPathState(Runtime):
         super().__init__(app.name, app.config, settings)
         self.url_map = app.url_map
         self.routes: dict[str, HotRoute] = {}  # JSON shorthand routes, by endpoint
+        # Each side's URL prefix, and whether the paired views' side twins are added
+        # (on the first request; see flask_rustpath.pairing.add_side_rules).
+        self.side_prefixes = tuple((settings.prefix(side), side) for side in SIDES)
+        self.sides_added = False
+        # The crate modules whose freshness was checked (see extension._check_crates).
+        self.crates_checked: set[str] = set()
         self._loose: Map | None = None
 
     # -- hot routes ----------------------------------------------------------------
@@ -89,6 +97,8 @@ class RustPathState(Runtime):
             endpoints = set(self.routes)
             loose = Map(strict_slashes=True, merge_slashes=False)
             for rule in self.url_map.iter_rules():
+                if isinstance(rule, SideRule):
+                    continue
                 if rule.endpoint in endpoints and not rule.rule.startswith("/<"):
                     loose.add(
                         Rule(
@@ -126,13 +136,24 @@ def get_state(app: Flask | None = None) -> RustPathState:
     return state
 
 
+_request_context = request_context_getter()
+
+
 def _record_of_flask_request() -> CallRecord | None:
-    """The record of the request being served when the context variable does not reach
-    the call: a streamed body (``stream_with_context``) runs after the middleware has
-    returned, but inside a copy of the request context."""
-    if not has_request_context():
+    """The record of the request being served, made by its first kernel call on a plain
+    URL (the middleware makes it for a side-prefixed one). Found through Flask's request
+    context, which an ``async`` view's thread and a streamed body
+    (``stream_with_context``) share with the request."""
+    context = _request_context()
+    if context is None:
         return None
-    record: CallRecord | None = request.environ.get(RECORD_KEY)
+    environ = context.request.environ
+    record: CallRecord | None = environ.get(RECORD_KEY)
+    if record is None:
+        state: RustPathState | None = context.app.extensions.get(EXTENSION_KEY)
+        if state is None:
+            return None
+        record = environ[RECORD_KEY] = CallRecord(state, None)
     return record
 
 

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from flask_rustpath.crates import autobuild
 from flask_rustpath.demo import create_app
 
 # The rustpath_parity fixture. The plugin is not registered on install: a project
@@ -19,3 +22,13 @@ def app() -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def no_import_hook_left_behind() -> Iterator[None]:
+    """An app in debug mode installs maturin's import hook for the whole process, as in
+    development; a test that made one does not leave the hook to the tests after it."""
+    before = autobuild._autobuild_importer
+    yield
+    if before is None and autobuild._autobuild_importer is not None:
+        autobuild.disable_autobuild()

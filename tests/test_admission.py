@@ -164,15 +164,8 @@ def test_a_refusal_at_the_shared_cap_gives_back_the_kernels_own_slot() -> None:
 
     rustpath = get_state(app)
     kernel = RustPath().kernel(rust=broken, name="broken", concurrency={"python": 1})(broken)
-    with app.test_request_context("/"):
-        from flask_rustpath.core.record import CallRecord, current_record
-
-        token = current_record.set(CallRecord(rustpath, None))
-        try:
-            with pytest.raises(ValueError, match="refused"):
-                kernel(1)
-        finally:
-            current_record.reset(token)
+    with app.test_request_context("/"), pytest.raises(ValueError, match="refused"):
+        kernel(1)  # inside a request: the serving policy, admission included
     own_broken, shared = rustpath.plans[kernel].gates["python"]
     assert (own_broken.free, shared.free) == (1, 1)
 

@@ -243,10 +243,16 @@ def test_compare_a_url_that_is_not_a_paired_view_is_refused() -> None:
     assert result.exit_code == 2
 
 
-def test_compare_a_url_keeps_the_apps_own_errors() -> None:
+def test_compare_a_url_answering_4xx_on_both_sides_is_not_compared() -> None:
+    """abort(404) on both sides alike says nothing of the kernels: not a match."""
     result = run(create_app(), "compare", "/blog/stats/404")
-    assert result.exit_code == 0, result.output  # abort(404) on both sides alike
+    assert result.exit_code == 2, result.output
     assert compare_lines(result.output)["python"][2] == "404"
+    assert "match   not compared: python answered 404, a client error; rust answered 404" in (
+        result.output
+    )
+    assert "check the URL" in result.output
+    assert "match   yes" not in result.output
 
 
 # -- check -------------------------------------------------------------------------------

@@ -620,6 +620,47 @@ def test_a_compile_error_fails_the_build_readably(project: Project) -> None:
 
 @pytest.mark.slow
 @needs_cargo
+def test_a_kernel_declared_after_init_app_gets_the_stale_check_and_the_dev_loop(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The usual factory calls init_app, then registers blueprints whose modules declare
+    the kernels. A stale crate behind such a late kernel is still reported; in debug
+    mode the import hook is in place before the blueprints import anything, and the
+    crate's sources are watched, so ``flask run --debug`` restarts on a save."""
+    pytest.importorskip("maturin_import_hook")
+    lib = project.crate / "src" / "lib.rs"
+    saved = lib.stat()
+    # Saved after the last build: stale, with the content the other tests expect.
+    os.utime(lib, ns=(saved.st_atime_ns, saved.st_mtime_ns + 60 * 10**9))
+    watched = crate_autobuild._WATCH_PREFIX + str(lib.resolve())
+
+    def reference(n: int) -> int:
+        return sum(p for p in range(2, n) if all(p % d for d in range(2, p)))
+
+    try:
+        for debug in (False, True):
+            rustpath = RustPath()
+            app = Flask(f"late_{debug}")
+            app.debug = debug
+            rustpath.init_app(app)  # no kernel of the crate is declared yet
+            assert (crate_autobuild._autobuild_importer is not None) is debug
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="flask_rustpath"):
+                rustpath.kernel(rust=f"{project.name}:sum_of_primes", name="late")(reference)
+            stale = [r.getMessage() for r in caplog.records if "is stale" in r.getMessage()]
+            if debug:  # rebuilt on import by the hook, and watched: nothing to report
+                assert stale == [] and watched in sys.modules
+            else:
+                assert len(stale) == 1 and project.name in stale[0], caplog.text
+                assert watched not in sys.modules
+    finally:
+        os.utime(lib, ns=(saved.st_atime_ns, saved.st_mtime_ns))
+        crate_autobuild.unwatch_crate_sources()
+        crate_autobuild.disable_autobuild()
+
+
+@pytest.mark.slow
+@needs_cargo
 def test_edited_rust_is_rebuilt_on_import_with_autobuild_and_reported_stale_without(
     project: Project,
 ) -> None:

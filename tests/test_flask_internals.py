@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -14,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import flask_rustpath
 from flask_rustpath import RustPath
 from flask_rustpath.core.errors import BadInput, Overloaded
-from flask_rustpath.flask_internals import handles_errors, hook_applying, scopes, wsgi_app_is
+from flask_rustpath.flask_internals import handles_errors, hooks_applying, scopes, wsgi_app_is
 from flask_rustpath.middleware import PairingMiddleware
 
 STATUSES = frozenset({400, 503})
@@ -42,6 +43,32 @@ def app_with_blueprints(
     return app
 
 
+def kinds(app: Flask, endpoint: str) -> list[str]:
+    return [hook.split(" hook ")[0] for hook in hooks_applying(app, endpoint)]
+
+
+def test_every_hook_is_named_at_once_in_flasks_order() -> None:
+    def hooks(outer: Blueprint, inner: Blueprint, plain: Blueprint) -> None:
+        def check_token() -> None: ...
+
+        def add_header(response: Any) -> Any:
+            return response
+
+        inner.before_request(check_token)
+        outer.after_request(add_header)
+
+    app = app_with_blueprints(hooks)
+
+    def count() -> None: ...
+
+    app.before_request(count)
+    found = hooks_applying(app, "outer.inner.x")
+    assert [hook.split(".")[-1] for hook in found] == ["count", "check_token", "add_header"]
+    assert [hook.split(" hook ")[0] for hook in found] == [
+        "before_request", "before_request", "after_request",
+    ]  # fmt: skip
+
+
 def test_scopes_are_the_app_and_each_enclosing_blueprint() -> None:
     assert scopes("z") == [None]
     assert scopes("outer.inner.x") == [None, "outer", "outer.inner"]
@@ -50,15 +77,15 @@ def test_scopes_are_the_app_and_each_enclosing_blueprint() -> None:
 def test_no_hook_applies_to_a_bare_app() -> None:
     app = app_with_blueprints()
     for endpoint in ("z", "outer.inner.x", "plain.y"):
-        assert hook_applying(app, endpoint) is None
+        assert hooks_applying(app, endpoint) == []
         assert not handles_errors(app, endpoint, STATUSES, ERRORS)
 
 
 def test_an_app_wide_hook_applies_everywhere() -> None:
     app = app_with_blueprints()
     app.before_request(lambda: None)
-    assert hook_applying(app, "z") == "before_request"
-    assert hook_applying(app, "outer.inner.x") == "before_request"
+    assert kinds(app, "z") == ["before_request"]
+    assert kinds(app, "outer.inner.x") == ["before_request"]
 
 
 def test_a_blueprints_hooks_apply_to_its_own_and_nested_endpoints_only() -> None:
@@ -67,9 +94,9 @@ def test_a_blueprints_hooks_apply_to_its_own_and_nested_endpoints_only() -> None
         plain.url_value_preprocessor(lambda endpoint, values: None)
 
     app = app_with_blueprints(hooks)
-    assert hook_applying(app, "outer.inner.x") == "after_request"
-    assert hook_applying(app, "plain.y") == "url_value_preprocessor"
-    assert hook_applying(app, "z") is None
+    assert kinds(app, "outer.inner.x") == ["after_request"]
+    assert kinds(app, "plain.y") == ["url_value_preprocessor"]
+    assert kinds(app, "z") == []
 
 
 def test_before_app_request_on_a_blueprint_applies_app_wide() -> None:
@@ -78,7 +105,7 @@ def test_before_app_request_on_a_blueprint_applies_app_wide() -> None:
     blueprint.before_app_request(lambda: None)
     app.register_blueprint(blueprint)
     app.add_url_rule("/z", "z", lambda: "z")
-    assert hook_applying(app, "z") == "before_request"
+    assert kinds(app, "z") == ["before_request"]
 
 
 def test_error_handlers_by_status_and_by_class() -> None:

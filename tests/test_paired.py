@@ -11,6 +11,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask, Response, stream_with_context
@@ -250,3 +251,129 @@ def test_a_failed_kernel_call_still_names_its_side() -> None:
     assert response.status_code == 422
     assert response.headers["X-RustPath-Backend"] == "python"
     assert response.headers["Server-Timing"] == 'python;desc="prime_sum"'
+
+
+def test_a_pinned_view_sees_the_url_asked_for_and_builds_plain_urls() -> None:
+    """Under ``/rust`` the view's ``request.path`` is the URL the client asked for (a
+    login redirect's ``next`` comes back to the same side), ``url_for`` builds the same
+    side's URL, and the twins stay out of the app's own rule listing."""
+    from flask import request
+    from flask import url_for as flask_url_for
+
+    from flask_rustpath.pairing import SideRule, plain_rules
+
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    @app.get("/where/<int:n>")
+    @rustpath.paired
+    def where(n: int) -> dict[str, str]:
+        return {"path": request.path, "built": flask_url_for("where", n=n)}
+
+    client = app.test_client()
+    for prefix in SIDES:
+        assert client.get(f"{prefix}/where/3").json == {
+            "path": f"{prefix}/where/3",
+            "built": f"{prefix}/where/3",
+        }
+    twins = [rule for rule in app.url_map.iter_rules("where") if isinstance(rule, SideRule)]
+    assert sorted(rule.rule for rule in twins) == ["/python/where/<int:n>", "/rust/where/<int:n>"]
+    assert [rule.rule for rule in plain_rules(app.url_map, "where")] == ["/where/<int:n>"]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_links_on_a_pinned_page_keep_its_side(keep: bool) -> None:
+    """On a ``/rust`` page, ``url_for`` of a paired view builds its ``/rust`` URL (the
+    page's links and redirects keep the browser there) and of any other view its plain
+    URL; ``RUSTPATH_KEEP_SIDE = False`` builds plain URLs everywhere. ``side=`` asks."""
+    from flask import redirect, render_template_string
+    from flask import url_for as flask_url_for
+
+    app = Flask(__name__)
+    app.config["RUSTPATH_KEEP_SIDE"] = keep
+    rustpath = RustPath(app)
+
+    @app.get("/about")
+    def about() -> str:
+        return "about"
+
+    @app.get("/stats/<int:n>")
+    @rustpath.paired
+    def stats(n: int) -> str:
+        return render_template_string(
+            "{{ url_for('stats', n=n + 1) }} {{ url_for('about') }} "
+            "{{ rustpath_url_for('stats', n=n, side='plain') }} "
+            "{{ rustpath_url_for('stats', n=n, side='python') }}",
+            n=n,
+        )
+
+    @app.get("/next/<int:n>")
+    @rustpath.paired
+    def next_page(n: int) -> Any:
+        return redirect(flask_url_for("stats", n=n))
+
+    client = app.test_client()
+    for prefix in SIDES:
+        kept = prefix if keep else ""
+        assert client.get(f"{prefix}/stats/1").text == (
+            f"{kept}/stats/2 /about /stats/1 /python/stats/1"
+        )
+        assert client.get(f"{prefix}/next/5").headers["Location"] == f"{kept}/stats/5"
+    with app.test_request_context("/"):
+        assert url_for("stats", n=3) == "/stats/3"
+        assert url_for("stats", n=3, side="rust") == "/rust/stats/3"
+        with pytest.raises(ValueError, match="not a paired view"):
+            url_for("about", side="rust")
+
+
+def test_url_for_a_side_works_before_the_first_request() -> None:
+    """A script or a CLI command builds side URLs before the app served anything; a
+    view declared after that still gets its variants on the first request."""
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    @app.get("/early/<int:n>")
+    @rustpath.paired
+    def early(n: int) -> str:
+        return "early"
+
+    with app.test_request_context("/"):
+        assert url_for("early", n=1, side="rust") == "/rust/early/1"
+
+    @app.get("/late/<int:n>")
+    @rustpath.paired
+    def late(n: int) -> str:
+        return "late"
+
+    client = app.test_client()
+    assert client.get("/rust/early/1").text == "early"
+    assert client.get("/rust/late/1").text == "late"
+    assert len([r for r in app.url_map.iter_rules("early")]) == 3  # no second twins
+
+
+def test_a_pinned_abort_in_an_app_with_json_routes_still_names_its_side() -> None:
+    """A view's own 404 on a pinned URL, in an app with JSON routes (whose routing
+    errors the middleware looks at again), keeps its ``X-RustPath-Backend``; a URL
+    under the prefix that matches nothing is the app's 404, with no such header."""
+    from flask import abort
+
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    @rustpath.hot("/total/<int:n>", rust=sum_of_primes_sieve)
+    def total(n: int) -> int:
+        return sum_of_primes_sieve(n)
+
+    @app.get("/post/<int:n>")
+    @rustpath.paired
+    def post(n: int) -> str:
+        abort(404)
+
+    client = app.test_client()
+    response = client.get("/rust/post/3")
+    assert response.status_code == 404
+    assert response.headers["X-RustPath-Backend"] == "rust"
+    missing = client.get("/rust/no/such/page")
+    assert missing.status_code == 404
+    assert "X-RustPath-Backend" not in missing.headers
+    assert client.get("/rust/total/x").json["error"] == "invalid_argument"  # JSON, as plain

@@ -35,3 +35,19 @@ def test_readme_documents_every_setting() -> None:
 
     named = set(re.findall(r"RUSTPATH_[A-Z_]*[A-Z]", README.read_text()))
     assert set(DEFAULTS) - named == set()
+
+
+def test_readme_per_request_figures_are_the_committed_report() -> None:
+    """The README's per-request table is the one ``python -m bench.per_request`` wrote
+    at the commit, as the report renders it: a figure from an older build fails here."""
+    import json
+
+    from bench.per_request import RESULT, render
+
+    table = render(json.loads(RESULT.read_text()))
+    text = README.read_text()
+    found = re.search(r"<!-- per-request -->\n(.*?)\n<!-- /per-request -->", text, flags=re.S)
+    assert found is not None, "the README lost its per-request block"
+    assert found.group(1).strip() == table.strip()
+    report = (README.parent / "bench" / "REPORT.md").read_text()
+    assert table.strip() in report

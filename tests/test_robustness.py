@@ -315,3 +315,20 @@ def test_rustpath_threads_sets_the_pool_size() -> None:
         timeout=60,
     )
     assert out.stdout.strip() == "3"
+
+
+def test_the_int_converter_keeps_werkzeugs_arguments_and_refuses_overlong_numbers() -> None:
+    """The extension's ``int`` converter (ASCII digits only) keeps werkzeug's
+    ``fixed_digits``, ``min`` and ``max``, and answers a number too long for ``int()``
+    with the app's 404, not a 500."""
+    app = Flask(__name__)
+    RustPath(app)
+    app.add_url_rule("/fixed/<int(fixed_digits=3):n>", "fixed", lambda n: str(n))
+    app.add_url_rule("/range/<int(min=2, max=9):n>", "range", lambda n: str(n))
+    app.add_url_rule("/any/<int:n>", "any", lambda n: str(n))
+    client = app.test_client()
+    assert client.get("/fixed/042").text == "42"
+    assert client.get("/fixed/42").status_code == 404
+    assert [client.get(f"/range/{n}").status_code for n in (1, 2, 9, 10)] == [404, 200, 200, 404]
+    assert client.get("/any/" + "9" * 5000).status_code == 404
+    assert client.get("/any/\u0663").status_code == 404  # an Arabic-Indic three

@@ -25,6 +25,7 @@ from .errors import (
     LimitExceeded,
     RustPanic,
 )
+from .parameters import SIZED_TYPES
 from .sides import Side
 from .spec import KernelSpec
 
@@ -34,21 +35,34 @@ log = logging.getLogger("flask_rustpath")
 def check_limits(
     kernel: KernelSpec, side: Side, named: Mapping[str, Any], limits: Mapping[str, float]
 ) -> None:
+    """Refuse an argument above its limit: a number by its value, text, bytes and
+    sequences by their length (what their cost grows with)."""
     for argument, limit in limits.items():
         value = named.get(argument)
         # "not <=": a NaN compares false with everything and must not slip through.
-        if isinstance(value, (int, float)) and not value <= limit:
-            raise LimitExceeded.above(kernel.name, side, argument, value, limit)
+        if isinstance(value, (int, float)):
+            if not value <= limit:
+                raise LimitExceeded.above(kernel.name, side, argument, value, limit)
+        elif isinstance(value, SIZED_TYPES) and not len(value) <= limit:
+            raise LimitExceeded.longer(kernel.name, side, argument, len(value), limit)
 
 
 def raise_mapped(
-    kernel: KernelSpec, side: Side, exc: BaseException, events: MutableSequence[Any] | None
+    kernel: KernelSpec,
+    side: Side,
+    exc: BaseException,
+    events: MutableSequence[Any] | None,
+    calls: MutableSequence[Any] | None = None,
 ) -> NoReturn:
-    """Count ``exc`` as the call's outcome in ``events`` (unless ``None``) and raise
-    what it maps to (called from the ``except`` block around an implementation call)."""
+    """Record ``exc`` as the call's outcome in ``events`` and ``calls`` (each unless
+    ``None``) and raise what it maps to (called from the ``except`` block around an
+    implementation call)."""
     error = mapped(kernel, side, exc)
+    call = (kernel.name, side, None, error_code(error or exc))
+    if calls is not None:
+        calls.append(call)
     if events is not None:
-        events.append((kernel.name, side, None, error_code(error or exc)))
+        events.append(call)
     if error is None:
         raise exc
     raise error from exc

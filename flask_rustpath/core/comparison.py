@@ -13,6 +13,7 @@ from typing import Any
 
 from .calling import results_match
 from .policy import TOOL, TOOL_UNLIMITED, run
+from .record import Call
 from .runtime import Runtime
 from .sides import Side
 from .spec import KernelSpec
@@ -41,7 +42,7 @@ def run_side(
     a tool asked for that side.
     """
     plan = runtime.plans.get(kernel) or runtime.plan_for(kernel)
-    calls: list[tuple[str, str, float | None]] = []
+    calls: list[Call] = []
     policy = TOOL if limits else TOOL_UNLIMITED
     result = run(runtime, kernel, plan, side, (), dict(kwargs), policy, calls)
     return Outcome(result, calls[-1][2] or 0.0)

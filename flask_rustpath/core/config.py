@@ -12,6 +12,16 @@ Per-kernel settings combine, highest first: the per-kernel config entry
 Each kernel's effective settings are computed once, when it is registered on the app
 (:func:`resolve`); nothing is parsed per request. An unknown or misspelt
 ``RUSTPATH_*`` key is refused with the closest known one.
+
+The kernel names inside the per-kernel dicts (:data:`PER_KERNEL_KEYS`) are checked
+later, by :func:`check_kernel_names`: kernels may be declared after ``init_app`` (in
+the modules of blueprints the factory imports after it), so at ``init_app`` a name
+that no kernel has yet may still be a right one. The Flask side checks them once
+every kernel is known: on the app's first request, and before every ``flask
+rustpath`` command.
+
+A limit on a number is a bound on its value; a limit on a ``str``, ``bytes`` or
+``list`` parameter (by its annotation) bounds its length, so it must be a whole number.
 """
 
 from __future__ import annotations
@@ -20,11 +30,12 @@ import difflib
 import json
 import math
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import Misconfigured
+from .parameters import is_sized_kind, type_hints
 from .sides import BACKENDS, SIDES, Backend, Side
 from .spec import KernelSpec
 
@@ -39,8 +50,13 @@ DEFAULTS: Mapping[str, Any] = {
     # URL prefixes of the paired variants of every paired view.
     "RUSTPATH_PYTHON_PREFIX": "/python",
     "RUSTPATH_RUST_PREFIX": "/rust",
+    # Inside a request pinned to a side (/rust/…), url_for of a paired view builds that
+    # side's URL, so links keep a browser on the side it chose. False: the plain URL,
+    # as on any other request (flask_rustpath.url_for(side=...) asks explicitly).
+    "RUSTPATH_KEEP_SIDE": True,
     # Per-kernel argument limits, merged over the kernel's own:
-    # {"kernel": {"python": {"n": 10**6}}}. Above a limit a request answers 422.
+    # {"kernel": {"python": {"n": 10**6}}}. Above a limit a request answers 422. On a
+    # str, bytes or list parameter the limit is a length: {"text": 10_000}.
     "RUSTPATH_LIMITS": {},
     # A deliberate cap on concurrent calls per side in one worker process, over all
     # kernels: {"python": 2}. None (the default) is no cap of the extension's own: the
@@ -89,6 +105,10 @@ DEFAULTS: Mapping[str, Any] = {
 # Read by the Rust thread pool from the process environment, never from app.config.
 PROCESS_KEYS = frozenset({"RUSTPATH_THREADS"})
 
+# The settings keyed by kernel name; a name no kernel has is refused by
+# check_kernel_names, once every kernel is declared.
+PER_KERNEL_KEYS = ("RUSTPATH_BACKENDS", "RUSTPATH_LIMITS", "RUSTPATH_SHADOW_RATES")
+
 
 def apply(config: MutableMapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
     """Fill ``config`` from the environment and the defaults, then refuse unknown keys."""
@@ -128,6 +148,7 @@ class AppSettings:
     rust_prefix: str
     url_prefix: str
     builtins: bool
+    keep_side: bool
     metrics: bool
     compare: bool | None
     autobuild: bool | None
@@ -140,6 +161,8 @@ class AppSettings:
     shadow_timeout: float
     shadow_raise: bool
     log_interval: float
+    # The kernel names each per-kernel setting names, checked by check_kernel_names.
+    kernel_names: Mapping[str, frozenset[str]]
 
     def prefix(self, side: Side) -> str:
         return self.python_prefix if side == "python" else self.rust_prefix
@@ -161,7 +184,12 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         raise Misconfigured(
             "RUSTPATH_PYTHON_PREFIX, RUSTPATH_RUST_PREFIX and RUSTPATH_URL_PREFIX must differ"
         )
-    for key in ("RUSTPATH_BUILTINS", "RUSTPATH_METRICS", "RUSTPATH_SHADOW_RAISE"):
+    for key in (
+        "RUSTPATH_BUILTINS",
+        "RUSTPATH_METRICS",
+        "RUSTPATH_SHADOW_RAISE",
+        "RUSTPATH_KEEP_SIDE",
+    ):
         if not isinstance(config[key], bool):
             raise Misconfigured(f"{key} must be true or false; got {config[key]!r}")
     for key in ("RUSTPATH_AUTOBUILD", "RUSTPATH_COMPARE"):
@@ -175,7 +203,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
             f"RUSTPATH_SHADOW_POOL must be 'process' or 'thread'; "
             f"got {config['RUSTPATH_SHADOW_POOL']!r}"
         )
-    for key in ("RUSTPATH_BACKENDS", "RUSTPATH_SHADOW_RATES", "RUSTPATH_LIMITS"):
+    for key in PER_KERNEL_KEYS:
         _mapping(config, key)
     if config["RUSTPATH_BACKEND"] not in BACKENDS:
         raise Misconfigured(
@@ -193,6 +221,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         rust_prefix=prefixes["rust"],
         url_prefix=prefixes["url"],
         builtins=config["RUSTPATH_BUILTINS"],
+        keep_side=config["RUSTPATH_KEEP_SIDE"],
         metrics=config["RUSTPATH_METRICS"],
         compare=config["RUSTPATH_COMPARE"],
         autobuild=config["RUSTPATH_AUTOBUILD"],
@@ -205,6 +234,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         shadow_timeout=_positive(config, "RUSTPATH_SHADOW_TIMEOUT"),
         shadow_raise=config["RUSTPATH_SHADOW_RAISE"],
         log_interval=_non_negative(config, "RUSTPATH_LOG_INTERVAL"),
+        kernel_names={key: frozenset(_mapping(config, key)) for key in PER_KERNEL_KEYS},
     )
 
 
@@ -223,6 +253,35 @@ def resolve(config: Mapping[str, Any], kernel: KernelSpec) -> KernelSettings:
     return KernelSettings(backend=backend, limits=_limits(config, kernel), shadow_rate=float(rate))
 
 
+class SettingsRefused(RuntimeError):
+    """The app's first request found a ``RUSTPATH_*`` setting wrong.
+
+    Not the ``Misconfigured`` HTTP error itself: that would be answered as a 500 page
+    carrying the message. This one propagates out of the app, so the server logs it
+    with its traceback (and a test client raises it), and the client sees a plain 500.
+    """
+
+
+def check_kernel_names(settings: AppSettings, names: Iterable[str]) -> None:
+    """Refuse a kernel name in a per-kernel setting that no kernel in ``names`` has,
+    with the closest one: a misspelt name would otherwise be ignored silently.
+
+    Call once every kernel is declared (see the module docstring). Reads the names as
+    ``init_app`` read them, as every other setting: a later change of ``app.config``
+    applies to nothing."""
+    known = sorted(names)
+    for key, named in settings.kernel_names.items():
+        for name in sorted(named, key=str):
+            if name in known:
+                continue
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+            else:
+                hint = f"; its kernels are {', '.join(map(repr, known)) or 'none'}"
+            raise Misconfigured(f"{key} names kernel {name!r}, which the app does not have{hint}")
+
+
 def _limits(config: Mapping[str, Any], kernel: KernelSpec) -> dict[Side, dict[str, float]]:
     overrides = _mapping(config, "RUSTPATH_LIMITS").get(kernel.name, {})
     if not isinstance(overrides, Mapping) or not all(
@@ -233,6 +292,7 @@ def _limits(config: Mapping[str, Any], kernel: KernelSpec) -> dict[Side, dict[st
             f"{{argument: limit}}; got {overrides!r}"
         )
     limits: dict[Side, dict[str, float]] = {}
+    hints = type_hints(kernel.python)
     for side in SIDES:
         merged = {**kernel.limits.get(side, {}), **overrides.get(side, {})}
         for argument, limit in merged.items():
@@ -244,6 +304,11 @@ def _limits(config: Mapping[str, Any], kernel: KernelSpec) -> dict[Side, dict[st
                 raise Misconfigured(
                     f"limit for {argument!r} on the {side} side of {kernel.name!r} must be a "
                     f"number, got {limit!r}"
+                )
+            if is_sized_kind(hints.get(argument)) and (not _is_int(limit) or limit < 0):
+                raise Misconfigured(
+                    f"limit for {argument!r} on the {side} side of {kernel.name!r} is a "
+                    f"length, a whole number from 0; got {limit!r}"
                 )
         if merged:
             limits[side] = merged

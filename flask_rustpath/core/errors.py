@@ -158,6 +158,19 @@ class LimitExceeded(HotRouteError, http.UnprocessableEntity):
             side=side,
         )
 
+    @classmethod
+    def longer(
+        cls, kernel: str, side: str, argument: str, length: object, limit: float
+    ) -> LimitExceeded:
+        """``argument`` (text, bytes or a list) has ``length`` items, above ``side``'s
+        ``limit`` for ``kernel``; the value itself is not echoed (it may be large)."""
+        return cls(
+            f"{argument} has length {length}, above the {side} limit of {limit} for {kernel!r}",
+            argument=argument,
+            limit=limit,
+            side=side,
+        )
+
 
 class Overloaded(HotRouteError, http.ServiceUnavailable):
     """A deliberate cap had no slot free within ``RUSTPATH_ADMISSION_WAIT``: try again."""

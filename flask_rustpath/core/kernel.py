@@ -15,7 +15,6 @@ from typing import Any
 from ..support.targets import TargetUnavailable
 from . import record as records
 from .policy import OUTSIDE, SERVING, run
-from .record import current_record
 from .spec import KernelOptions, KernelSpec
 
 __all__ = ["Kernel", "KernelOptions", "KernelSpec"]
@@ -30,13 +29,12 @@ class Kernel(KernelSpec):
 
         While a request is served, the side's limits, admission cap and deadline
         apply and the call is reported for ``Server-Timing``. This is the per-request
-        path, kept flat: one lookup of the kernel's plan on the app, no lock.
+        path, kept flat: one lookup of the request's record and of the kernel's plan
+        on the app, no lock.
         """
-        record = current_record.get()
+        record = records.locate_record()
         if record is None:
-            record = records.locate_record()
-            if record is None:
-                return self._outside_request(args, kwargs)
+            return self._outside_request(args, kwargs)
         runtime = record.state
         plan = runtime.plans.get(self) or runtime.plan_for(self)
         return run(runtime, self, plan, record.side, args, kwargs, SERVING, record.calls)

@@ -11,7 +11,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +182,24 @@ def _ill_typed(parameter: Parameter, kernel: str) -> MissingParameter:
     return MissingParameter(
         f"parameter {parameter.name!r} must be {kind}", kernel=kernel, parameter=parameter.name
     )
+
+
+# Values whose limit is a bound on their length, not their value.
+SIZED_TYPES: tuple[type[Sized], ...] = (str, bytes, bytearray, list, tuple)
+
+
+def is_sized_kind(kind: Any) -> bool:
+    """Whether a parameter annotated ``kind`` (``str``, ``bytes``, ``list[int]``,
+    ``str | None``, …) takes values whose limit is a length."""
+    kind = _without_none(kind)
+    origin = typing.get_origin(kind) or kind
+    return isinstance(origin, type) and issubclass(origin, SIZED_TYPES)
+
+
+def type_hints(function: Callable[..., Any]) -> dict[str, Any]:
+    """``function``'s resolved annotations; ``{}`` when they cannot be resolved (its
+    parameters are then read as text and their limits by their values)."""
+    return _type_hints(function)
 
 
 def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:

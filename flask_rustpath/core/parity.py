@@ -9,6 +9,8 @@ disagreeing input it finds. Inputs are generated from the kernel's ``strategy=``
   ``DEFAULT_MAX`` without one (the reference is often slow; parity bugs show at small
   inputs too);
 - ``float``: finite, up to the Python side's limit;
+- ``str``, ``bytes``, ``list[...]``: up to ``MAX_SIZE`` long, or the Python side's limit
+  for that argument when lower (a limit on them is a length);
 - ``str``: text that mixes arbitrary characters with the ones implementations
   disagree on: control characters, ``\\r``, ``\\x85``, U+2028/U+2029, combining marks,
   zero-width characters and astral characters;
@@ -32,6 +34,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..support.extras import require
 from .calling import check_limits, results_match
 from .comparison import run_side
 from .errors import HotRouteError, LimitExceeded
@@ -119,6 +122,7 @@ def input_strategy(kernel: KernelSpec, runtime: Runtime | None = None) -> Any:
     with ints bounded by the Python side's limits on ``runtime``'s app."""
     if kernel.strategy is not None:
         return kernel.strategy
+    require("hypothesis", "generating inputs")
     from hypothesis import strategies as st
 
     bounds: Mapping[str, float] = {}
@@ -149,8 +153,14 @@ def input_strategy(kernel: KernelSpec, runtime: Runtime | None = None) -> Any:
     return st.fixed_dictionaries(required, optional=optional)
 
 
+def _size(limit: float | None) -> int:
+    """The longest generated value under a length ``limit``."""
+    return MAX_SIZE if limit is None else max(0, min(MAX_SIZE, int(limit)))
+
+
 def text_strategy(min_size: int = 0, max_size: int = MAX_SIZE) -> Any:
     """Text mixing any characters (no lone surrogates) with :data:`TRICKY_CHARACTERS`."""
+    require("hypothesis", "generating inputs")
     from hypothesis import strategies as st
 
     characters = st.one_of(
@@ -164,6 +174,7 @@ def text_strategy(min_size: int = 0, max_size: int = MAX_SIZE) -> Any:
 
 def strategy_for(kind: Any, limit: float | None = None) -> Any:
     """A hypothesis strategy of values of the annotated type ``kind``."""
+    require("hypothesis", "generating inputs")
     from hypothesis import strategies as st
 
     if kind is Any or kind is object:
@@ -182,27 +193,27 @@ def strategy_for(kind: Any, limit: float | None = None) -> Any:
             allow_infinity=False,
         )
     if kind is str:
-        return text_strategy()
+        return text_strategy(max_size=_size(limit))
     if kind is bytes:
-        return st.binary(max_size=MAX_SIZE)
+        return st.binary(max_size=_size(limit))
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin is typing.Union or origin is types.UnionType:
         return st.one_of(*(strategy_for(arg, limit) for arg in args))
     if origin is typing.Annotated:
         return strategy_for(args[0], limit)
+    # A limit on a list or tuple bounds its length, not its items (see check_limits).
     if origin in (list, set, frozenset) and len(args) == 1:
-        element = strategy_for(args[0], limit)
-        collection = st.lists if origin is list else st.frozensets
-        values = collection(element, max_size=MAX_SIZE)
+        element = strategy_for(args[0])
+        if origin is list:
+            return st.lists(element, max_size=_size(limit))
+        values = st.frozensets(element, max_size=MAX_SIZE)
         return values.map(set) if origin is set else values
     if origin is tuple and args:
         if len(args) == 2 and args[1] is Ellipsis:
-            return st.lists(strategy_for(args[0], limit), max_size=MAX_SIZE).map(tuple)
-        return st.tuples(*(strategy_for(arg, limit) for arg in args))
+            return st.lists(strategy_for(args[0]), max_size=_size(limit)).map(tuple)
+        return st.tuples(*(strategy_for(arg) for arg in args))
     if origin is dict and len(args) == 2:
-        return st.dictionaries(
-            strategy_for(args[0], limit), strategy_for(args[1], limit), max_size=MAX_SIZE
-        )
+        return st.dictionaries(strategy_for(args[0]), strategy_for(args[1]), max_size=MAX_SIZE)
     if origin is typing.Literal:
         return st.sampled_from(args)
     try:
@@ -212,12 +223,9 @@ def strategy_for(kind: Any, limit: float | None = None) -> Any:
 
 
 def _check_generated(runtime: Runtime, kernel: KernelSpec, max_examples: int, limits: bool) -> int:
-    try:
-        from hypothesis import HealthCheck, given, reject, settings
-    except ImportError:
-        raise RuntimeError(
-            "generated inputs need hypothesis: pip install 'flask-rustpath[testing]'"
-        ) from None
+    require("hypothesis", "checking generated inputs")
+    from hypothesis import HealthCheck, given, reject, settings
+
     strategy = input_strategy(kernel, runtime)
     python_limits = runtime.settings_for(kernel).limits.get("python", {})
     count = 0

@@ -26,16 +26,16 @@ from time import perf_counter
 from typing import Any
 
 from ..support.targets import TargetUnavailable
-from .admission import enter_all, leave_all, refusal
+from .admission import Gate, enter_all, leave_all, refusal
 from .calling import check_limits, raise_mapped
 from .errors import LimitExceeded, Overloaded, RustUnavailable
+from .record import Call
 from .runtime import KernelPlan, Runtime
 from .sides import Side
 from .spec import KernelSpec
 
-# One call as a request or a tool records it: (side, kernel name, seconds or None if
-# it failed before it was timed).
-Calls = MutableSequence[tuple[str, str, float | None]]
+# The calls a request or a tool records (see :data:`~flask_rustpath.core.record.Call`).
+Calls = MutableSequence[Call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,64 +69,83 @@ def run(
     calls: Calls | None,
 ) -> Any:
     """Run one side of ``kernel`` (``pinned``, else its backend) under ``policy``; append
-    the call to ``calls`` and, when counted, to the app's metrics. Kept flat: it is the
-    per-request path."""
-    name = kernel.name
-    side, function = choose(runtime, kernel, plan, pinned)
+    the call to ``calls`` and, when counted, to the app's metrics.
+
+    This is the per-request path, so it is kept flat: the side is chosen inline (the
+    Rust function is resolved once, then read), a side with no limits and no cap skips
+    both in one test, and one tuple records the call for the headers and the metrics.
+    """
+    if (pinned or plan.backend) == "python":
+        side: Side = "python"
+        function = kernel.python
+    else:
+        side = "rust"
+        function = kernel.rust.function  # type: ignore[assignment]
+        if function is None:
+            side, function = choose(runtime, kernel, pinned)
     events = plan.events if policy.counted else None
-    if policy.limits:
-        limits = plan.limits[side]
-        if limits:
-            try:
-                check_limits(kernel, side, kernel.bind(args, kwargs), limits)
-            except LimitExceeded:
-                _failed(calls, events, side, name, LimitExceeded.error)
-                raise
-    gates = plan.gates[side] if policy.admission else ()
-    if gates and not enter_all(gates):
-        _failed(calls, events, side, name, Overloaded.error)
-        raise refusal(name, side, gates[0].wait)
+    gates = _admit(kernel, plan, side, args, kwargs, policy, calls, events)
     try:
-        deadline = plan.deadline
-        call_kwargs = kwargs
-        if (
-            policy.deadline
-            and deadline is not None
-            and side == "rust"
-            and kernel.rust.takes_timeout
-        ):
-            call_kwargs = {"timeout": deadline, **kwargs}
+        timeout = plan.deadline if side == "rust" and policy.deadline else None
         started = perf_counter()
         try:
-            result = function(*args, **call_kwargs)
+            if timeout is None or not kernel.rust.takes_timeout:
+                result = function(*args, **kwargs)
+            elif kwargs:
+                result = function(*args, **{"timeout": timeout, **kwargs})
+            else:
+                result = function(*args, timeout=timeout)
         except BaseException as exc:
-            if calls is not None:
-                calls.append((side, name, None))
-            raise_mapped(kernel, side, exc, events)
-        seconds = perf_counter() - started
+            raise_mapped(kernel, side, exc, events, calls)
+        call = (kernel.name, side, perf_counter() - started, None)
     finally:
         if gates:
             leave_all(gates)
     if calls is not None:
-        calls.append((side, name, seconds))
+        calls.append(call)
     if events is not None:
-        events.append((name, side, seconds, None))
-    if policy.shadow and pinned is None and side == "rust" and plan.backend == "shadow":
+        events.append(call)
+    if plan.backend == "shadow" and policy.shadow and pinned is None and side == "rust":
         runtime.shadow.offer(kernel, plan.settings, args, kwargs, result)
     return result
 
 
+def _admit(
+    kernel: KernelSpec,
+    plan: KernelPlan,
+    side: Side,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    policy: Policy,
+    calls: Calls | None,
+    events: MutableSequence[Any] | None,
+) -> tuple[Gate, ...]:
+    """The side's argument limits, then its admission caps: the gates entered (to
+    leave once the call ends), or the refusal raised."""
+    if not plan.guarded[side]:
+        return ()
+    name = kernel.name
+    limits = plan.limits[side] if policy.limits else None
+    if limits:
+        try:
+            check_limits(kernel, side, kernel.bind(args, kwargs), limits)
+        except LimitExceeded:
+            _failed(calls, events, side, name, LimitExceeded.error)
+            raise
+    gates = plan.gates[side] if policy.admission else ()
+    if gates and not enter_all(gates):
+        _failed(calls, events, side, name, Overloaded.error)
+        raise refusal(name, side, gates[0].wait)
+    return gates
+
+
 def choose(
-    runtime: Runtime, kernel: KernelSpec, plan: KernelPlan, pinned: Side | None
+    runtime: Runtime, kernel: KernelSpec, pinned: Side | None
 ) -> tuple[Side, Callable[..., Any]]:
-    """The side a call runs and its function: ``pinned``, else the kernel's backend."""
-    if (pinned or plan.backend) == "python":
-        return "python", kernel.python
-    rust = kernel.rust.function
-    if rust is not None:
-        return "rust", rust
+    """The Rust side's function, imported on its first call; the reference if it does
+    not import, unless the URL or a tool pinned Rust (503 ``rust_unavailable``)."""
     try:
-        return "rust", kernel.rust.resolve()  # its first call imports it
+        return "rust", kernel.rust.resolve()
     except TargetUnavailable as exc:
         if pinned == "rust":
             raise RustUnavailable(
@@ -141,7 +160,8 @@ def _failed(
     calls: Calls | None, events: MutableSequence[Any] | None, side: Side, name: str, error: str
 ) -> None:
     """Record a call refused before it ran: untimed, with its error code."""
+    call = (name, side, None, error)
     if calls is not None:
-        calls.append((side, name, None))
+        calls.append(call)
     if events is not None:
-        events.append((name, side, None, error))
+        events.append(call)

@@ -1,20 +1,30 @@
 """The per-request record that pins kernel calls to a side and collects their timings.
 
-The pairing middleware (see :mod:`flask_rustpath.middleware`) sets one
-:class:`CallRecord` per request in a context variable, before Flask routes the URL.
-Kernels read it to know which side to run and where to report what they did; the
-middleware turns the reports into ``Server-Timing`` and ``X-RustPath-Backend``
-headers. A context variable rather than ``flask.g``: it costs a lookup instead of a
-proxy resolution on every call, and it follows ``async`` views into their thread.
+A request's record lives in its WSGI environ, under :data:`RECORD_KEY`. The pairing
+middleware (see :mod:`flask_rustpath.middleware`) creates it for a side-prefixed URL,
+with the side the URL pinned; on a plain URL the first kernel call creates it, so a
+request that calls no kernel costs nothing here. Kernels read it to know which side to
+run and where to report what they did; the middleware turns the reports into
+``Server-Timing`` and ``X-RustPath-Backend`` headers.
+
+The core knows no framework, so how a call finds the request it belongs to is installed
+by the Flask face (:func:`locate_with`): through the request context Flask already
+keeps, which follows ``async`` views into their thread and a streamed body
+(``stream_with_context``) past the middleware's return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 
 from .runtime import Runtime
 from .sides import Side
+
+# One call: (kernel name, side, seconds or None if it failed before it was timed, error
+# code or None). The same tuple feeds the request's headers and the app's metrics.
+Call = tuple[str, str, "float | None", "str | None"]
+
+RECORD_KEY = "flask_rustpath.record"
 
 
 class CallRecord:
@@ -26,30 +36,16 @@ class CallRecord:
     def __init__(self, state: Runtime, side: Side | None) -> None:
         self.state = state
         self.side = side
-        # (side, kernel name, seconds or None if it failed untimed) per call, in order.
-        self.calls: list[tuple[str, str, float | None]] = []
-
-
-current_record: ContextVar[CallRecord | None] = ContextVar("rustpath_request", default=None)
-# The same record in the WSGI environ, for a streamed body's kernel calls: they run once
-# the middleware has returned, inside Flask's copy of the request context.
-RECORD_KEY = "flask_rustpath.record"
-
-
-def current_side() -> Side | None:
-    """The side this request's URL pinned (``/python…`` or ``/rust…``), else ``None``."""
-    record = current_record.get()
-    return record.side if record is not None else None
+        self.calls: list[Call] = []
 
 
 def _nothing() -> None:
     return None
 
 
-# Where a kernel call finds its record or its app's runtime when the context variable
-# does not reach it: a streamed body runs after the middleware has returned, and a call
-# from a shell or a job has no request at all. The core knows no framework, so the
-# Flask face installs these (see :func:`locate_with`); until then there are none.
+# Where a kernel call finds its request's record (creating it on the request's first
+# call) and, outside a request, its app's runtime. The Flask face installs these (see
+# :func:`locate_with`); until then a call belongs to no request and no app.
 locate_record: Callable[[], CallRecord | None] = _nothing
 locate_runtime: Callable[[], Runtime | None] = _nothing
 
@@ -57,7 +53,12 @@ locate_runtime: Callable[[], Runtime | None] = _nothing
 def locate_with(
     record: Callable[[], CallRecord | None], runtime: Callable[[], Runtime | None]
 ) -> None:
-    """Install how the framework finds a call's record and runtime outside the context
-    variable."""
+    """Install how the framework finds a call's record and runtime."""
     global locate_record, locate_runtime
     locate_record, locate_runtime = record, runtime
+
+
+def current_side() -> Side | None:
+    """The side this request's URL pinned (``/python…`` or ``/rust…``), else ``None``."""
+    record = locate_record()
+    return record.side if record is not None else None

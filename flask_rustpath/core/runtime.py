@@ -41,6 +41,8 @@ class KernelPlan:
     gates: Mapping[Side, tuple[Gate, ...]]
     events: deque[Event]
     deadline: float | None
+    # Whether a call of the side passes a limit or a cap: most pass neither, and skip both.
+    guarded: Mapping[Side, bool]
 
 
 class Runtime:
@@ -98,13 +100,16 @@ class Runtime:
             return plan
 
     def _new_plan(self, kernel: KernelSpec, settings: KernelSettings) -> KernelPlan:
+        limits = {side: settings.limits.get(side) for side in SIDES}
+        gates = {side: self._gates(kernel, side) for side in SIDES}
         return KernelPlan(
             settings=settings,
             backend=settings.backend,
-            limits={side: settings.limits.get(side) for side in SIDES},
-            gates={side: self._gates(kernel, side) for side in SIDES},
+            limits=limits,
+            gates=gates,
             events=self.metrics.events,
             deadline=self.settings.deadline,
+            guarded={side: bool(limits[side] or gates[side]) for side in SIDES},
         )
 
     def _gates(self, kernel: KernelSpec, side: Side) -> tuple[Gate, ...]:

@@ -13,6 +13,7 @@ rebuilds such a crate whose sources changed when it is next imported, and
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
@@ -22,15 +23,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..support.extras import missing_message
 from .build import check_tools, tool_path
 from .layout import CrateError, find_crates, source_files
 
 log = logging.getLogger("flask_rustpath")
 
 
-MISSING_HOOK = (
-    "automatic rebuilds need maturin's import hook: `python -m pip install maturin-import-hook`"
-)
+MISSING_HOOK = missing_message("maturin_import_hook", "automatic rebuilds")
 
 
 _autobuild_lock = threading.Lock()
@@ -83,6 +83,11 @@ def enable_autobuild(release: bool = True) -> bool:
         sys.meta_path.insert(0, importer)
         _autobuild_importer = importer
         return True
+
+
+def hook_installed() -> bool:
+    """Whether maturin's import hook is installed (the ``dev`` extra), without importing it."""
+    return importlib.util.find_spec("maturin_import_hook") is not None
 
 
 def disable_autobuild() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..support.extras import missing_message
 from .layout import Crate, CrateError
 
 MISSING_CARGO = (
@@ -24,7 +25,7 @@ MISSING_CARGO = (
 )
 
 
-MISSING_MATURIN = "maturin not found: install it with `python -m pip install maturin`"
+MISSING_MATURIN = missing_message("maturin", "building crates")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ with the parts only known per request left as ``{slot}`` placeholders in Python'
 ``str.format`` syntax (``{{`` and ``}}`` are literal braces):
 
 - ``{result}``: the kernel's result, JSON text, inserted as it is;
-- ``{value}`` (a limited argument's value) and ``{message}`` (a kernel's refusal):
-  text, inserted JSON-escaped inside a JSON string;
+- ``{value}`` (a limited argument's value, or a text argument's length) and
+  ``{message}`` (a kernel's refusal): text, inserted JSON-escaped inside a JSON string;
 - ``{ms}``: the call's duration in milliseconds, with three decimals.
 
 The front fills the slots and adds nothing of its own (``rust_src/front/native.rs``).
@@ -71,9 +71,16 @@ def _failure(kernel: str, error: HotRouteError) -> dict[str, Any]:
     return _answer(error.get_response(), extra)
 
 
-def limit_answer(kernel: str, argument: str, limit: float) -> dict[str, Any]:
-    """The 422 for ``argument`` above ``limit``; ``{value}`` is the argument's value."""
-    return _failure(kernel, LimitExceeded.above(kernel, "rust", argument, _slot("value"), limit))
+def limit_answer(
+    kernel: str, argument: str, limit: float, *, length: bool = False
+) -> dict[str, Any]:
+    """The 422 for ``argument`` above ``limit``; ``{value}`` is the argument's value,
+    or with ``length`` (a text argument, whose limit is a length) its length."""
+    if length:
+        error = LimitExceeded.longer(kernel, "rust", argument, _slot("value"), limit)
+    else:
+        error = LimitExceeded.above(kernel, "rust", argument, _slot("value"), limit)
+    return _failure(kernel, error)
 
 
 def native_answers(kernel: str, admission_wait: float) -> dict[str, Any]:

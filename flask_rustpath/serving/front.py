@@ -5,8 +5,9 @@ front (hyper and tokio, in ``_native``) listens on the public address and:
 
 - answers every JSON-shorthand hot route whose Rust side has a native entry point
   itself, with no Python and no GIL, under the same contract as the Flask side (the
-  JSON body, ``X-RustPath-Backend``, ``Server-Timing``, the Rust side's limits, the
-  admission bound, the deadline, JSON errors);
+  JSON body, ``X-RustPath-Backend``, ``Server-Timing``, the Rust side's limits (on
+  a number's value, on a text's length), the admission bound, the deadline, JSON
+  errors);
 - proxies everything else to gunicorn, buffering each request first, so a slow client
   never holds a worker thread;
 - answers ``/healthz`` with its own state and the app's answer there, and appends its
@@ -27,6 +28,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -44,9 +46,10 @@ from flask import Flask
 
 from ..core.config import usable_cpus
 from ..core.errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
-from ..flask_internals import handles_errors, hook_applying, wsgi_app_is
+from ..flask_internals import handles_errors, hooks_applying, wsgi_app_is
 from ..hot import HotRoute
 from ..middleware import PairingMiddleware
+from ..pairing import plain_rules
 from ..state import RustPathState, get_state
 from ..support.native import serve_front
 from ..support.rules import RULE_VARIABLE
@@ -144,7 +147,26 @@ class NativePlan:
 
     routes: list[dict[str, Any]] = field(default_factory=list)
     entries: dict[str, Any] = field(default_factory=dict)  # entry key -> capsule
-    proxied: dict[str, str] = field(default_factory=dict)  # endpoint -> reason
+    proxied: dict[str, str] = field(default_factory=dict)  # endpoint -> every reason
+    # endpoint -> what the front skips for a route declared native="always"
+    skipping: dict[str, str] = field(default_factory=dict)
+
+
+_SIZE = re.compile(r"\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*")
+_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+# The largest body the front will hold in memory for one request.
+MAX_BODY_LIMIT = 4 * 1024**3
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``"16MiB"``, ``"512KiB"`` or ``"1048576"`` (at least 1, at most 4 GiB)."""
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"expected a size like 16MiB, 512KiB or 1048576; got {text!r}")
+    size = int(match[1]) * _UNITS[match[2]]
+    if not 1 <= size <= MAX_BODY_LIMIT:
+        raise ValueError(f"a size from 1 byte to 4GiB; got {text!r}")
+    return size
 
 
 def native_capsule(route: HotRoute) -> tuple[str, Any] | str:
@@ -204,19 +226,32 @@ def native_plan(app: Flask) -> NativePlan:
     plan = NativePlan()
     app_reason = _why_app_not_native(app)
     for endpoint, route in state.routes.items():
-        reason = (
-            app_reason
-            or _why_not_native(route)
-            or _why_hooks_apply(app, endpoint)
-            or _why_rules_overlap(app, endpoint)
-        )
-        found = native_capsule(route) if reason is None else reason
-        if isinstance(found, str):
-            plan.proxied[endpoint] = found
+        if route.native == "never":
+            plan.proxied[endpoint] = "it is declared native='never'"
+            continue
+        hooks = _what_flask_adds(app, endpoint)
+        if route.native == "always" and hooks:
+            plan.skipping[endpoint] = "; ".join(hooks)
+            hooks = []
+        found = native_capsule(route)
+        reasons = [
+            reason
+            for reason in (
+                app_reason,
+                _why_not_native(route),
+                *hooks,
+                _why_rules_overlap(app, endpoint),
+                found if isinstance(found, str) else None,
+            )
+            if reason
+        ]
+        if reasons or isinstance(found, str):
+            plan.proxied[endpoint] = "; ".join(reasons)
+            plan.skipping.pop(endpoint, None)
             continue
         key, capsule = found
         plan.entries[key] = capsule
-        for rule in app.url_map.iter_rules(endpoint):
+        for rule in plain_rules(app.url_map, endpoint):
             parts = segments(rule.rule)
             if parts is None or rule.host or rule.subdomain:
                 plan.proxied[endpoint] = f"the front does not match the rule {rule.rule!r}"
@@ -232,18 +267,20 @@ def _why_app_not_native(app: Flask) -> str | None:
     return None
 
 
-def _why_hooks_apply(app: Flask, endpoint: str) -> str | None:
-    kind = hook_applying(app, endpoint)
-    if kind is not None:
-        return f"a {kind} hook applies to it, which only Flask runs"
+def _what_flask_adds(app: Flask, endpoint: str) -> list[str]:
+    """What Flask would run around the route that the front cannot: each request hook,
+    and an error handler for a status the front answers with."""
+    found = [
+        f"{hook} applies to it, which only Flask runs" for hook in hooks_applying(app, endpoint)
+    ]
     if handles_errors(app, endpoint, NATIVE_STATUSES, NATIVE_ERRORS):
-        return "an error handler applies to its errors, which only Flask runs"
-    return None
+        found.append("an error handler applies to its errors, which only Flask runs")
+    return found
 
 
 def _why_rules_overlap(app: Flask, endpoint: str) -> str | None:
-    for rule in app.url_map.iter_rules(endpoint):
-        for other in app.url_map.iter_rules():
+    for rule in plain_rules(app.url_map, endpoint):
+        for other in plain_rules(app.url_map):
             if other.endpoint != endpoint and _may_overlap(rule.rule, other.rule):
                 return f"{other.rule!r} may match the same URLs; Flask's routing order decides"
     return None
@@ -275,6 +312,7 @@ def _route_config(
     kernel = route.kernel
     settings = state.settings_for(kernel)
     limits = settings.limits.get("rust") or {}
+    texts = {part["name"] for part in parts if part["kind"] == "string"}
     return {
         "kernel": kernel.name,
         # Every answer, as the Flask side words it: the front fills in a call's values.
@@ -287,7 +325,8 @@ def _route_config(
             {
                 "argument": name,
                 "limit_json": json.dumps(limit),
-                "answer": limit_answer(kernel.name, name, limit),
+                # The front measures text by its length, as check_limits does.
+                "answer": limit_answer(kernel.name, name, limit, length=name in texts),
             }
             for name, limit in limits.items()
         ],
@@ -382,6 +421,12 @@ def serve(
         _check_bind(options.bind)
         for endpoint, reason in plan.proxied.items():
             print(f"flask-rustpath front: {endpoint} goes to gunicorn: {reason}", file=sys.stderr)
+        for endpoint, skipped in plan.skipping.items():
+            print(
+                f"flask-rustpath front: {endpoint} is answered natively (native='always'), "
+                f"without what Flask would add: {skipped}",
+                file=sys.stderr,
+            )
         with _stop_signals() as serving, _gunicorn(env, upstream, options.health_path) as status:
             # SIGHUP reaches the front, which passes it on to gunicorn's master.
             config["app_pid"] = status.pid

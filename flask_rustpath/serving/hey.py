@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,12 +120,21 @@ def hey_path() -> str | None:
 
 
 def run(
-    url: str, *, concurrency: int, duration_s: float, request_timeout_s: int = 30
+    url: str,
+    *,
+    concurrency: int,
+    duration_s: float,
+    request_timeout_s: int = 30,
+    headers: Sequence[str] = (),
 ) -> HeySummary:
-    """``hey -z DURATION -c C -t TIMEOUT URL``, killed if it overruns its own bounds.
+    """``hey -z DURATION -c C -t TIMEOUT -disable-redirects [-H LINE]... URL``, killed if
+    it overruns its own bounds.
 
     ``-z`` bounds the run in time (requests in flight when it ends are completed and
     counted), ``-t`` bounds every request, and the subprocess timeout bounds hey itself.
+    ``headers`` are ``Name: value`` lines (a session's ``Cookie``, an ``Authorization``).
+    A redirect is counted as its 3xx, never followed: following it would measure the
+    page it leads to (a login page) under the URL's name.
     """
     if not url.startswith(("http://127.0.0.1:", "http://localhost:", "http://[::1]:")):
         raise HeyError(f"refusing to load a non-loopback URL: {url}")
@@ -139,13 +149,15 @@ def run(
         str(concurrency),
         "-t",
         str(request_timeout_s),
+        "-disable-redirects",
+        *(part for line in headers for part in ("-H", line)),
         url,
     ]
     limit = duration_s + request_timeout_s + 30
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=limit, check=False)
     except subprocess.TimeoutExpired as err:
-        raise HeyError(f"hey ran past its {limit:g} s bound: {' '.join(command)}") from err
+        raise HeyError(f"hey ran past its {limit:g} s bound on {url}") from err
     if done.returncode != 0:
         raise HeyError(f"hey exited with {done.returncode}: {done.stderr.strip()[-2000:]}")
     return parse(done.stdout)

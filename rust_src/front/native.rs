@@ -64,12 +64,9 @@ pub async fn answer(
         let value = arguments
             .iter()
             .find(|(name, _)| *name == limit.argument)
-            .map(|(_, value)| match value {
-                Value::Int(digits) => digits.as_str(),
-                Value::Text(text) => text.as_str(),
-            })
+            .map(|(_, value)| measure(value))
             .unwrap_or_default();
-        return failed(&limit.answer, &[("value", Slot::Text(value))]);
+        return failed(&limit.answer, &[("value", Slot::Text(&value))]);
     }
     let Some(_permits) = admit(route, admission).await else {
         return failed(&answers.overloaded, &[]);
@@ -156,12 +153,22 @@ fn failed(template: &Template, slots: &[(&str, Slot<'_>)]) -> Answer {
     }
 }
 
+/// What a limit bounds, as decimal digits: an integer's value, and a text's length in
+/// characters (code points, as Python's `len`; a native match is plain ASCII text, see
+/// `routes.rs`), as the Flask side's `check_limits` measures them.
+fn measure(value: &Value) -> String {
+    match value {
+        Value::Int(digits) => digits.clone(),
+        Value::Text(text) => text.chars().count().to_string(),
+    }
+}
+
 /// Whether an argument is above its limit ("not <=", as the Flask side compares).
 fn above(limit: &LimitConfig, arguments: &[(String, Value)]) -> bool {
-    let Some((_, Value::Int(digits))) = arguments.iter().find(|(name, _)| *name == limit.argument)
-    else {
+    let Some((_, value)) = arguments.iter().find(|(name, _)| *name == limit.argument) else {
         return false;
     };
+    let digits = measure(value);
     if let Ok(bound) = limit.limit_json.parse::<i128>() {
         return digits.parse::<i128>().map_or(true, |value| value > bound);
     }
@@ -202,4 +209,40 @@ async fn admit(route: &NativeRoute, admission: &Admission) -> Option<Vec<OwnedSe
         permits.push(permit.ok()?);
     }
     Some(permits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(limit_json: &str) -> LimitConfig {
+        serde_json::from_value(serde_json::json!({
+            "argument": "s",
+            "limit_json": limit_json,
+            "answer": {"status": 422, "headers": [], "body": "{value}"},
+        }))
+        .unwrap()
+    }
+
+    fn text(value: &str) -> Vec<(String, Value)> {
+        vec![("s".to_string(), Value::Text(value.into()))]
+    }
+
+    #[test]
+    fn a_limit_on_text_bounds_its_length() {
+        assert!(!above(&limit("3"), &text("abc")));
+        assert!(above(&limit("3"), &text("abcd")));
+        assert!(above(&limit("0"), &text("a")));
+        assert!(!above(&limit("3.5"), &text("abc")));
+        assert!(above(&limit("3.5"), &text("abcd")));
+    }
+
+    #[test]
+    fn a_limit_on_an_integer_bounds_its_value() {
+        let digits = |d: &str| vec![("s".to_string(), Value::Int(d.into()))];
+        assert!(!above(&limit("10"), &digits("10")));
+        assert!(above(&limit("10"), &digits("11")));
+        assert!(above(&limit("10"), &text("12345678901")));
+        assert_eq!(measure(&Value::Text("héé".into())), "3");
+    }
 }

@@ -1,7 +1,7 @@
 """A real app's shape, with the real packages: an app factory, Flask-SQLAlchemy users,
 Flask-Login on every page, a Flask-WTF (CSRF) login form and a form on the report
-page, hooks on every route, and a blueprint registered *after* ``init_app`` whose
-module declares the kernels.
+page, hooks on every route, and blueprints registered *after* ``init_app`` whose
+modules declare the kernels (``shop_words`` is even imported after it).
 
 The report page is an HTML view that calls a kernel whose Python reference takes tens
 of milliseconds: the case where the old admission refused most requests on
@@ -109,9 +109,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         tempfile.mkdtemp(prefix="rustpath-shop-"), "shop.sqlite"
     )
     app.config.update(
-        SECRET_KEY="a test app's secret",
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{database}",
-        **(config or {}),
+        {
+            "SECRET_KEY": "a test app's secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            **(config or {}),
+        }
     )
     db.init_app(app)
     login_manager.init_app(app)
@@ -135,7 +137,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             user = db.session.execute(
                 db.select(User).filter_by(name=form.username.data)
             ).scalar_one_or_none()
-            if user is not None and check_password_hash(user.password_hash, PASSWORD):
+            if user is not None and check_password_hash(
+                user.password_hash, form.password.data or ""
+            ):
                 login_user(user)
                 return redirect(request.args.get("next") or url_for("reports.primes_page", n=10))
         return render_template_string(
@@ -143,8 +147,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             form=form,
         )
 
+    # Its kernels are declared on import, after init_app above.
+    from .shop_words import words
+
     app.register_blueprint(auth)
     app.register_blueprint(reports)
+    app.register_blueprint(words)
     with app.app_context():
         db.create_all()
         if db.session.execute(db.select(User).filter_by(name="alice")).first() is None:
