@@ -67,10 +67,14 @@ CAPSULE_NAME = "flask_rustpath.native.v1"
 BUILTIN_INLINE_BELOW_N = 2_000_000
 START_TIMEOUT_S = 60
 # The front bounds request heads itself (16 KiB, 100 fields) and adds two headers;
-# gunicorn's own, smaller bounds would answer HTML for what the front let through.
-GUNICORN_LIMITS = (
-    "--limit-request-line 0 --limit-request-field_size 0 --limit-request-fields 32768"
-)
+# gunicorn's own, smaller bounds would answer HTML for what the front let through. A
+# request line of 0 is unbounded; a field size of 0 is gunicorn's default, 8190 bytes,
+# so the field size is set above the largest head the front passes (see
+# gunicorn_limits).
+GUNICORN_LIMITS = "--limit-request-line 0 --limit-request-fields 32768"
+# What the front adds to a header field at most: ", " and a client's IPv6 address in
+# X-Forwarded-For.
+FORWARDED_MARGIN = 64
 # Named for gunicorn_conf: the master stops when this process dies (not a RUSTPATH_*
 # name, which the extension would read as app config).
 PARENT_PID_ENV = "FLASK_RUSTPATH_FRONT_PID"
@@ -123,6 +127,8 @@ class FrontOptions:
     io_threads: int = field(default_factory=default_io_threads)
     health_path: str = "/healthz"
     max_header_bytes: int = 16 * 1024
+    # Time a client has to take more of a response (nginx's send_timeout).
+    send_timeout_s: float = 60.0
     max_body_bytes: int = 16 * 1024 * 1024
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
@@ -366,6 +372,8 @@ def front_config(
         "access_log": options.access_log,
         "log_interval_seconds": settings.log_interval,
         "max_connections": connection_bound(),
+        "upstream_connections": concurrency,
+        "send_timeout_seconds": options.send_timeout_s,
     }
 
 
@@ -402,7 +410,7 @@ def serve(
         # The front bounds request heads (max_header_bytes); gunicorn's own, smaller
         # bounds on a request line or header would answer HTML for what it let through.
         env["GUNICORN_CMD_ARGS"] = " ".join(
-            filter(None, [env.get("GUNICORN_CMD_ARGS"), GUNICORN_LIMITS])
+            filter(None, [env.get("GUNICORN_CMD_ARGS"), gunicorn_limits(options)])
         )
         if "PROMETHEUS_MULTIPROC_DIR" not in env and _has_prometheus():
             # Metrics of all workers together (gunicorn_conf drops dead workers' files).
@@ -420,9 +428,18 @@ def serve(
                 file=sys.stderr,
             )
         with _stop_signals() as serving, _gunicorn(env, upstream, options.health_path) as status:
+            # SIGHUP reaches the front, which passes it on to gunicorn's master.
+            config["app_pid"] = status.pid
             serving.set()
             serve_front(json.dumps(config), plan.entries)
         return status.returncode
+
+
+def gunicorn_limits(options: FrontOptions) -> str:
+    """gunicorn's bounds on a request head, above the front's: whatever the front
+    passes on, gunicorn takes, so every refusal of a head is the front's JSON."""
+    field_size = options.max_header_bytes + FORWARDED_MARGIN
+    return f"{GUNICORN_LIMITS} --limit-request-field_size {field_size}"
 
 
 def _has_prometheus() -> bool:
@@ -433,14 +450,20 @@ def _has_prometheus() -> bool:
 def _stop_signals() -> Iterator[threading.Event]:
     """SIGTERM or SIGINT before the front serves ends start-up (gunicorn is then
     stopped on the way out); once it serves, the front handles them itself and Python
-    lets them pass. Without this, PID 1 in a container would ignore SIGTERM."""
+    lets them pass. Without this, PID 1 in a container would ignore SIGTERM. SIGHUP
+    during start-up is ignored (the app being started is the one a reload would
+    start), instead of killing the process and leaving its temporary directory."""
     serving = threading.Event()
 
     def stop(signum: int, frame: object) -> None:
         if not serving.is_set():
             raise SystemExit(128 + signum)
 
+    def ignore(signum: int, frame: object) -> None:
+        pass
+
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, ignore)
     try:
         yield serving
     finally:
@@ -454,6 +477,7 @@ class ExitStatus:
 
     returncode: int = 0
     stopping: bool = False  # set once we stop gunicorn ourselves
+    pid: int | None = None  # gunicorn's master
 
 
 @contextlib.contextmanager
@@ -464,7 +488,7 @@ def _gunicorn(env: Mapping[str, str], upstream: Path, probe_path: str) -> Iterat
     process = subprocess.Popen(
         command, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True
     )
-    status = ExitStatus()
+    status = ExitStatus(pid=process.pid)
     try:
         _wait_for_gunicorn(process, upstream, probe_path)
         _stop_front_when_gunicorn_exits(process, status)

@@ -5,13 +5,17 @@
 //! import it.
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
+/// Why a response body stopped short: the app's connection broke, or the temporary file
+/// a proxied response was buffered in failed.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The body of every response the front writes.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = UnsyncBoxBody<Bytes, BodyError>;
 
 /// A JSON string literal.
 #[must_use]
@@ -44,7 +48,7 @@ pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(
         Full::new(Bytes::from(body))
             .map_err(|never| match never {})
-            .boxed(),
+            .boxed_unsync(),
     );
     *response.status_mut() = status;
     response

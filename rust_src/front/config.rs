@@ -54,6 +54,25 @@ pub struct Config {
     /// lower open-files limit; [`DEFAULT_MAX_CONNECTIONS`] when the key is absent.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Requests sent to gunicorn at once, at most: its workers × threads.
+    #[serde(default = "default_upstream_connections")]
+    pub upstream_connections: usize,
+    /// gunicorn's master, which `SIGHUP` is passed on to (it reloads the app).
+    #[serde(default)]
+    pub app_pid: Option<u32>,
+    /// Time a client has to take more of a response before the front closes it.
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_seconds: f64,
+}
+
+/// gunicorn's threads when Python names none: the shipped config's 2 workers × 4.
+fn default_upstream_connections() -> usize {
+    8
+}
+
+/// nginx's `send_timeout`.
+fn default_send_timeout() -> f64 {
+    60.0
 }
 
 /// The bound on open client connections when the configuration names none: 4096.

@@ -3,21 +3,24 @@
 //! gunicorn on a private Unix socket, buffering each request first.
 //!
 //! Started by `flask rustpath serve` through [`run`], which blocks until `SIGTERM` or
-//! `SIGINT` and a graceful drain. The route table and every setting come from the
-//! Python side as a [`Config`]: the front parses no `RUSTPATH_*` key itself, so both
-//! sides apply the same limits, admission bounds and deadline.
+//! `SIGINT` and a graceful drain (`SIGHUP` reloads the app behind it). The route
+//! table and every setting come from the Python side as a [`Config`]: the front
+//! parses no `RUSTPATH_*` key itself, so both sides apply the same limits, admission
+//! bounds and deadline.
 //!
 //! Modules: [`config`] (what Python sends), [`routes`] (matching a URL to a native
 //! route), [`native`] (one native call: limits, admission, deadline, the JSON answer),
-//! [`proxy`] (gunicorn), [`wire`] (JSON for malformed HTTP), [`body`] (the response
-//! body and the front's own JSON errors), [`template`] (filling the answers the Flask
-//! side rendered), [`metrics`], [`shadow`], [`access_log`], [`server`] (accepting,
-//! serving, draining).
+//! [`proxy`] (gunicorn, through the front's own connection pool), [`spool`]
+//! (buffering a proxied response in memory, then a temporary file), [`wire`] (JSON
+//! for malformed HTTP), [`body`] (the response body and the front's own JSON errors),
+//! [`template`] (filling the answers the Flask side rendered), [`metrics`],
+//! [`shadow`], [`access_log`], [`server`] (accepting, serving, draining).
 //!
 //! They import one way: [`server`] uses the others; [`native`], [`proxy`], [`shadow`]
-//! and [`wire`] use only the modules below them ([`shadow`] uses [`proxy`], [`native`]
-//! uses [`template`]); [`template`] and [`routes`] use only [`config`] and [`body`];
-//! [`body`], [`config`], [`metrics`] and [`access_log`] use none of the front's modules.
+//! and [`wire`] use only the modules below them ([`shadow`] uses [`proxy`], [`proxy`]
+//! uses [`spool`], [`native`] uses [`template`]); [`spool`], [`template`] and
+//! [`routes`] use only [`config`] and [`body`]; [`body`], [`config`], [`metrics`] and
+//! [`access_log`] use none of the front's modules.
 
 pub mod access_log;
 pub mod body;
@@ -28,6 +31,7 @@ pub mod proxy;
 pub mod routes;
 pub mod server;
 pub mod shadow;
+pub mod spool;
 pub mod template;
 pub mod wire;
 

@@ -1,35 +1,142 @@
 //! Proxying to gunicorn on its Unix socket, as the buffering proxy its documentation
 //! asks for: a request reaches gunicorn only once the front has all of it, so a slow
-//! client never holds a worker thread. Responses stream back as gunicorn writes them.
+//! client never holds a worker thread; and the response is read from gunicorn as fast
+//! as gunicorn writes it ([`super::spool`]), so a slow reader never holds one either.
+//!
+//! Connections to gunicorn are the front's own pool: at most one per gunicorn thread
+//! (workers × threads) is busy at once, a connection is opened only for a request that
+//! is sent on it at once (gthread would hold a thread for seconds on a connection that
+//! carries no request), and an idle one is kept alive for the next request.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use hyperlocal::UnixConnector;
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::body::{front_error, Body};
+use super::spool::{Spool, SpoolBody, MEMORY_BYTES};
 
 /// The Python logger of an unreachable gunicorn (`flask_rustpath.front.proxy`): an
 /// error, which Python writes to stderr even with no logging configured.
 const LOG: &str = "flask_rustpath::front::proxy";
 
+/// An idle connection is closed after this long, well before gunicorn's keep-alive
+/// (`flask rustpath serve` sets 60 s) would close it under a request.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// gunicorn behind the front.
 pub struct Upstream {
-    client: Client<UnixConnector, Full<Bytes>>,
-    /// `unix://<hex of the socket path>:0`, the authority hyperlocal dials.
-    authority: String,
+    pool: Arc<Pool>,
     max_body_bytes: usize,
     body_timeout: Duration,
     response_timeout: Duration,
+}
+
+/// The front's connections to gunicorn.
+struct Pool {
+    socket: PathBuf,
+    /// One per gunicorn thread: held from sending a request until its response is read.
+    busy: Arc<Semaphore>,
+    idle: Mutex<Vec<Idle>>,
+    /// Bumped on a reload: idle connections of an older generation are not reused.
+    generation: AtomicU64,
+}
+
+struct Idle {
+    sender: SendRequest<Full<Bytes>>,
+    since: Instant,
+    generation: u64,
+}
+
+/// A connection in use and its slot: back to the pool once its response is read.
+struct Lease {
+    pool: Arc<Pool>,
+    sender: SendRequest<Full<Bytes>>,
+    generation: u64,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    /// The response was read in full: the connection may carry the next request.
+    fn release(self) {
+        if self.sender.is_closed() || self.generation != self.pool.generation() {
+            return;
+        }
+        let mut idle = self
+            .pool
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle.push(Idle {
+            sender: self.sender,
+            since: Instant::now(),
+            generation: self.generation,
+        });
+    }
+}
+
+impl Pool {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// The most recently used idle connection still open, if any.
+    fn checkout(&self) -> Option<(SendRequest<Full<Bytes>>, u64)> {
+        let generation = self.generation();
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Some(found) = idle.pop() {
+            if found.generation == generation
+                && !found.sender.is_closed()
+                && found.since.elapsed() < IDLE_TIMEOUT
+            {
+                return Some((found.sender, found.generation));
+            }
+        }
+        None
+    }
+
+    /// Idle connections past the timeout are closed (dropping the sender ends the
+    /// connection's task, which closes the socket).
+    fn sweep(&self) {
+        let generation = self.generation();
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle.retain(|found| {
+            found.generation == generation
+                && !found.sender.is_closed()
+                && found.since.elapsed() < IDLE_TIMEOUT
+        });
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        let stream = UnixStream::connect(&self.socket)
+            .await
+            .map_err(|err| err.to_string())?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|err| err.to_string())?;
+        tokio::spawn(async move {
+            // Ends when gunicorn or the pool closes it; its error is the request's.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
 }
 
 /// Why a proxied request got no answer from gunicorn.
@@ -41,34 +148,62 @@ pub enum UpstreamError {
     Unavailable(String),
 }
 
+/// A request as sent to gunicorn, kept so that it can be sent again.
+struct Outgoing {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Outgoing {
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
 impl Upstream {
+    /// `connections` is gunicorn's workers × threads: requests sent to it at once.
     #[must_use]
     pub fn new(
         socket: &Path,
+        connections: usize,
         max_body_bytes: usize,
         body_timeout: Duration,
         response_timeout: Duration,
     ) -> Self {
-        let hex = socket
-            .to_string_lossy()
-            .bytes()
-            .fold(String::new(), |mut hex, b| {
-                let _ = write!(hex, "{b:02x}");
-                hex
-            });
-        // Idle connections close before gunicorn's keep-alive would close them under us.
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(20))
-            .pool_max_idle_per_host(256)
-            .set_host(false)
-            .build(UnixConnector);
+        let pool = Arc::new(Pool {
+            socket: socket.to_path_buf(),
+            busy: Arc::new(Semaphore::new(connections.max(1))),
+            idle: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+        });
+        let sweeper = Arc::downgrade(&pool);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(IDLE_TIMEOUT / 4);
+            loop {
+                tick.tick().await;
+                let Some(pool) = sweeper.upgrade() else { break };
+                pool.sweep();
+            }
+        });
         Self {
-            client,
-            authority: format!("unix://{hex}:0"),
+            pool,
             max_body_bytes,
             body_timeout,
             response_timeout,
         }
+    }
+
+    /// The app reloads (new gunicorn workers): close every idle connection, which
+    /// belongs to an old worker, and reuse none that is busy now.
+    pub fn reload(&self) {
+        self.pool.generation.fetch_add(1, Ordering::Relaxed);
+        self.pool.sweep();
     }
 
     /// Buffers `request` and forwards it; every failure is a JSON answer.
@@ -121,26 +256,24 @@ impl Upstream {
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
-        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let Ok(uri) = format!("{}{target}", self.authority).parse::<Uri>() else {
-            let response = front_error(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the request target is not a path",
-            );
-            return (response, "malformed");
+        // Origin form, or `*` for `OPTIONS *`: [`refused_target`] let nothing else by.
+        let uri = match parts.uri.path_and_query() {
+            Some(target) => Uri::from(target.clone()),
+            None => Uri::from_static("/"),
         };
-        let mut upstream = Request::new(Full::new(body));
-        *upstream.method_mut() = parts.method;
-        *upstream.uri_mut() = uri;
-        *upstream.headers_mut() = parts.headers;
-        let headers = upstream.headers_mut();
-        strip_hop_by_hop(headers);
-        add_forwarded(headers, peer);
-        match self.send(upstream).await {
-            Ok(mut response) => {
+        let mut outgoing = Outgoing {
+            method: parts.method,
+            uri,
+            headers: parts.headers,
+            body,
+        };
+        strip_hop_by_hop(&mut outgoing.headers);
+        add_forwarded(&mut outgoing.headers, peer);
+        match self.send(&outgoing).await {
+            Ok((mut response, lease)) => {
                 strip_hop_by_hop(response.headers_mut());
-                (response.map(BodyExt::boxed), "proxied")
+                let response = self.buffered(response, lease).await;
+                (response, "proxied")
             }
             Err(UpstreamError::Timeout) => (
                 front_error(
@@ -168,6 +301,61 @@ impl Upstream {
         }
     }
 
+    /// The response with its body buffered: read from gunicorn at gunicorn's pace by a
+    /// task of its own, which gives the connection back once the body is in.
+    async fn buffered(&self, response: Response<Incoming>, lease: Lease) -> Response<Body> {
+        let (parts, mut incoming) = response.into_parts();
+        let size = incoming.size_hint();
+        if incoming.is_end_stream() {
+            lease.release();
+            let empty = Full::new(Bytes::new()).map_err(|never| match never {});
+            return Response::from_parts(parts, empty.boxed_unsync());
+        }
+        let read_timeout = self.response_timeout;
+        if size.exact().is_some_and(|len| len <= MEMORY_BYTES as u64) {
+            // Small and of known length, the usual case: read it here, with no task.
+            return match tokio::time::timeout(read_timeout, incoming.collect()).await {
+                Ok(Ok(collected)) => {
+                    lease.release();
+                    let full = Full::new(collected.to_bytes()).map_err(|never| match never {});
+                    Response::from_parts(parts, full.boxed_unsync())
+                }
+                _ => front_error(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unavailable",
+                    "the app's response broke off",
+                ),
+            };
+        }
+        let spool = Spool::new();
+        let body = SpoolBody::new(&spool, size);
+        tokio::spawn(async move {
+            loop {
+                match tokio::time::timeout(read_timeout, incoming.frame()).await {
+                    Err(_) => {
+                        spool.finish(Some("the app stopped sending its response".into()));
+                        return;
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(err))) => {
+                        spool.finish(Some(err.to_string()));
+                        return;
+                    }
+                    Ok(Some(Ok(frame))) => {
+                        if let Ok(data) = frame.into_data() {
+                            if spool.push(data).await.is_err() {
+                                return; // the client left: this connection closes
+                            }
+                        }
+                    }
+                }
+            }
+            spool.finish(None);
+            lease.release();
+        });
+        Response::from_parts(parts, BodyExt::boxed_unsync(body))
+    }
+
     /// A GET of `path_and_query` from the front itself (health, metrics, shadow).
     ///
     /// # Errors
@@ -177,22 +365,26 @@ impl Upstream {
         path_and_query: &str,
         timeout: Duration,
     ) -> Result<(StatusCode, HeaderMap, Bytes), UpstreamError> {
-        let uri = format!("{}{path_and_query}", self.authority)
+        let uri = path_and_query
             .parse::<Uri>()
             .map_err(|err| UpstreamError::Unavailable(err.to_string()))?;
-        let mut request = Request::new(Full::new(Bytes::new()));
-        *request.uri_mut() = uri;
-        request
-            .headers_mut()
-            .insert(header::HOST, HeaderValue::from_static("localhost"));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("localhost"));
+        let outgoing = Outgoing {
+            method: Method::GET,
+            uri,
+            headers,
+            body: Bytes::new(),
+        };
         let work = async {
-            let response = self.send(request).await?;
+            let (response, lease) = self.send(&outgoing).await?;
             let (parts, body) = response.into_parts();
-            let bytes = body
+            let bytes = Limited::new(body, 64 * MEMORY_BYTES)
                 .collect()
                 .await
                 .map_err(|err| UpstreamError::Unavailable(err.to_string()))?
                 .to_bytes();
+            lease.release();
             Ok((parts.status, parts.headers, bytes))
         };
         tokio::time::timeout(timeout, work)
@@ -200,16 +392,139 @@ impl Upstream {
             .map_err(|_| UpstreamError::Timeout)?
     }
 
+    /// Sends `outgoing` on an idle connection, or on a new one, once one of gunicorn's
+    /// threads is free. A request that fails on a reused connection before any answer
+    /// (gunicorn closed it as it went idle, or a stopping worker closed it) is sent
+    /// again once, on a new connection: gunicorn reads a request only to answer it.
     async fn send(
         &self,
-        request: Request<Full<Bytes>>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        outgoing: &Outgoing,
+    ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
+        let work = async {
+            let slot = Arc::clone(&self.pool.busy)
+                .acquire_owned()
+                .await
+                .expect("the pool's semaphore is never closed");
+            let mut reused = self.pool.checkout();
+            loop {
+                let was_reused = reused.is_some();
+                let (mut sender, generation) = match reused.take() {
+                    Some(found) => found,
+                    None => (
+                        self.pool
+                            .connect()
+                            .await
+                            .map_err(UpstreamError::Unavailable)?,
+                        self.pool.generation(),
+                    ),
+                };
+                let sent = match sender.ready().await {
+                    Ok(()) => sender
+                        .try_send_request(outgoing.request())
+                        .await
+                        .map_err(hyper::client::conn::TrySendError::into_error),
+                    Err(err) => Err(err),
+                };
+                match sent {
+                    Ok(response) => {
+                        let lease = Lease {
+                            pool: Arc::clone(&self.pool),
+                            sender,
+                            generation,
+                            _slot: slot,
+                        };
+                        return Ok((response, lease));
+                    }
+                    Err(err) if was_reused && went_stale(&err) => {
+                        // Try the next idle one, or a new connection.
+                        reused = self.pool.checkout();
+                    }
+                    Err(err) => return Err(UpstreamError::Unavailable(err.to_string())),
+                }
+            }
+        };
+        match tokio::time::timeout(self.response_timeout, work).await {
             Err(_) => Err(UpstreamError::Timeout),
-            Ok(Err(err)) => Err(UpstreamError::Unavailable(err.to_string())),
-            Ok(Ok(response)) => Ok(response),
+            Ok(result) => result,
         }
     }
+}
+
+/// Whether a request failed because its reused connection had closed under it: hyper
+/// did not send it, or gunicorn closed or reset the connection with no answer.
+fn went_stale(err: &hyper::Error) -> bool {
+    if err.is_canceled() || err.is_incomplete_message() || err.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The front's refusal of a request with more than one `Transfer-Encoding` field.
+/// hyper reads `chunked` in each as one chunked coding; gunicorn and h11 refuse the
+/// request (chunked may be applied once only, RFC 9112 7), and so does the front, so
+/// that no peer could read its body another way.
+#[must_use]
+pub fn refused_framing(headers: &HeaderMap) -> Option<Response<Body>> {
+    let mut codings = headers.get_all(header::TRANSFER_ENCODING).iter();
+    if codings.next().is_some() && codings.next().is_some() {
+        let message = "the request repeats the Transfer-Encoding header";
+        return Some(close(front_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            message,
+        )));
+    }
+    None
+}
+
+/// The front's refusal of a request target it does not pass on: `CONNECT` (the front
+/// tunnels nothing), the authority form (`GET host:port`), which only `CONNECT` may
+/// use, and the asterisk form (`*`) but for `OPTIONS *`, which goes to the app as `*`.
+/// An absolute form (`GET http://host/path`) goes on as its path. gunicorn and nginx
+/// answer these with 400 too.
+#[must_use]
+pub fn refused_target(method: &Method, uri: &Uri) -> Option<Response<Body>> {
+    let refuse = |status, code, message| Some(close(front_error(status, code, message)));
+    if method == Method::CONNECT {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "the front does not tunnel: CONNECT is not served",
+        );
+    }
+    let asterisk = uri.path() == "*";
+    if uri.scheme().is_none() && uri.authority().is_some() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request target is an authority, which only CONNECT takes",
+        );
+    }
+    if asterisk && (method != Method::OPTIONS || uri.scheme().is_some() || uri.query().is_some()) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request target * is only for OPTIONS",
+        );
+    }
+    if !asterisk && !uri.path().starts_with('/') {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request target is not a path",
+        );
+    }
+    None
 }
 
 /// What gunicorn would refuse with an HTML page, beyond what hyper already refused:

@@ -5,7 +5,8 @@
 //! metrics URLs, and by gunicorn otherwise. At most [`Config::max_connections`] client
 //! connections are open at once. On `SIGTERM` or `SIGINT` the front stops accepting
 //! (taking the connections the kernel already completed), lets every request it has
-//! read finish, closes idle keep-alive connections, and returns.
+//! read finish, closes idle keep-alive connections, and returns. On `SIGHUP` it keeps
+//! serving and passes the signal on to gunicorn's master, which reloads the app.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,7 +27,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -36,7 +37,7 @@ use super::body::{json_response, Body};
 use super::config::Config;
 use super::metrics::FrontMetrics;
 use super::native::{answer, Admission, NativeRoute};
-use super::proxy::{Upstream, UpstreamError};
+use super::proxy::{refused_framing, refused_target, Upstream, UpstreamError};
 use super::routes::{Table, Variant};
 use super::shadow::Shadow;
 use super::wire::{self, JsonIo, Tracked};
@@ -119,6 +120,7 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
     }
     let upstream = Arc::new(Upstream::new(
         &config.upstream,
+        config.upstream_connections,
         config.max_body_bytes,
         seconds(config.body_timeout_seconds),
         seconds(config.upstream_timeout_seconds),
@@ -157,7 +159,8 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
     // Before anything slow: from here on the front, not Python, handles these.
     let mut terminate = signal(SignalKind::terminate()).map_err(|err| err.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|err| err.to_string())?;
-    let listener = TcpListener::bind(&config.bind)
+    let mut hangup = signal(SignalKind::hangup()).map_err(|err| err.to_string())?;
+    let listener = listen(&config.bind)
         .await
         .map_err(|err| format!("could not listen on {}: {err}", config.bind))?;
     let local = listener.local_addr().map_err(|err| err.to_string())?;
@@ -171,6 +174,7 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
     let connection = ConnectionSettings {
         header_timeout: seconds(config.header_timeout_seconds),
         max_buf: config.max_header_bytes.max(8192),
+        send_timeout: seconds(config.send_timeout_seconds),
     };
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
@@ -189,6 +193,7 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
             },
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
+            _ = hangup.recv() => reload(&front.upstream, config.app_pid),
         }
         while connections.try_join_next().is_some() {}
     }
@@ -234,6 +239,47 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
     Ok(())
 }
 
+/// Connections the kernel completes and queues before the front accepts them:
+/// gunicorn's `backlog` (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 2048;
+
+/// A listener on the first address `bind` resolves to, with [`LISTEN_BACKLOG`].
+async fn listen(bind: &str) -> io::Result<TcpListener> {
+    let address = tokio::net::lookup_host(bind)
+        .await?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::AddrNotAvailable, "no address"))?;
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std and tokio's own `bind` do: a restart may listen while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// `SIGHUP`: the app reloads and the front keeps serving. Idle connections to the old
+/// workers close, and gunicorn's master gets the `SIGHUP` (gunicorn's graceful reload:
+/// new workers start, the old ones finish what they were given and stop).
+fn reload(upstream: &Upstream, app_pid: Option<u32>) {
+    upstream.reload();
+    let Some(pid) = app_pid.and_then(|pid| libc::pid_t::try_from(pid).ok()) else {
+        log::warn!(target: LOG, "[flask-rustpath front pid {}] SIGHUP: no app process to reload", std::process::id());
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    #[allow(unsafe_code)]
+    let sent = unsafe { libc::kill(pid, libc::SIGHUP) };
+    if sent == 0 {
+        log::warn!(target: LOG, "[flask-rustpath front pid {}] SIGHUP: reloading the app (gunicorn pid {pid})", std::process::id());
+    } else {
+        let err = io::Error::last_os_error();
+        log::error!(target: LOG, "[flask-rustpath front pid {}] SIGHUP: could not signal gunicorn pid {pid}: {err}", std::process::id());
+    }
+}
+
 /// A slot of `slots` (waiting while all are taken), then the next connection. The
 /// connection keeps the slot until it closes; a failed accept gives it back.
 async fn accept_bounded(
@@ -251,6 +297,7 @@ async fn accept_bounded(
 struct ConnectionSettings {
     header_timeout: Duration,
     max_buf: usize,
+    send_timeout: Duration,
 }
 
 async fn serve_connection(
@@ -263,7 +310,7 @@ async fn serve_connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
-    let io = JsonIo::new(stream);
+    let io = JsonIo::new(stream, settings.send_timeout);
     let closed = Arc::clone(&io.closed);
     let metrics = Arc::clone(&front.metrics);
     let busy = Arc::clone(&io.busy);
@@ -318,6 +365,12 @@ impl Front {
         peer: SocketAddr,
     ) -> Response<Body> {
         let started = Instant::now();
+        if let Some(refused) = refused_target(request.method(), request.uri())
+            .or_else(|| refused_framing(request.headers()))
+        {
+            self.metrics.refused("malformed");
+            return refused;
+        }
         let readable = matches!(*request.method(), Method::GET | Method::HEAD);
         let path = request.uri().path();
         let (response, handler) = if readable && path == self.health_path {
@@ -413,7 +466,7 @@ impl Front {
         let mut response = Response::new(
             Full::new(Bytes::from(text))
                 .map_err(|never| match never {})
-                .boxed(),
+                .boxed_unsync(),
         );
         response.headers_mut().insert(
             CONTENT_TYPE,

@@ -66,7 +66,7 @@ pub fn respond(template: &Template, slots: &[(&str, Slot<'_>)]) -> Response<Body
     let mut response = Response::new(
         Full::new(Bytes::from(body))
             .map_err(|never| match never {})
-            .boxed(),
+            .boxed_unsync(),
     );
     *response.status_mut() =
         StatusCode::from_u16(template.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

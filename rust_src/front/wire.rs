@@ -7,18 +7,21 @@
 //! with a JSON body, and when hyper closed with no answer after part of a request had
 //! arrived, it writes one as the connection is dropped.
 
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
-use super::body::{error_body, Body};
+use super::body::{error_body, Body, BodyError};
 
 /// A whole `Connection: close` response, for writing below hyper.
 fn raw_json_error(status: u16) -> Vec<u8> {
@@ -56,6 +59,10 @@ pub struct JsonIo {
     pub closed: Arc<AtomicU8>,
     /// Responses of this connection not yet written in full ([`Tracked`] bodies alive).
     pub busy: Arc<AtomicUsize>,
+    /// Time a write may wait for the client to take more (nginx's `send_timeout`).
+    send_timeout: Duration,
+    /// Running while a write waits: the connection fails when it fires.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 /// A response body that counts as busy on its connection until hyper drops it.
@@ -83,12 +90,12 @@ impl Drop for Tracked {
 
 impl hyper::body::Body for Tracked {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, BodyError>>> {
         Pin::new(&mut self.inner).poll_frame(cx)
     }
 
@@ -103,14 +110,40 @@ impl hyper::body::Body for Tracked {
 
 impl JsonIo {
     #[must_use]
-    pub fn new(inner: TcpStream) -> Self {
+    pub fn new(inner: TcpStream, send_timeout: Duration) -> Self {
         Self {
             inner,
             unanswered: 0,
             pending: Vec::new(),
             closed: Arc::new(AtomicU8::new(CLOSED_CLEANLY)),
             busy: Arc::new(AtomicUsize::new(0)),
+            send_timeout,
+            stalled: None,
         }
+    }
+
+    /// `polled`, a write to the client; past the send timeout with no progress, an error.
+    fn timed<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let timeout = self.send_timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stalled.as_mut().poll(cx).is_ready() {
+            self.stalled = None;
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took none of the response in time",
+            )));
+        }
+        Poll::Pending
     }
 
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -183,11 +216,13 @@ impl AsyncWrite for JsonIo {
             let _ = self.poll_pending(cx)?;
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(self.poll_pending(cx))?;
+        let polled = self.poll_pending(cx);
+        std::task::ready!(self.timed(cx, polled))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
@@ -215,6 +250,30 @@ impl Drop for JsonIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_takes_nothing_times_the_write_out() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut io = JsonIo::new(server, Duration::from_millis(200));
+        let chunk = vec![b'x'; 1 << 20];
+        // The socket buffers fill, then the write waits for a reader that never reads.
+        let written = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Err(err) = io.write_all(&chunk).await {
+                    return err;
+                }
+            }
+        })
+        .await
+        .expect("the send timeout ends the write");
+        assert_eq!(written.kind(), io::ErrorKind::TimedOut);
+        drop(client);
+    }
 
     #[test]
     fn recognises_only_hypers_automatic_answer() {
