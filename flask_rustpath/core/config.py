@@ -82,6 +82,15 @@ DEFAULTS: Mapping[str, Any] = {
     "RUSTPATH_SHADOW_TIMEOUT": 30.0,
     # Run shadow calls inline and raise ShadowMismatch on a mismatch: a test aid.
     "RUSTPATH_SHADOW_RAISE": False,
+    # A file where shadow mismatches are recorded, one JSON line each, for `flask
+    # rustpath check --from-shadow` to replay; None records none. One file per app,
+    # shared by its workers (give an absolute path: workers may not share a cwd).
+    "RUSTPATH_SHADOW_RECORD": None,
+    # The record's largest size in bytes: mismatches past it are not written.
+    "RUSTPATH_SHADOW_RECORD_BYTES": 1_000_000,
+    # The most characters (bytes, list items) of each argument the record keeps; a
+    # longer argument is cut, and its line says so.
+    "RUSTPATH_SHADOW_RECORD_CHARS": 1_000,
     # The compare endpoints and the dashboard run slow Python on request: None means on
     # only in debug mode.
     "RUSTPATH_COMPARE": None,
@@ -155,6 +164,9 @@ class AppSettings:
     shadow_queue: int
     shadow_timeout: float
     shadow_raise: bool
+    shadow_record: str | None  # the mismatch record's path, or None for none
+    shadow_record_bytes: int
+    shadow_record_chars: int
     log_interval: float
     # The kernel names each per-kernel setting names, checked by check_kernel_names.
     kernel_names: Mapping[str, frozenset[str]]
@@ -185,7 +197,15 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
     for key in ("RUSTPATH_AUTOBUILD", "RUSTPATH_COMPARE"):
         if config[key] not in (None, True, False):
             raise Misconfigured(f"{key} must be None, true or false; got {config[key]!r}")
-    for key in ("RUSTPATH_SHADOW_WORKERS", "RUSTPATH_SHADOW_QUEUE"):
+    record = config["RUSTPATH_SHADOW_RECORD"]
+    if record is not None and (not isinstance(record, (str, os.PathLike)) or not str(record)):
+        raise Misconfigured(f"RUSTPATH_SHADOW_RECORD must be a file path or None; got {record!r}")
+    for key in (
+        "RUSTPATH_SHADOW_WORKERS",
+        "RUSTPATH_SHADOW_QUEUE",
+        "RUSTPATH_SHADOW_RECORD_BYTES",
+        "RUSTPATH_SHADOW_RECORD_CHARS",
+    ):
         if not _is_int(config[key]) or config[key] < 1:
             raise Misconfigured(f"{key} must be a positive integer; got {config[key]!r}")
     if config["RUSTPATH_SHADOW_POOL"] not in ("process", "thread"):
@@ -222,6 +242,9 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         shadow_queue=config["RUSTPATH_SHADOW_QUEUE"],
         shadow_timeout=_positive(config, "RUSTPATH_SHADOW_TIMEOUT"),
         shadow_raise=config["RUSTPATH_SHADOW_RAISE"],
+        shadow_record=None if record is None else os.fspath(record),
+        shadow_record_bytes=config["RUSTPATH_SHADOW_RECORD_BYTES"],
+        shadow_record_chars=config["RUSTPATH_SHADOW_RECORD_CHARS"],
         log_interval=_non_negative(config, "RUSTPATH_LOG_INTERVAL"),
         kernel_names={key: frozenset(_mapping(config, key)) for key in PER_KERNEL_KEYS},
     )

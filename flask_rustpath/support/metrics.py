@@ -193,7 +193,11 @@ class _Flusher:
             self.flush_all()
 
     def flush_all(self) -> None:
-        for metrics in list(self._metrics):
+        # Copied under the lock: an app set up meanwhile (watch) would change the set
+        # while list() iterates it, and the flushing thread would die.
+        with self._lock:
+            watched = list(self._metrics)
+        for metrics in watched:
             metrics.flush()
 
 
