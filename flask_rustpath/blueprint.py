@@ -1,7 +1,11 @@
 """The extension's own URLs, on one blueprint mounted at ``RUSTPATH_URL_PREFIX``.
 
 - ``/``: the dashboard (kernels, live counts, a compare form);
-- ``/compare/<kernel>?arg=value…``: both sides of a kernel on one input, as JSON;
+- ``/compare/<kernel>?arg=value…``: both sides of a kernel on one input, as JSON; a
+  POST takes the arguments as a JSON object (lists and dicts as themselves) or a
+  form, and a query string takes a list or dict as JSON text. Each argument is
+  converted by the kernel's annotation or, without one, by the URL converter of the
+  kernel's JSON route (see :func:`.dashboard.tool_arguments`);
 - ``/metrics``: Prometheus metrics, when prometheus-client is installed (else a 503
   naming the extra to install);
 - the built-in kernels' JSON routes, when ``RUSTPATH_BUILTINS`` is true.
@@ -13,8 +17,9 @@ only when ``RUSTPATH_COMPARE`` is true (by default, in debug mode).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,12 +28,12 @@ from .core.comparison import compare_sides
 from .core.errors import (
     HotRouteError,
     ImplementationError,
+    MissingParameter,
     NotFoundJSON,
     json_response,
 )
-from .core.parameters import kernel_parameters
-from .dashboard import dashboard_view, require_compare
-from .hot import make_hot_route, read_parameters
+from .dashboard import dashboard_view, require_compare, tool_arguments
+from .hot import make_hot_route
 from .state import RustPathState
 from .support.extras import missing_message
 from .support.metrics import prometheus_available, render_prometheus
@@ -48,7 +53,15 @@ def make_blueprint(state: RustPathState) -> Blueprint:
         found = state.kernels.get(kernel)
         if found is None:
             raise NotFoundJSON(f"no kernel named {kernel!r}", kernel=kernel)
-        arguments = read_parameters(found.name, kernel_parameters(found))
+        try:
+            arguments = tool_arguments(
+                current_app, state, found, request.values, _json_object(found.name)
+            )
+        except HotRouteError as exc:
+            exc.negotiated = False  # a JSON endpoint answers JSON
+            raise
+        except TypeError as exc:  # positional-only parameters: nothing to name
+            raise MissingParameter(str(exc), kernel=found.name, parameter=None) from None
         try:
             return json_response(compare_sides(state, found, arguments).to_json())
         except HotRouteError as exc:
@@ -62,7 +75,7 @@ def make_blueprint(state: RustPathState) -> Blueprint:
                 f"comparing kernel {found.name!r} failed; see the server log", kernel=found.name
             ) from None
 
-    blueprint.add_url_rule("/compare/<kernel>", "compare", compare_view)
+    blueprint.add_url_rule("/compare/<kernel>", "compare", compare_view, methods=["GET", "POST"])
     if state.settings.metrics and prometheus_available():
 
         def metrics_view() -> Response:
@@ -90,6 +103,18 @@ def make_blueprint(state: RustPathState) -> Blueprint:
             state.routes[f"{NAME}.{route.endpoint}"] = route
             blueprint.add_url_rule(rule, route.endpoint, route.view(), methods=list(route.methods))
     return blueprint
+
+
+def _json_object(kernel: str) -> dict[str, Any] | None:
+    """A POST's JSON body, which must be an object of arguments; ``None`` without one."""
+    if not request.is_json:
+        return None
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise MissingParameter(
+            "the request body must be a JSON object of arguments", kernel=kernel, parameter=None
+        )
+    return body
 
 
 class MetricsUnavailable(HotRouteError):

@@ -19,12 +19,13 @@ from werkzeug.routing import RequestRedirect
 from .core.comparison import compare_sides
 from .core.config import check_kernel_names
 from .core.errors import HotRouteError, Misconfigured
-from .core.parameters import arguments_from_text, kernel_parameters
+from .core.parameters import kernel_parameters
 from .core.sides import SIDES
 from .core.spec import KernelSpec
 from .crates.commands import build_command as build_crates_command
 from .crates.commands import new_command
 from .crates.freshness import freshness
+from .dashboard import tool_arguments
 from .hot import HotRoute
 from .pairing import is_paired, plain_rules
 from .serving import access, hey
@@ -246,10 +247,10 @@ def compare_command(
         return
     if cookies or login_path or form_fields:
         raise click.UsageError("--cookie, --login and -F are for a /URL")
-    _, state = app_state()
+    app, state = app_state()
     kernel = _kernel(state, target)
     try:
-        kwargs = arguments_from_text(kernel, _raw_arguments(kernel, arguments))
+        kwargs = tool_arguments(app, state, kernel, _raw_arguments(kernel, arguments))
         comparison = compare_sides(state, kernel, kwargs, limits=not no_limits, repeat=repeat)
     except HotRouteError as err:
         raise click.ClickException(err.message) from None

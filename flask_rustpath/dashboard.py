@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, render_template, request
+from werkzeug.routing import BaseConverter, ValidationError
 
 from .core.comparison import Comparison, compare_sides
-from .core.errors import HotRouteError, NotEnabled
+from .core.errors import HotRouteError, MissingParameter, NotEnabled
 from .core.parameters import TEXT_KINDS, Parameter, arguments_from_text, kernel_parameters
 from .core.sides import SIDES
 from .core.spec import KernelSpec
 from .pairing import is_paired, plain_rules
 from .state import RustPathState, get_state
 from .support.metrics import SHADOW_OUTCOMES
+from .support.rules import rule_variables
 from .support.targets import TargetUnavailable
 
 ENDPOINT = "rustpath.dashboard"
@@ -256,6 +258,65 @@ def _metrics_url(app: Flask) -> str | None:
     )
 
 
+# -- a tool's arguments -------------------------------------------------------------------
+
+
+def tool_arguments(
+    app: Flask,
+    state: RustPathState,
+    kernel: KernelSpec,
+    raw: Mapping[str, str],
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``kernel``'s arguments for a tool (the compare endpoint, the dashboard's form,
+    ``flask rustpath compare``), as its JSON routes would receive them.
+
+    ``raw`` is text (a query string, a form, a command line) converted by each
+    parameter's annotation, JSON for a ``list`` or ``dict``; ``body`` is a JSON object
+    (a POST), checked against the annotations. A parameter without an annotation that
+    is a variable of one of the kernel's JSON routes is converted by that route's URL
+    converter, as Flask converts it when the route is called: ``"3"`` is ``3`` for
+    ``<int:n>``, not the text ``"3"`` the view never receives.
+    """
+    converters = route_converters(app, state, kernel)
+    annotated = {p.name for p in kernel_parameters(kernel) if p.kind is not Any}
+    converted: dict[str, Any] = {}
+    for name, (converter, rule) in converters.items():
+        if name in annotated:
+            continue
+        value = body.get(name) if body is not None and name in body else raw.get(name)
+        if not isinstance(value, str):
+            continue  # missing, or a JSON number: checked as a JSON body is
+        try:
+            converted[name] = converter.to_python(value)
+        except (ValidationError, ValueError):
+            raise MissingParameter(
+                f"parameter {name!r} must fit {rule}; got {value!r}",
+                kernel=kernel.name,
+                parameter=name,
+            ) from None
+    return arguments_from_text(kernel, raw, {**(body or {}), **converted})
+
+
+def route_converters(
+    app: Flask, state: RustPathState, kernel: KernelSpec
+) -> dict[str, tuple[BaseConverter, str]]:
+    """The URL converter (and the rule) of each variable of ``kernel``'s JSON routes on
+    ``app`` that names one: ``{"n": (IntegerConverter, "/square/<int:n>")}``."""
+    endpoints = {endpoint for endpoint, route in state.routes.items() if route.kernel is kernel}
+    found: dict[str, tuple[BaseConverter, str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in endpoints:
+            continue
+        for variable in rule_variables(rule.rule):
+            factory = app.url_map.converters.get(variable.converter)
+            if variable.converter == "default" or factory is None or variable.name in found:
+                continue
+            converter = factory(app.url_map, *variable.args, **variable.kwargs)
+            found[variable.name] = (converter, rule.rule)
+    return found
+
+
 # -- running a comparison ---------------------------------------------------------------
 
 
@@ -285,7 +346,7 @@ def run_comparison(state: RustPathState, name: str, submitted: Mapping[str, str]
         message = f"there is no kernel named {name!r} on this app"
         return Outcome(name, raw_call, 400, error=message, error_code="invalid_input")
     try:
-        kwargs = arguments_from_text(kernel, raw)
+        kwargs = tool_arguments(current_app, state, kernel, raw)
     except HotRouteError as err:
         return Outcome(name, raw_call, 400, error=err.message, error_code=err.error,
                        error_status=err.code)  # fmt: skip

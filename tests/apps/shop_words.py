@@ -90,6 +90,24 @@ def word_kinds(text: str) -> dict[str, int]:
     return {"words": len(text.split()) - numbers, "numbers": numbers}
 
 
+# A JSON route whose function has no annotations, as in apps that never annotated their
+# views: Flask's <int:n> converter gives n, the only type information there is.
+@rustpath.hot("/repeat/<word>/<int:n>", rust=lambda word, n: word * n, blueprint=words,
+              examples=[{"word": "ab", "n": 3}])  # fmt: skip
+def repeat_word(word, n):  # type: ignore[no-untyped-def]
+    """``word``, ``n`` times."""
+    return word * n
+
+
+@rustpath.kernel(
+    rust=lambda text, weights: sum(weights.get(w, 0) for w in text.split()),
+    examples=[{"text": "a fine day", "weights": {"fine": 2, "day": 1}}],
+)
+def word_score(text: str, weights: dict[str, int]) -> int:
+    """The sum of the ``weights`` of ``text``'s words (0 for a word without one)."""
+    return sum(weights.get(word, 0) for word in text.split())
+
+
 class CountForm(FlaskForm):
     text = TextAreaField("text")
 
