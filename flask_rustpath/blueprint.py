@@ -11,12 +11,16 @@
 - the built-in kernels' JSON routes, when ``RUSTPATH_BUILTINS`` is true.
 
 The dashboard and compare run the slow Python reference on request, so they answer
-only when ``RUSTPATH_COMPARE`` is true (by default, in debug mode).
+only when ``RUSTPATH_COMPARE`` is true (by default, in debug mode, or when
+``RUSTPATH_DASHBOARD_DECORATOR`` puts them behind the app's own auth: that
+decorator wraps both views, as ``@login_required`` wraps the app's own).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -32,7 +36,7 @@ from .core.errors import (
     NotFoundJSON,
     json_response,
 )
-from .dashboard import dashboard_view, require_compare, tool_arguments
+from .dashboard import compare_hidden, dashboard_view, tool_arguments
 from .hot import make_hot_route
 from .state import RustPathState
 from .support.extras import missing_message
@@ -46,10 +50,8 @@ NAME = "rustpath"
 def make_blueprint(state: RustPathState) -> Blueprint:
     """The blueprint for one app (its routes depend on that app's settings)."""
     blueprint = Blueprint(NAME, __name__, template_folder="templates")
-    blueprint.add_url_rule("/", "dashboard", dashboard_view)
 
     def compare_view(kernel: str) -> WerkzeugResponse:
-        require_compare(state)
         found = state.kernels.get(kernel)
         if found is None:
             raise NotFoundJSON(f"no kernel named {kernel!r}", kernel=kernel)
@@ -75,7 +77,10 @@ def make_blueprint(state: RustPathState) -> Blueprint:
                 f"comparing kernel {found.name!r} failed; see the server log", kernel=found.name
             ) from None
 
-    blueprint.add_url_rule("/compare/<kernel>", "compare", compare_view, methods=["GET", "POST"])
+    blueprint.add_url_rule("/", "dashboard", _guarded(state, dashboard_view))
+    blueprint.add_url_rule(
+        "/compare/<kernel>", "compare", _guarded(state, compare_view), methods=["GET", "POST"]
+    )
     if state.settings.metrics and prometheus_available():
 
         def metrics_view() -> Response:
@@ -103,6 +108,20 @@ def make_blueprint(state: RustPathState) -> Blueprint:
             state.routes[f"{NAME}.{route.endpoint}"] = route
             blueprint.add_url_rule(rule, route.endpoint, route.view(), methods=list(route.methods))
     return blueprint
+
+
+def _guarded(state: RustPathState, view: Callable[..., Any]) -> Callable[..., Any]:
+    """``view`` behind the app's own auth (``RUSTPATH_DASHBOARD_DECORATOR``), answering
+    the hidden endpoints' 404 first, to everyone, while compare is off."""
+    decorator = state.settings.dashboard_decorator
+    inner = view if decorator is None else decorator(view)
+
+    @functools.wraps(view)
+    def guarded(**values: Any) -> Any:
+        hidden = compare_hidden(state)
+        return hidden if hidden is not None else inner(**values)
+
+    return guarded
 
 
 def _json_object(kernel: str) -> dict[str, Any] | None:

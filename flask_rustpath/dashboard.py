@@ -1,8 +1,10 @@
 """The dashboard: every kernel of an app, its live counts, and a compare form with a chart.
 
 Served at ``<RUSTPATH_URL_PREFIX>/`` on the extension's blueprint, behind the same
-switch as the compare endpoint (``RUSTPATH_COMPARE``, on in debug mode by default),
-because its form runs the slow Python reference on request. It is plain
+switch as the compare endpoint (``RUSTPATH_COMPARE``, on in debug mode by default, or
+when ``RUSTPATH_DASHBOARD_DECORATOR`` guards it), because its form runs the slow
+Python reference on request. Its counts are every worker's when Prometheus's
+multiprocess mode is on, else the answering process's (the page says which). It is plain
 server-rendered HTML: a GET form per kernel whose inputs follow the kernel's parameter
 annotations, an inline SVG chart drawn here, no JavaScript and nothing fetched from
 elsewhere, so it works on an air-gapped box and under a strict Content-Security-Policy.
@@ -18,6 +20,7 @@ from typing import Any
 
 from flask import Flask, current_app, render_template, request
 from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .core.comparison import Comparison, compare_sides
 from .core.errors import HotRouteError, MissingParameter, NotEnabled
@@ -26,7 +29,7 @@ from .core.sides import SIDES
 from .core.spec import KernelSpec
 from .pairing import is_paired, plain_rules
 from .state import RustPathState, get_state
-from .support.metrics import SHADOW_OUTCOMES
+from .support.metrics import SHADOW_OUTCOMES, all_workers_counts
 from .support.rules import rule_variables
 from .support.targets import TargetUnavailable
 
@@ -41,7 +44,7 @@ RESULT_CHARS = 200
 TIMES = "\u00d7"  # the multiplication sign, spelled out so that linters do not take it for x
 
 
-def dashboard_view() -> tuple[str, int]:
+def dashboard_view() -> tuple[str, int] | WerkzeugResponse:
     """The page; with ``?compare-kernel=<name>&<parameter>=<value>…`` it also runs a
     comparison.
 
@@ -52,14 +55,16 @@ def dashboard_view() -> tuple[str, int]:
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     state = get_state(app)
-    require_compare(state)
+    hidden = compare_hidden(state)
+    if hidden is not None:
+        return hidden
     selected = request.args.get(KERNEL_FIELD)
     outcome: Outcome | None = None
     if selected is not None:
         outcome = run_comparison(state, selected, request.args)
-    snapshot = state.metrics.snapshot()
+    counts = all_workers_counts(state.metrics)
     rows = [
-        kernel_row(state, kernel, snapshot.get(kernel.name, {}), selected, request.args)
+        kernel_row(state, kernel, counts.by_kernel.get(kernel.name, {}), selected, request.args)
         for kernel in state.kernels.values()
     ]
     page = render_template(
@@ -70,6 +75,7 @@ def dashboard_view() -> tuple[str, int]:
         kernel_field=KERNEL_FIELD,
         app_name=app.name,
         metrics_url=_metrics_url(app),
+        counts=counts,
     )
     return page, outcome.status if outcome is not None else 200
 
@@ -505,8 +511,20 @@ def _decade_label(ms_exponent: int) -> str:
     return f"{10.0 ** (seconds_exponent - unit_exponent):g} {unit}"
 
 
-def require_compare(state: RustPathState) -> None:
-    """Raise :class:`NotEnabled` unless compare and the dashboard may run here."""
+def compare_hidden(state: RustPathState) -> WerkzeugResponse | None:
+    """The 404 that the dashboard and compare answer while they are off, or ``None``.
+
+    Returned, not raised: a raised 404 goes through the app's error handlers, and an
+    app's own ``@app.errorhandler(404)`` page would replace the message that says how
+    to turn them on. They are on when ``RUSTPATH_COMPARE`` says so; left at ``None``,
+    in debug mode, or when ``RUSTPATH_DASHBOARD_DECORATOR`` guards them.
+    """
     enabled = state.settings.compare
-    if not (current_app.debug if enabled is None else enabled):
-        raise NotEnabled("the compare endpoints are off; set RUSTPATH_COMPARE = True")
+    if enabled is None:
+        enabled = current_app.debug or state.settings.dashboard_decorator is not None
+    if enabled:
+        return None
+    return NotEnabled(
+        "the compare endpoints are off; set RUSTPATH_COMPARE = True, or guard them with "
+        "RUSTPATH_DASHBOARD_DECORATOR"
+    ).get_response()

@@ -30,7 +30,10 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    """Logged in: the shop guards compare with its login (RUSTPATH_DASHBOARD_DECORATOR)."""
+    client = app.test_client()
+    shop.log_in(client)
+    return client
 
 
 def compared(response: Any) -> dict[str, Any]:

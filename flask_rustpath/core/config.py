@@ -30,7 +30,7 @@ import difflib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +94,11 @@ DEFAULTS: Mapping[str, Any] = {
     # The compare endpoints and the dashboard run slow Python on request: None means on
     # only in debug mode.
     "RUSTPATH_COMPARE": None,
+    # A view decorator putting the dashboard and the compare endpoint behind the app's
+    # own auth, e.g. flask_login.login_required or an admin check; set in app.config
+    # (a callable, not text). With one, RUSTPATH_COMPARE = None turns them on in
+    # production too; False still turns them off.
+    "RUSTPATH_DASHBOARD_DECORATOR": None,
     # Where the extension's own blueprint (compare, dashboard, metrics) is mounted.
     "RUSTPATH_URL_PREFIX": "/rustpath",
     # Serve Prometheus metrics at <RUSTPATH_URL_PREFIX>/metrics when prometheus-client
@@ -155,6 +160,8 @@ class AppSettings:
     builtins: bool
     metrics: bool
     compare: bool | None
+    # Wraps the dashboard's and compare's views (the app's auth); None: not wrapped.
+    dashboard_decorator: Callable[[Callable[..., Any]], Callable[..., Any]] | None
     autobuild: bool | None
     concurrency: Mapping[Side, int | None]  # None: no cap (the server's concurrency)
     admission_wait: float
@@ -197,6 +204,12 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
     for key in ("RUSTPATH_AUTOBUILD", "RUSTPATH_COMPARE"):
         if config[key] not in (None, True, False):
             raise Misconfigured(f"{key} must be None, true or false; got {config[key]!r}")
+    decorator = config["RUSTPATH_DASHBOARD_DECORATOR"]
+    if decorator is not None and not callable(decorator):
+        raise Misconfigured(
+            "RUSTPATH_DASHBOARD_DECORATOR must be a view decorator (a callable such as "
+            f"login_required) set in app.config, or None; got {decorator!r}"
+        )
     record = config["RUSTPATH_SHADOW_RECORD"]
     if record is not None and (not isinstance(record, (str, os.PathLike)) or not str(record)):
         raise Misconfigured(f"RUSTPATH_SHADOW_RECORD must be a file path or None; got {record!r}")
@@ -233,6 +246,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         builtins=config["RUSTPATH_BUILTINS"],
         metrics=config["RUSTPATH_METRICS"],
         compare=config["RUSTPATH_COMPARE"],
+        dashboard_decorator=decorator,
         autobuild=config["RUSTPATH_AUTOBUILD"],
         concurrency=_concurrency(config),
         admission_wait=_non_negative(config, "RUSTPATH_ADMISSION_WAIT"),
