@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import re
+import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,62 @@ def test_workers_share_one_file(tmp_path: Path) -> None:
 def test_workers_share_its_cap(tmp_path: Path) -> None:
     records = _run_workers(tmp_path / "record.jsonl", max_bytes=30_000)
     assert 100 < len(records) < 400  # the cap stopped them, after more than one worker's
+
+
+@pytest.mark.slow
+def test_gunicorn_workers_record_to_one_file_and_check_replays_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two gunicorn workers in shadow mode (the process pool, as deployed) append
+    mismatches to one record; ``check --from-shadow`` replays all of them."""
+    from .servers import gunicorn, request
+
+    record = tmp_path / "mismatches.jsonl"
+    monkeypatch.setenv("SHOP_DATABASE", str(tmp_path / "shop.sqlite"))
+    shop.create_app()  # seed the database before the workers start at once
+    env = {
+        "GUNICORN_APP": "tests.apps.shop:create_app()",
+        "WEB_CONCURRENCY": "2",
+        "SHOP_DATABASE": str(tmp_path / "shop.sqlite"),
+        "RUSTPATH_BACKENDS": '{"text_letters": "shadow"}',
+        "RUSTPATH_SHADOW_RATES": '{"text_letters": 1.0}',
+        "RUSTPATH_SHADOW_RECORD": str(record),
+        "RUSTPATH_SHADOW_RECORD_CHARS": "40",
+    }
+    sent: list[str] = []
+
+    def send(text: str) -> int:
+        status, _, _ = request(
+            base,
+            "/words/letters",
+            data=json.dumps({"text": text}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        return status
+
+    def recorded() -> list[dict[str, Any]]:
+        lines = record.read_text(encoding="utf-8").splitlines() if record.exists() else []
+        return [json.loads(line) for line in lines]
+
+    with gunicorn(env=env) as base, ThreadPoolExecutor(max_workers=4) as pool:
+        # Batches of 8 (fewer than a worker's shadow queue holds while its pool starts;
+        # beyond it they would be dropped and counted, by design), each one recorded
+        # before the next, until both workers have written; at most 10.
+        for _ in range(10):
+            batch = [f"{HINDI} {len(sent) + i}" for i in range(8)]
+            assert list(pool.map(send, batch)) == [200] * len(batch)
+            sent += batch
+            deadline = time.monotonic() + 60  # a worker starts its shadow pool first
+            while len(recorded()) < len(sent) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if len({entry["pid"] for entry in recorded()}) >= 2:
+                break
+    entries = recorded()
+    assert sorted(e["inputs"]["text"] for e in entries) == sorted(sent)  # whole, each once
+    assert len({e["pid"] for e in entries}) == 2  # both workers wrote to the one file
+
+    app = shadow_app(tmp_path, monkeypatch)  # the developer's app, same record setting
+    result = run(app, "check", "--from-shadow")
+    assert result.exit_code == 1, result.output
+    assert f"{len(sent)} recorded mismatches replayed" in result.output
+    assert result.output.rstrip().endswith(f"{len(sent)} disagree")
