@@ -360,3 +360,19 @@ def test_gunicorn_workers_record_to_one_file_and_check_replays_it(
     assert result.exit_code == 1, result.output
     assert f"{len(sent)} recorded mismatches replayed" in result.output
     assert result.output.rstrip().endswith(f"{len(sent)} disagree")
+
+
+def test_a_forked_worker_gets_a_fresh_record_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gunicorn forks its workers; a record lock held at the fork must not be inherited."""
+    import os
+
+    app = shadow_app(tmp_path, monkeypatch)
+    runner = app.extensions["rustpath"].shadow
+    with runner._record_lock:
+        pid = os.fork()
+        if pid == 0:  # the child: its lock must be free
+            os._exit(0 if runner._record_lock.acquire(timeout=5) else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

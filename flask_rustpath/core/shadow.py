@@ -99,7 +99,7 @@ class ShadowRunner:
         self._processes: ProcessPoolExecutor | None = None
         self._pending = 0
         self._threads = BoundedExecutor(settings.shadow_workers, settings.shadow_queue)
-        self._record_lock = fork_safe_lock(self)
+        self._record_lock = fork_safe_lock(self, "_record_lock")
         self.record = (
             None
             if settings.shadow_record is None
