@@ -52,6 +52,15 @@ def make_blueprint(state: RustPathState) -> Blueprint:
     blueprint = Blueprint(NAME, __name__, template_folder="templates")
 
     def compare_view(kernel: str) -> WerkzeugResponse:
+        # Its errors are returned, not raised: it is a JSON API, and an app's own
+        # HTML page for a 404 or a 400 would replace the message naming what is wrong.
+        try:
+            return compare_kernel(kernel)
+        except HotRouteError as exc:
+            exc.negotiated = False  # a JSON endpoint answers JSON
+            return exc.get_response()
+
+    def compare_kernel(kernel: str) -> WerkzeugResponse:
         found = state.kernels.get(kernel)
         if found is None:
             raise NotFoundJSON(f"no kernel named {kernel!r}", kernel=kernel)
@@ -59,16 +68,10 @@ def make_blueprint(state: RustPathState) -> Blueprint:
             arguments = tool_arguments(
                 current_app, state, found, request.values, _json_object(found.name)
             )
-        except HotRouteError as exc:
-            exc.negotiated = False  # a JSON endpoint answers JSON
-            raise
         except TypeError as exc:  # positional-only parameters: nothing to name
             raise MissingParameter(str(exc), kernel=found.name, parameter=None) from None
         try:
             return json_response(compare_sides(state, found, arguments).to_json())
-        except HotRouteError as exc:
-            exc.negotiated = False  # a JSON endpoint answers JSON
-            raise
         except HTTPException:
             raise
         except Exception:

@@ -80,6 +80,14 @@ def test_hidden_dashboard_keeps_its_message_past_the_apps_404_page() -> None:
         assert response.get_json()["message"].startswith(HIDDEN)
 
 
+def test_compare_errors_keep_their_json_past_the_apps_404_page() -> None:
+    client = production().test_client()
+    shop.log_in(client)
+    response = client.get("/rustpath/compare/no_such_kernel")
+    assert response.status_code == 404
+    assert response.get_json()["message"] == "no kernel named 'no_such_kernel'"
+
+
 def test_off_means_off_for_logged_in_users_too() -> None:
     app = production(RUSTPATH_COMPARE=False)
     client = app.test_client()
