@@ -153,6 +153,39 @@ def test_without_multiprocess_metrics_the_page_says_its_counts_are_one_process(
     assert rust_calls(page, "text_letters") == 1
 
 
+COUNTS_SCRIPT = """
+import json, sys
+from flask_rustpath.support.metrics import Metrics, all_workers_counts
+metrics = Metrics()
+for event in [("k", "rust", 0.002, None), ("k", "rust", 0.004, None),
+              ("k", "rust", None, "deadline_exceeded"), ("k", "python", None, "limit_exceeded")]:
+    metrics.events.append(event)
+metrics.shadow("k", "mismatch")
+metrics.shadow("k", "mismatch")
+metrics.shadow("k", "dropped")
+metrics.fallback("k")
+counts = all_workers_counts(metrics)
+json.dump([counts.by_kernel, metrics.snapshot(), counts.all_workers, counts.processes], sys.stdout)
+"""
+
+
+def test_multiprocess_counts_read_back_as_the_in_process_snapshot(tmp_path: Path) -> None:
+    """Errors by code, mean times, shadow outcomes and fallbacks, from the files
+    (in a fresh interpreter: prometheus-client picks its multiprocess mode on import)."""
+    from . import support
+
+    out = support.run_python(
+        ["-c", COUNTS_SCRIPT], env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    ).stdout
+    from_files, snapshot, all_workers, processes = json.loads(out)
+    assert (all_workers, processes) == (True, 1)
+    assert from_files["k"]["rust"].pop("mean_ms") == pytest.approx(3.0)
+    assert snapshot["k"]["rust"].pop("mean_ms") == pytest.approx(3.0)
+    assert from_files == snapshot
+    assert from_files["k"]["rust"] == {"requests": 3, "errors": {"deadline_exceeded": 1}}
+    assert from_files["k"]["shadow"]["mismatch"] == 2 and from_files["k"]["fallbacks"] == 1
+
+
 def _login_opener(base: str) -> urllib.request.OpenerDirector:
     """A client with a cookie jar, logged in through the form (and its CSRF token)."""
     jar = http.cookiejar.CookieJar()
