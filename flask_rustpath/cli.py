@@ -418,13 +418,13 @@ def check_command(kernel_name: str | None, max_examples: int, from_shadow: bool)
     With --from-shadow, replays what shadow mode recorded in production instead, and
     exits 1 if any recorded input still disagrees.
     """
-    require("hypothesis", "flask rustpath check")
     _, state = app_state()
     if kernel_name:
         _kernel(state, kernel_name)  # a did-you-mean for a misspelt name
-    if from_shadow:
+    if from_shadow:  # replays recorded inputs: generates none, needs no hypothesis
         _replay_shadow(state, kernel_name)
         return
+    require("hypothesis", "flask rustpath check")
     # Only this command checks parity: a worker that loads the CLI does not load it.
     from .core.parity import NoStrategy, ParityError, check_parity
 
