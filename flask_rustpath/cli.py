@@ -19,12 +19,13 @@ from werkzeug.routing import RequestRedirect
 from .core.comparison import compare_sides
 from .core.config import check_kernel_names
 from .core.errors import HotRouteError, Misconfigured
-from .core.parameters import arguments_from_text, kernel_parameters
+from .core.parameters import kernel_parameters
 from .core.sides import SIDES
 from .core.spec import KernelSpec
 from .crates.commands import build_command as build_crates_command
 from .crates.commands import new_command
 from .crates.freshness import freshness
+from .dashboard import tool_arguments
 from .hot import HotRoute
 from .pairing import is_paired, plain_rules
 from .serving import access, hey
@@ -246,10 +247,10 @@ def compare_command(
         return
     if cookies or login_path or form_fields:
         raise click.UsageError("--cookie, --login and -F are for a /URL")
-    _, state = app_state()
+    app, state = app_state()
     kernel = _kernel(state, target)
     try:
-        kwargs = arguments_from_text(kernel, _raw_arguments(kernel, arguments))
+        kwargs = tool_arguments(app, state, kernel, _raw_arguments(kernel, arguments))
         comparison = compare_sides(state, kernel, kwargs, limits=not no_limits, repeat=repeat)
     except HotRouteError as err:
         raise click.ClickException(err.message) from None
@@ -393,21 +394,40 @@ def _qualified(function: Any) -> str:
 
 @cli.command("check")
 @click.argument("kernel_name", metavar="[KERNEL]", required=False)
-@click.option("--examples", "max_examples", default=100, show_default=True,
-              type=click.IntRange(min=0), help="Generated inputs per kernel.")  # fmt: skip
-def check_command(kernel_name: str | None, max_examples: int) -> None:
-    """Check that Python and Rust agree, on each kernel's examples and generated inputs.
+@click.option(
+    "--examples",
+    "max_examples",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Generated inputs per kernel.",
+)
+@click.option("--from-shadow", "from_shadow", is_flag=True,
+              help="Replay the inputs shadow mode recorded as mismatches "
+              "(RUSTPATH_SHADOW_RECORD) instead of generating any.")  # fmt: skip
+def check_command(kernel_name: str | None, max_examples: int, from_shadow: bool) -> None:
+    """Check that Python and Rust agree, on each kernel's examples, the built-in
+    multilingual corpus and generated inputs.
 
     Inputs come from the kernel's ``strategy=`` or its parameters' type annotations;
-    text includes control characters, \\r, \\x85, U+2028/U+2029, combining marks and
-    astral characters. The same inputs are drawn on every run. Exits 1 if any kernel
-    disagrees, showing the (shrunk) failing input, or if its inputs cannot be generated.
+    text draws on every Unicode category, Indic vowel signs, digits of every script,
+    case mappings, direction marks, emoji sequences and sentences in many scripts.
+    The same inputs are drawn on every run. Exits 1 if any kernel disagrees, showing
+    the (shrunk) failing input, or if its inputs cannot be generated.
+
+    With --from-shadow, replays what shadow mode recorded in production instead, and
+    exits 1 if any recorded input still disagrees.
     """
+    _, state = app_state()
+    if kernel_name:
+        _kernel(state, kernel_name)  # a did-you-mean for a misspelt name
+    if from_shadow:  # replays recorded inputs: generates none, needs no hypothesis
+        _replay_shadow(state, kernel_name)
+        return
     require("hypothesis", "flask rustpath check")
     # Only this command checks parity: a worker that loads the CLI does not load it.
     from .core.parity import NoStrategy, ParityError, check_parity
 
-    _, state = app_state()
     kernels = [_kernel(state, kernel_name)] if kernel_name else list(state.kernels.values())
     failed = False
     for kernel in kernels:
@@ -421,6 +441,33 @@ def check_command(kernel_name: str | None, max_examples: int) -> None:
             click.echo(f"FAIL  {kernel.name}: cannot generate inputs: {exc}")
         else:
             click.echo(f"ok    {kernel.name}: {checked} inputs agree")
+    if failed:
+        raise SystemExit(1)
+
+
+def _replay_shadow(state: RustPathState, kernel_name: str | None) -> None:
+    from .core.parity import replay_record
+
+    path = state.settings.shadow_record
+    if path is None:
+        raise ConfigError("--from-shadow: set RUSTPATH_SHADOW_RECORD, where shadow mode "
+                          "records its mismatches")  # fmt: skip
+    if not Path(path).exists():
+        click.echo(f"no shadow mismatches recorded: {path} does not exist")
+        return
+    replayed = replay_record(state, Path(path), kernel_name)
+    for item in replayed:
+        entry = item.entry
+        cut = f" (cut: {', '.join(entry.truncated)})" if entry.truncated else ""
+        if item.disagreement is not None:
+            click.echo(f"FAIL  {item.disagreement}{cut}")
+        elif item.skipped is not None:
+            click.echo(f"skip  {entry.kernel}: {item.skipped}")
+        else:
+            note = "; it was cut, so the whole input may still disagree" if cut else ""
+            click.echo(f"ok    {entry.kernel}: {entry.inputs!r} agrees now{cut}{note}")
+    failed = sum(item.disagreement is not None for item in replayed)
+    click.echo(f"{len(replayed)} recorded mismatches replayed from {path}, {failed} disagree")
     if failed:
         raise SystemExit(1)
 

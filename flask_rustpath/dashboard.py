@@ -1,8 +1,10 @@
 """The dashboard: every kernel of an app, its live counts, and a compare form with a chart.
 
 Served at ``<RUSTPATH_URL_PREFIX>/`` on the extension's blueprint, behind the same
-switch as the compare endpoint (``RUSTPATH_COMPARE``, on in debug mode by default),
-because its form runs the slow Python reference on request. It is plain
+switch as the compare endpoint (``RUSTPATH_COMPARE``, on in debug mode by default, or
+when ``RUSTPATH_DASHBOARD_DECORATOR`` guards it), because its form runs the slow
+Python reference on request. Its counts are every worker's when Prometheus's
+multiprocess mode is on, else the answering process's (the page says which). It is plain
 server-rendered HTML: a GET form per kernel whose inputs follow the kernel's parameter
 annotations, an inline SVG chart drawn here, no JavaScript and nothing fetched from
 elsewhere, so it works on an air-gapped box and under a strict Content-Security-Policy.
@@ -17,15 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, render_template, request
+from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .core.comparison import Comparison, compare_sides
-from .core.errors import HotRouteError, NotEnabled
+from .core.errors import HotRouteError, MissingParameter, NotEnabled
 from .core.parameters import TEXT_KINDS, Parameter, arguments_from_text, kernel_parameters
 from .core.sides import SIDES
 from .core.spec import KernelSpec
 from .pairing import is_paired, plain_rules
 from .state import RustPathState, get_state
-from .support.metrics import SHADOW_OUTCOMES
+from .support.metrics import SHADOW_OUTCOMES, all_workers_counts
+from .support.rules import rule_variables
 from .support.targets import TargetUnavailable
 
 ENDPOINT = "rustpath.dashboard"
@@ -39,7 +44,7 @@ RESULT_CHARS = 200
 TIMES = "\u00d7"  # the multiplication sign, spelled out so that linters do not take it for x
 
 
-def dashboard_view() -> tuple[str, int]:
+def dashboard_view() -> tuple[str, int] | WerkzeugResponse:
     """The page; with ``?compare-kernel=<name>&<parameter>=<value>…`` it also runs a
     comparison.
 
@@ -50,14 +55,16 @@ def dashboard_view() -> tuple[str, int]:
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     state = get_state(app)
-    require_compare(state)
+    hidden = compare_hidden(state)
+    if hidden is not None:
+        return hidden
     selected = request.args.get(KERNEL_FIELD)
     outcome: Outcome | None = None
     if selected is not None:
         outcome = run_comparison(state, selected, request.args)
-    snapshot = state.metrics.snapshot()
+    counts = all_workers_counts(state.metrics)
     rows = [
-        kernel_row(state, kernel, snapshot.get(kernel.name, {}), selected, request.args)
+        kernel_row(state, kernel, counts.by_kernel.get(kernel.name, {}), selected, request.args)
         for kernel in state.kernels.values()
     ]
     page = render_template(
@@ -68,6 +75,7 @@ def dashboard_view() -> tuple[str, int]:
         kernel_field=KERNEL_FIELD,
         app_name=app.name,
         metrics_url=_metrics_url(app),
+        counts=counts,
     )
     return page, outcome.status if outcome is not None else 200
 
@@ -256,6 +264,65 @@ def _metrics_url(app: Flask) -> str | None:
     )
 
 
+# -- a tool's arguments -------------------------------------------------------------------
+
+
+def tool_arguments(
+    app: Flask,
+    state: RustPathState,
+    kernel: KernelSpec,
+    raw: Mapping[str, str],
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``kernel``'s arguments for a tool (the compare endpoint, the dashboard's form,
+    ``flask rustpath compare``), as its JSON routes would receive them.
+
+    ``raw`` is text (a query string, a form, a command line) converted by each
+    parameter's annotation, JSON for a ``list`` or ``dict``; ``body`` is a JSON object
+    (a POST), checked against the annotations. A parameter without an annotation that
+    is a variable of one of the kernel's JSON routes is converted by that route's URL
+    converter, as Flask converts it when the route is called: ``"3"`` is ``3`` for
+    ``<int:n>``, not the text ``"3"`` the view never receives.
+    """
+    converters = route_converters(app, state, kernel)
+    annotated = {p.name for p in kernel_parameters(kernel) if p.kind is not Any}
+    converted: dict[str, Any] = {}
+    for name, (converter, rule) in converters.items():
+        if name in annotated:
+            continue
+        value = body.get(name) if body is not None and name in body else raw.get(name)
+        if not isinstance(value, str):
+            continue  # missing, or a JSON number: checked as a JSON body is
+        try:
+            converted[name] = converter.to_python(value)
+        except (ValidationError, ValueError):
+            raise MissingParameter(
+                f"parameter {name!r} must fit {rule}; got {value!r}",
+                kernel=kernel.name,
+                parameter=name,
+            ) from None
+    return arguments_from_text(kernel, raw, {**(body or {}), **converted})
+
+
+def route_converters(
+    app: Flask, state: RustPathState, kernel: KernelSpec
+) -> dict[str, tuple[BaseConverter, str]]:
+    """The URL converter (and the rule) of each variable of ``kernel``'s JSON routes on
+    ``app`` that names one: ``{"n": (IntegerConverter, "/square/<int:n>")}``."""
+    endpoints = {endpoint for endpoint, route in state.routes.items() if route.kernel is kernel}
+    found: dict[str, tuple[BaseConverter, str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint not in endpoints:
+            continue
+        for variable in rule_variables(rule.rule):
+            factory = app.url_map.converters.get(variable.converter)
+            if variable.converter == "default" or factory is None or variable.name in found:
+                continue
+            converter = factory(app.url_map, *variable.args, **variable.kwargs)
+            found[variable.name] = (converter, rule.rule)
+    return found
+
+
 # -- running a comparison ---------------------------------------------------------------
 
 
@@ -285,7 +352,7 @@ def run_comparison(state: RustPathState, name: str, submitted: Mapping[str, str]
         message = f"there is no kernel named {name!r} on this app"
         return Outcome(name, raw_call, 400, error=message, error_code="invalid_input")
     try:
-        kwargs = arguments_from_text(kernel, raw)
+        kwargs = tool_arguments(current_app, state, kernel, raw)
     except HotRouteError as err:
         return Outcome(name, raw_call, 400, error=err.message, error_code=err.error,
                        error_status=err.code)  # fmt: skip
@@ -444,8 +511,20 @@ def _decade_label(ms_exponent: int) -> str:
     return f"{10.0 ** (seconds_exponent - unit_exponent):g} {unit}"
 
 
-def require_compare(state: RustPathState) -> None:
-    """Raise :class:`NotEnabled` unless compare and the dashboard may run here."""
+def compare_hidden(state: RustPathState) -> WerkzeugResponse | None:
+    """The 404 that the dashboard and compare answer while they are off, or ``None``.
+
+    Returned, not raised: a raised 404 goes through the app's error handlers, and an
+    app's own ``@app.errorhandler(404)`` page would replace the message that says how
+    to turn them on. They are on when ``RUSTPATH_COMPARE`` says so; left at ``None``,
+    in debug mode, or when ``RUSTPATH_DASHBOARD_DECORATOR`` guards them.
+    """
     enabled = state.settings.compare
-    if not (current_app.debug if enabled is None else enabled):
-        raise NotEnabled("the compare endpoints are off; set RUSTPATH_COMPARE = True")
+    if enabled is None:
+        enabled = current_app.debug or state.settings.dashboard_decorator is not None
+    if enabled:
+        return None
+    return NotEnabled(
+        "the compare endpoints are off; set RUSTPATH_COMPARE = True, or guard them with "
+        "RUSTPATH_DASHBOARD_DECORATOR"
+    ).get_response()

@@ -22,16 +22,15 @@ from .core.kernel import Kernel
 from .core.parity import (
     DEFAULT_MAX,
     MAX_SIZE,
-    TRICKY_CHARACTERS,
     NoStrategy,
     ParityError,
     check_input,
     check_parity,
     input_strategy,
     strategy_for,
-    text_strategy,
 )
 from .core.spec import KernelSpec
+from .core.texts import TRICKY_CHARACTERS, corpus_sentences, text_strategy
 from .extension import RustPath
 from .hot import HotRoute
 from .state import RustPathState, get_state
@@ -44,6 +43,7 @@ __all__ = [
     "ParityError",
     "assert_parity",
     "check_input",
+    "corpus_sentences",
     "input_strategy",
     "resolve_kernel",
     "strategy_for",

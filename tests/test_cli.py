@@ -9,6 +9,7 @@ from click.testing import Result
 from flask import Flask
 
 from flask_rustpath import RustPath
+from flask_rustpath.core.texts import corpus_sentences
 from flask_rustpath.demo import create_app as create_demo
 
 from .apps.tools import create_app
@@ -261,7 +262,8 @@ def test_compare_a_url_answering_4xx_on_both_sides_is_not_compared() -> None:
 def test_check_passes_on_agreeing_kernels() -> None:
     result = run(create_app(), "check", "shout", "--examples", "50")
     assert result.exit_code == 0, result.output
-    assert result.output == "ok    shout: 51 inputs agree\n"  # 50 generated, one example
+    # 50 generated, one example, and each sentence of the corpus: shout takes text
+    assert result.output == f"ok    shout: {51 + len(corpus_sentences())} inputs agree\n"
 
 
 def test_check_exits_1_and_shows_the_shrunk_failing_input() -> None:

@@ -64,7 +64,8 @@ def flask_routes() -> set[tuple[str, str, str]]:
     out = support.run_python(["-m", "flask", "--app", "flask_rustpath.demo", "routes"])
     rows = set()
     for line in out.stdout.splitlines()[2:]:  # after the header and its rule
-        endpoint, methods, rule = line.split()
+        # columns are two spaces or more apart; "GET, POST" has one
+        endpoint, methods, rule = re.split(r"\s{2,}", line.strip())
         rows.add((endpoint, methods, rule))
     return rows
 

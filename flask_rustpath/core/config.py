@@ -30,7 +30,7 @@ import difflib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +86,23 @@ DEFAULTS: Mapping[str, Any] = {
     "RUSTPATH_SHADOW_TIMEOUT": 30.0,
     # Run shadow calls inline and raise ShadowMismatch on a mismatch: a test aid.
     "RUSTPATH_SHADOW_RAISE": False,
+    # A file where shadow mismatches are recorded, one JSON line each, for `flask
+    # rustpath check --from-shadow` to replay; None records none. One file per app,
+    # shared by its workers (give an absolute path: workers may not share a cwd).
+    "RUSTPATH_SHADOW_RECORD": None,
+    # The record's largest size in bytes: mismatches past it are not written.
+    "RUSTPATH_SHADOW_RECORD_BYTES": 1_000_000,
+    # The most characters (bytes, list items) of each argument the record keeps; a
+    # longer argument is cut, and its line says so.
+    "RUSTPATH_SHADOW_RECORD_CHARS": 1_000,
     # The compare endpoints and the dashboard run slow Python on request: None means on
     # only in debug mode.
     "RUSTPATH_COMPARE": None,
+    # A view decorator putting the dashboard and the compare endpoint behind the app's
+    # own auth, e.g. flask_login.login_required or an admin check; set in app.config
+    # (a callable, not text). With one, RUSTPATH_COMPARE = None turns them on in
+    # production too; False still turns them off.
+    "RUSTPATH_DASHBOARD_DECORATOR": None,
     # Where the extension's own blueprint (compare, dashboard, metrics) is mounted.
     "RUSTPATH_URL_PREFIX": "/rustpath",
     # Serve Prometheus metrics at <RUSTPATH_URL_PREFIX>/metrics when prometheus-client
@@ -151,6 +165,8 @@ class AppSettings:
     keep_side: bool
     metrics: bool
     compare: bool | None
+    # Wraps the dashboard's and compare's views (the app's auth); None: not wrapped.
+    dashboard_decorator: Callable[[Callable[..., Any]], Callable[..., Any]] | None
     autobuild: bool | None
     concurrency: Mapping[Side, int | None]  # None: no cap (the server's concurrency)
     admission_wait: float
@@ -160,6 +176,9 @@ class AppSettings:
     shadow_queue: int
     shadow_timeout: float
     shadow_raise: bool
+    shadow_record: str | None  # the mismatch record's path, or None for none
+    shadow_record_bytes: int
+    shadow_record_chars: int
     log_interval: float
     # The kernel names each per-kernel setting names, checked by check_kernel_names.
     kernel_names: Mapping[str, frozenset[str]]
@@ -195,7 +214,21 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
     for key in ("RUSTPATH_AUTOBUILD", "RUSTPATH_COMPARE"):
         if config[key] not in (None, True, False):
             raise Misconfigured(f"{key} must be None, true or false; got {config[key]!r}")
-    for key in ("RUSTPATH_SHADOW_WORKERS", "RUSTPATH_SHADOW_QUEUE"):
+    decorator = config["RUSTPATH_DASHBOARD_DECORATOR"]
+    if decorator is not None and not callable(decorator):
+        raise Misconfigured(
+            "RUSTPATH_DASHBOARD_DECORATOR must be a view decorator (a callable such as "
+            f"login_required) set in app.config, or None; got {decorator!r}"
+        )
+    record = config["RUSTPATH_SHADOW_RECORD"]
+    if record is not None and (not isinstance(record, (str, os.PathLike)) or not str(record)):
+        raise Misconfigured(f"RUSTPATH_SHADOW_RECORD must be a file path or None; got {record!r}")
+    for key in (
+        "RUSTPATH_SHADOW_WORKERS",
+        "RUSTPATH_SHADOW_QUEUE",
+        "RUSTPATH_SHADOW_RECORD_BYTES",
+        "RUSTPATH_SHADOW_RECORD_CHARS",
+    ):
         if not _is_int(config[key]) or config[key] < 1:
             raise Misconfigured(f"{key} must be a positive integer; got {config[key]!r}")
     if config["RUSTPATH_SHADOW_POOL"] not in ("process", "thread"):
@@ -224,6 +257,7 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         keep_side=config["RUSTPATH_KEEP_SIDE"],
         metrics=config["RUSTPATH_METRICS"],
         compare=config["RUSTPATH_COMPARE"],
+        dashboard_decorator=decorator,
         autobuild=config["RUSTPATH_AUTOBUILD"],
         concurrency=_concurrency(config),
         admission_wait=_non_negative(config, "RUSTPATH_ADMISSION_WAIT"),
@@ -233,6 +267,9 @@ def app_settings(config: Mapping[str, Any]) -> AppSettings:
         shadow_queue=config["RUSTPATH_SHADOW_QUEUE"],
         shadow_timeout=_positive(config, "RUSTPATH_SHADOW_TIMEOUT"),
         shadow_raise=config["RUSTPATH_SHADOW_RAISE"],
+        shadow_record=None if record is None else os.fspath(record),
+        shadow_record_bytes=config["RUSTPATH_SHADOW_RECORD_BYTES"],
+        shadow_record_chars=config["RUSTPATH_SHADOW_RECORD_CHARS"],
         log_interval=_non_negative(config, "RUSTPATH_LOG_INTERVAL"),
         kernel_names={key: frozenset(_mapping(config, key)) for key in PER_KERNEL_KEYS},
     )

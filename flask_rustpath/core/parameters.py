@@ -72,10 +72,14 @@ def arguments_from(
 TEXT_KINDS = (int, float, bool, str, Any)
 
 
-def arguments_from_text(kernel: KernelSpec, raw: Mapping[str, str]) -> dict[str, Any]:
-    """``kernel``'s keyword arguments from text (a command line, a form), converted by each
-    parameter's annotation exactly as a JSON shorthand route converts a query string;
-    values of other annotations (``list[int]``, ``dict``) are read as JSON. Raises
+def arguments_from_text(
+    kernel: KernelSpec, raw: Mapping[str, str], values: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``kernel``'s keyword arguments from text (a command line, a form, a query string),
+    converted by each parameter's annotation exactly as a JSON shorthand route converts
+    a query string; values of other annotations (``list[int]``, ``dict``) are read as
+    JSON. ``values`` (a JSON body, values already converted) take precedence over
+    ``raw`` and are checked against the annotations as a JSON body is. Raises
     :class:`MissingParameter` (400) naming a missing or ill-typed parameter, and
     ``TypeError`` for a kernel whose parameters cannot be named."""
     parameters = kernel_parameters(kernel)
@@ -83,7 +87,7 @@ def arguments_from_text(kernel: KernelSpec, raw: Mapping[str, str]) -> dict[str,
     query: dict[str, str] = {}
     body: dict[str, Any] = {}
     for name, text in raw.items():
-        if name not in kinds:
+        if name not in kinds or (values is not None and name in values):
             continue
         if kinds[name] in TEXT_KINDS:
             query[name] = text
@@ -95,6 +99,7 @@ def arguments_from_text(kernel: KernelSpec, raw: Mapping[str, str]) -> dict[str,
             raise MissingParameter(
                 f"parameter {name!r} must be JSON for {kind}", kernel=kernel.name, parameter=name
             ) from None
+    body.update(values or {})
     return arguments_from(kernel.name, parameters, query, body or None)
 
 

@@ -11,9 +11,10 @@ disagreeing input it finds. Inputs are generated from the kernel's ``strategy=``
 - ``float``: finite, up to the Python side's limit;
 - ``str``, ``bytes``, ``list[...]``: up to ``MAX_SIZE`` long, or the Python side's limit
   for that argument when lower (a limit on them is a length);
-- ``str``: text that mixes arbitrary characters with the ones implementations
-  disagree on: control characters, ``\\r``, ``\\x85``, U+2028/U+2029, combining marks,
-  zero-width characters and astral characters;
+- ``str``: text from :func:`flask_rustpath.core.texts.text_strategy`: characters of
+  every Unicode category, Indic vowel signs, digits of every script, case mappings
+  that change length, direction marks and emoji sequences, as characters, as words
+  and as slices of the built-in multilingual corpus;
 - ``bool``, ``bytes``, ``None``, ``list[...]``, ``tuple[...]``, ``dict[...]``,
   ``X | None`` from the above; any other type through ``hypothesis.strategies.from_type``.
 
@@ -32,15 +33,19 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..support.extras import require
 from .calling import check_limits, results_match
 from .comparison import run_side
 from .errors import HotRouteError, LimitExceeded
+from .mismatches import Entry, read_record
 from .runtime import Runtime
 from .sides import SIDES, Side
 from .spec import KernelSpec
+from .texts import corpus_sentences, text_strategy
 
 # Largest generated int for an argument without a Python-side limit (and the most
 # negative one): the Python reference is often slow, and parity bugs show at small
@@ -48,17 +53,6 @@ from .spec import KernelSpec
 DEFAULT_MAX = 10_000
 # Longest generated text, list or dict.
 MAX_SIZE = 20
-# Characters implementations disagree on: what ``str.splitlines``, regexes, byte-level
-# code and UTF-16 code treat differently. Generated text draws from these half the time.
-TRICKY_CHARACTERS = (
-    "\r\n\t\x00\x0b\x0c\x1b\x7f"  # control characters, \r and \n alone or as \r\n
-    "\x85\u2028\u2029"  # NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: line breaks to some
-    "\u00a0\u3000"  # non-breaking and ideographic spaces
-    "\u0301\u0308\u20dd"  # combining marks
-    "\u200b\u200d\ufeff"  # zero-width space and joiner, byte order mark
-    "\u00e9\u0130\u00df"  # precomposed, dotted capital I and sharp s: case mapping changes length
-    "\U0001f600\U0001f469\U00010348\U0001d11e"  # astral: two UTF-16 code units each
-)
 
 
 class ParityError(AssertionError):
@@ -78,7 +72,8 @@ def check_parity(
     limits: bool = True,
 ) -> int:
     """Check that both sides of ``kernel`` agree on ``runtime``'s app: on ``inputs``, the
-    kernel's ``examples`` and ``max_examples`` generated inputs (see
+    kernel's ``examples``, ``max_examples`` generated inputs and, for a text kernel,
+    the sentences of the built-in corpus (:func:`corpus_inputs`; see
     :func:`flask_rustpath.testing.assert_parity`, which finds the runtime and the kernel).
 
     Returns how many inputs were checked; raises :class:`ParityError` on the first
@@ -95,6 +90,10 @@ def check_parity(
         checked += 1
     if max_examples > 0:
         checked += _check_generated(runtime, kernel, max_examples, limits)
+        # After the generated inputs, whose failures hypothesis shrinks to the smallest.
+        for kwargs in corpus_inputs(kernel, runtime):
+            check_input(runtime, kernel, kwargs, limits=limits)
+            checked += 1
     return checked
 
 
@@ -115,6 +114,51 @@ def check_input(
         f"{kernel.name}: python and rust disagree on {dict(kwargs)!r}: "
         f"python {_describe(python)}, rust {_describe(rust)}"
     )
+
+
+def corpus_inputs(kernel: KernelSpec, runtime: Runtime | None = None) -> list[dict[str, Any]]:
+    """Each sentence of the built-in multilingual corpus as every required ``str``
+    argument of ``kernel`` (cut to the Python side's length limit), when it takes no
+    other required argument and has no ``strategy=`` of its own; else none.
+
+    Run after the generated inputs (a disagreement hypothesis finds is shrunk to its
+    smallest form; a sentence is not): they try every script of the corpus on every
+    run, whatever hypothesis draws.
+    """
+    if kernel.strategy is not None:
+        return []
+    hints = _type_hints(kernel.python)
+    names = []
+    for name, parameter in kernel.signature.parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.default is not parameter.empty:
+            continue
+        if parameter.kind == parameter.POSITIONAL_ONLY or _text_kind(hints.get(name)) is None:
+            return []
+        names.append(name)
+    if not names:
+        return []
+    source = runtime.settings_for(kernel).limits if runtime is not None else kernel.limits
+    bounds = source.get("python", {})
+    return [
+        {name: sentence[: _length(bounds.get(name), len(sentence))] for name in names}
+        for sentence in corpus_sentences()
+    ]
+
+
+def _text_kind(kind: Any) -> Any:
+    """``str`` for a parameter annotated ``str`` (or ``str | None``), else ``None``."""
+    if kind is str:
+        return str
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return str if rest == [str] else None
+    return None
+
+
+def _length(limit: float | None, length: int) -> int:
+    return length if limit is None else max(0, min(length, int(limit)))
 
 
 def input_strategy(kernel: KernelSpec, runtime: Runtime | None = None) -> Any:
@@ -156,20 +200,6 @@ def input_strategy(kernel: KernelSpec, runtime: Runtime | None = None) -> Any:
 def _size(limit: float | None) -> int:
     """The longest generated value under a length ``limit``."""
     return MAX_SIZE if limit is None else max(0, min(MAX_SIZE, int(limit)))
-
-
-def text_strategy(min_size: int = 0, max_size: int = MAX_SIZE) -> Any:
-    """Text mixing any characters (no lone surrogates) with :data:`TRICKY_CHARACTERS`."""
-    require("hypothesis", "generating inputs")
-    from hypothesis import strategies as st
-
-    characters = st.one_of(
-        st.sampled_from(TRICKY_CHARACTERS),
-        st.characters(exclude_categories=["Cs"]),
-    )
-    # Lists joined, not st.text(characters): text() merges its alphabet into one range
-    # of code points and draws mostly low ones, so U+2028 or an emoji would be rare.
-    return st.lists(characters, min_size=min_size, max_size=max_size).map("".join)
 
 
 def strategy_for(kind: Any, limit: float | None = None) -> Any:
@@ -279,3 +309,39 @@ def _type_hints(function: Callable[..., Any]) -> dict[str, Any]:
             for name, p in inspect.signature(function).parameters.items()
             if p.annotation is not p.empty and not isinstance(p.annotation, str)
         }
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One recorded shadow mismatch, replayed by :func:`replay_record`."""
+
+    entry: Entry
+    disagreement: str | None = None  # the ParityError's message, when still disagreeing
+    skipped: str | None = None  # why it was not replayed
+
+
+def replay_record(runtime: Runtime, path: Path, kernel: str | None = None) -> list[Replayed]:
+    """Run both sides on every input recorded at ``path`` (``RUSTPATH_SHADOW_RECORD``),
+    or on those of ``kernel`` only, limits off (production's limits let them through).
+
+    A replay that agrees says the bug is fixed, or that Rust's answer depended on
+    something else than the inputs; one whose input was cut to the record's size may
+    agree where the whole input did not (its entry's ``truncated`` says so).
+    """
+    replayed = []
+    for entry in read_record(path):
+        if kernel is not None and entry.kernel != kernel:
+            continue
+        found = runtime.kernels.get(entry.kernel)
+        if found is None:
+            replayed.append(Replayed(entry, skipped="the app has no kernel of that name now"))
+        elif entry.inputs is None:
+            replayed.append(Replayed(entry, skipped=entry.note or "its inputs were not recorded"))
+        else:
+            try:
+                check_input(runtime, found, entry.inputs, limits=False)
+            except ParityError as exc:
+                replayed.append(Replayed(entry, disagreement=str(exc)))
+            else:
+                replayed.append(Replayed(entry))
+    return replayed

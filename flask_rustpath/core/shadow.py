@@ -9,8 +9,10 @@ kernel's arguments are plain values, so they pickle), so shadow traffic never ho
 the serving process's GIL; a reference that cannot be imported by name (defined in
 ``__main__`` or inside a function) runs on a background thread instead.
 
-Mismatches are logged at a bounded rate, with both results; ``RUSTPATH_SHADOW_RAISE``
-compares inline and raises :class:`ShadowMismatch`, so a test suite fails loudly.
+Mismatches are logged at a bounded rate, with both results, and appended to the capped
+file ``RUSTPATH_SHADOW_RECORD`` when it is set (:mod:`.mismatches`), for ``flask
+rustpath check --from-shadow`` to replay. ``RUSTPATH_SHADOW_RAISE`` compares inline
+and raises :class:`ShadowMismatch`, so a test suite fails loudly.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from ..support.executor import BoundedExecutor
@@ -32,6 +35,7 @@ from ..support.logs import LimitedLog
 from .calling import check_limits, results_match
 from .config import AppSettings, KernelSettings
 from .errors import LimitExceeded
+from .mismatches import MismatchRecord
 from .spec import KernelSpec
 
 log = logging.getLogger("flask_rustpath")
@@ -95,6 +99,16 @@ class ShadowRunner:
         self._processes: ProcessPoolExecutor | None = None
         self._pending = 0
         self._threads = BoundedExecutor(settings.shadow_workers, settings.shadow_queue)
+        self._record_lock = fork_safe_lock(self, "_record_lock")
+        self.record = (
+            None
+            if settings.shadow_record is None
+            else MismatchRecord(
+                Path(settings.shadow_record),
+                settings.shadow_record_bytes,
+                settings.shadow_record_chars,
+            )
+        )
 
     def offer(
         self,
@@ -253,11 +267,32 @@ class ShadowRunner:
             python_result,
             rust_result,
         )
+        self._record(kernel, args, kwargs, python_result, rust_result)
         if raise_mismatch:
             raise ShadowMismatch(
                 f"shadow mismatch on kernel {kernel.name!r} for {inputs}: "
                 f"python={python_result!r} rust={rust_result!r}"
             )
+
+    def _record(
+        self,
+        kernel: KernelSpec,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        python_result: Any,
+        rust_result: Any,
+    ) -> None:
+        """Append the mismatch to the record file, if there is one; never raises."""
+        if self.record is None:
+            return
+        try:
+            arguments = kernel.bind(args, kwargs)
+        except TypeError:  # the call itself did not fit the signature: nothing to replay
+            return
+        with self._record_lock:  # one writer per process; flock orders the processes
+            problem = self.record.append(kernel.name, arguments, python_result, rust_result)
+        if problem is not None:
+            self._logs.warning(f"shadow-record:{kernel.name}", "shadow record: %s", problem)
 
 
 def _describe_inputs(kernel: KernelSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:

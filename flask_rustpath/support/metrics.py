@@ -193,7 +193,11 @@ class _Flusher:
             self.flush_all()
 
     def flush_all(self) -> None:
-        for metrics in list(self._metrics):
+        # Copied under the lock: an app set up meanwhile (watch) would change the set
+        # while list() iterates it, and the flushing thread would die.
+        with self._lock:
+            watched = list(self._metrics)
+        for metrics in watched:
             metrics.flush()
 
 
@@ -254,3 +258,77 @@ def render_prometheus() -> tuple[bytes, str]:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Counts for the dashboard, in :meth:`Metrics.snapshot`'s shape, and whose they are."""
+
+    by_kernel: dict[str, Any]
+    all_workers: bool  # from every worker's multiprocess files, not this process alone
+    processes: int  # how many processes wrote them (1 for this process's own)
+
+
+def all_workers_counts(metrics: Metrics) -> Counts:
+    """Every worker's counts when Prometheus's multiprocess mode is on
+    (``PROMETHEUS_MULTIPROC_DIR``), else this process's own (``metrics.snapshot()``).
+
+    Under gunicorn a page is answered by one worker of several: its own counts are a
+    fraction of the traffic, and a different fraction on each load. The multiprocess
+    files hold every worker's, dead ones included, as the metrics endpoint reports
+    them. This process's events are written first; another worker's lag by up to
+    :data:`FLUSH_SECONDS`. A directory that cannot be read falls back to this
+    process's counts, as a failing metrics directory never changes a response.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and _prometheus() is not None:
+        metrics.flush()
+        with contextlib.suppress(Exception):
+            return _multiprocess_counts(directory)
+    return Counts(metrics.snapshot(), all_workers=False, processes=1)
+
+
+def _multiprocess_counts(directory: str) -> Counts:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)
+    result: dict[str, Any] = {}
+    seconds: dict[tuple[str, str], list[float]] = {}
+
+    def side_stats(kernel: str, side: str) -> dict[str, Any]:
+        stats: dict[str, Any] = result.setdefault(kernel, {}).setdefault(
+            side, {"requests": 0, "errors": {}, "mean_ms": None}
+        )
+        return stats
+
+    for family in registry.collect():
+        for sample in family.samples:
+            labels, value = sample.labels, int(sample.value)
+            if sample.name == "rustpath_requests_total":
+                stats = side_stats(labels["kernel"], labels["side"])
+                stats["requests"] += value
+                if labels["outcome"] != "ok" and value:
+                    errors = stats["errors"]
+                    errors[labels["outcome"]] = errors.get(labels["outcome"], 0) + value
+            elif sample.name in ("rustpath_compute_seconds_sum", "rustpath_compute_seconds_count"):
+                timed = seconds.setdefault((labels["kernel"], labels["side"]), [0.0, 0.0])
+                timed[sample.name.endswith("_count")] += sample.value
+            elif sample.name == "rustpath_shadow_total":
+                shadow = result.setdefault(labels["kernel"], {}).setdefault(
+                    "shadow", dict.fromkeys(SHADOW_OUTCOMES, 0)
+                )
+                shadow[labels["outcome"]] = shadow.get(labels["outcome"], 0) + value
+            elif sample.name == "rustpath_fallback_total":
+                kernel = result.setdefault(labels["kernel"], {})
+                kernel["fallbacks"] = kernel.get("fallbacks", 0) + value
+    for (kernel, side), (total, count) in seconds.items():
+        if count:
+            side_stats(kernel, side)["mean_ms"] = total / count * 1000
+    writers = {
+        name.rsplit("_", 1)[-1]
+        for name in os.listdir(directory)
+        if name.startswith(("counter_", "histogram_")) and name.endswith(".db")
+    }
+    return Counts(result, all_workers=True, processes=len(writers))

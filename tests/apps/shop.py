@@ -1,7 +1,9 @@
 """A real app's shape, with the real packages: an app factory, Flask-SQLAlchemy users,
 Flask-Login on every page, a Flask-WTF (CSRF) login form and a form on the report
-page, hooks on every route, and blueprints registered *after* ``init_app`` whose
-modules declare the kernels (``shop_words`` is even imported after it).
+page, hooks on every route, its own 404 page, and blueprints registered *after*
+``init_app`` whose modules declare the kernels (``shop_words`` is even imported after
+it). The extension's dashboard and compare endpoint are behind its login
+(``RUSTPATH_DASHBOARD_DECORATOR``), so they answer in production to users who log in.
 
 The report page is an HTML view that calls a kernel whose Python reference takes tens
 of milliseconds: the case where the old admission refused most requests on
@@ -15,6 +17,7 @@ workers at the same time (``create_app()`` in the test's process does).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -112,6 +115,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         {
             "SECRET_KEY": "a test app's secret",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            # The dashboard and compare, in production too, for logged-in users only.
+            "RUSTPATH_DASHBOARD_DECORATOR": login_required,
             **(config or {}),
         }
     )
@@ -123,6 +128,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def count_request() -> None:
         g.seen = True
+
+    @app.errorhandler(404)
+    def not_found(error: Any) -> tuple[str, int]:
+        # The app's own page for every 404, as real apps have.
+        return "<!doctype html><title>Shop</title><p id=shop-404>No such page.", 404
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -162,3 +172,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             except IntegrityError:  # another worker seeded it first
                 db.session.rollback()
     return app
+
+
+def log_in(client: Any) -> None:
+    """Log ``client`` (a Flask test client) in as alice, through the login form and its
+    CSRF token, as a browser does."""
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None, page
+    fields = {"username": "alice", "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/auth/login", data=fields).status_code == 302
