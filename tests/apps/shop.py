@@ -70,6 +70,7 @@ class ReportForm(FlaskForm):
 
 PAGE = """<!doctype html><title>Report</title>
 <h1>Primes below {{ n }}</h1><p id=total>{{ total }}</p>
+<a id=next href="{{ url_for('reports.primes_page', n=n + 1) }}">next</a>
 <form method=post>{{ form.csrf_token }}{{ form.n }}</form>"""
 
 
