@@ -7,7 +7,7 @@
 //! ([`entries`]) and the HTTP front ([`front`]) that `flask rustpath serve` runs.
 //!
 //! The glue every kernel crate shares — the native ABI, the deadline token, the
-//! fork-safe pool — is defined once, in the `rustpath` crate (rust_src/kernel), and
+//! fork-safe pool — is defined once, in the `rustpath` crate (flask_rustpath/crates/rust/kernel), and
 //! re-exported here as [`native_abi`], [`cancel`] and [`pool`].
 //!
 //! Modules import one way, each only from those listed before it: `rustpath`'s

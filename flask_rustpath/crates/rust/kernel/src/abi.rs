@@ -222,7 +222,8 @@ pub fn run_json<T: serde::Serialize>(
             Err(err) => Outcome::Failed(format!("{name}: its result is not JSON: {err}")),
         },
         Err(Error::Deadline) => Outcome::Deadline,
-        Err(err) => Outcome::BadInput(err.message(name)),
+        Err(err @ Error::BadInput(_)) => Outcome::BadInput(err.message(name)),
+        Err(err @ Error::Failed(_)) => Outcome::Failed(err.message(name)),
     }
 }
 

@@ -26,6 +26,11 @@
 //! rustpath::module!(my_kernels, [count_vowels]);
 //! ```
 
+// Here as well as in the [lints] table: a user's crate builds this one from a path, so
+// `cargo clippy -- -W clippy::pedantic` there lints it too, and prose names (PyO3,
+// rayon) read better without backticks.
+#![allow(clippy::doc_markdown)]
+
 pub mod abi;
 pub mod cancel;
 mod error;
@@ -38,6 +43,9 @@ pub use flask_rustpath_kernel_macros::kernel;
 
 /// Re-exported for the code [`kernel`] and [`module!`] generate.
 pub use pyo3;
+/// Re-exported so that a kernel crate's parallel code uses the same rayon as
+/// [`pool`].
+pub use rayon;
 #[doc(hidden)]
 pub use serde_json;
 

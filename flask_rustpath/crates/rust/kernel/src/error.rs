@@ -14,14 +14,17 @@ pub enum Error {
     BadInput(String),
     /// The deadline passed or the call was cancelled: `TimeoutError`, HTTP 504.
     Deadline,
+    /// The kernel could not run (its threads would not start, say): `RuntimeError`,
+    /// HTTP 500, the message going to the log.
+    Failed(String),
 }
 
 impl Error {
-    /// The text both callers show for bad input to `kernel`.
+    /// The text both callers show for this outcome of `kernel`.
     #[must_use]
     pub fn message(&self, kernel: &str) -> String {
         match self {
-            Self::BadInput(message) => format!("{kernel}: {message}"),
+            Self::BadInput(message) | Self::Failed(message) => format!("{kernel}: {message}"),
             Self::Deadline => format!("{kernel} stopped at its deadline"),
         }
     }
@@ -30,7 +33,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadInput(message) => f.write_str(message),
+            Self::BadInput(message) | Self::Failed(message) => f.write_str(message),
             Self::Deadline => Cancelled.fmt(f),
         }
     }
@@ -41,6 +44,12 @@ impl std::error::Error for Error {}
 impl From<Cancelled> for Error {
     fn from(_: Cancelled) -> Self {
         Self::Deadline
+    }
+}
+
+impl From<rayon::ThreadPoolBuildError> for Error {
+    fn from(err: rayon::ThreadPoolBuildError) -> Self {
+        Self::Failed(format!("could not start the Rust thread pool: {err}"))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTimeoutError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyModule};
 
@@ -29,13 +29,15 @@ pub fn deadline(timeout: Option<f64>) -> PyResult<Deadline<'static>> {
 }
 
 /// `err` of kernel `name` as Python sees it: `ValueError` for bad input,
-/// `TimeoutError` for a passed deadline, with the words the front uses.
+/// `TimeoutError` for a passed deadline, `RuntimeError` for a failure, with the
+/// words the front uses.
 #[must_use]
 #[allow(clippy::needless_pass_by_value)] // shaped for `map_err`
 pub fn to_pyerr(name: &str, err: Error) -> PyErr {
     match err {
         Error::BadInput(_) => PyValueError::new_err(err.message(name)),
         Error::Deadline => PyTimeoutError::new_err(err.message(name)),
+        Error::Failed(_) => PyRuntimeError::new_err(err.message(name)),
     }
 }
 
