@@ -17,6 +17,7 @@ import flask_rustpath
 from flask_rustpath.crates import build as crate_build
 from flask_rustpath.crates import commands as crate_commands
 from flask_rustpath.crates import kernel_source
+from flask_rustpath.crates import layout as crate_layout
 from flask_rustpath.crates.commands import build_command, new_command
 from flask_rustpath.serving.front import CAPSULE_NAME
 
@@ -149,3 +150,22 @@ def test_build_remakes_the_link_and_leaves_a_hand_written_abi_crate_alone(
     assert built == ["fresh", "old"]
     assert link.resolve() == kernel_source.KERNEL_DIR.parent.resolve()
     assert not (old / ".flask-rustpath").exists()
+
+
+def test_the_kernel_crate_counts_as_a_source_of_the_crates_that_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So an upgrade of flask-rustpath (or an edit of the kernel crate) makes a built
+    crate stale, and ``flask run --debug`` watches it."""
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(new_command, ["uses"]).exit_code == 0
+    crate = tmp_path / "rust" / "uses"
+    sources = [p.resolve() for p in crate_layout.source_files(crate)]
+    kernel = kernel_source.KERNEL_DIR.resolve()
+    assert (crate / "src" / "lib.rs").resolve() in sources
+    assert kernel / "src" / "abi.rs" in sources
+    assert kernel / "Cargo.toml" in sources
+    assert kernel.parent / "kernel-macros" / "src" / "lib.rs" in sources
+    own = [p.resolve() for p in crate_layout.source_files(REPO)]
+    assert REPO / "rust_src" / "lib.rs" in own and kernel / "src" / "abi.rs" in own
+    assert len(own) == len(set(own))
