@@ -11,6 +11,8 @@ __all__ = [
     "SIEVE_MAX_N",
     "__rustpath_native__",
     "_panic",
+    "_rank_words",
+    "_test_native",
     "default_threads",
     "serve_front",
     "sum_of_primes",
@@ -75,3 +77,15 @@ def _panic(message: str) -> None:
     Only in builds with the ``test-hooks`` cargo feature (the tests' build), never in
     the shipped wheel.
     """
+
+def _rank_words(
+    words: list[str], limit: int, *, timeout: float | None = None
+) -> list[tuple[str, int]]:
+    """A ``#[rustpath::kernel]`` for the tests: the ``limit`` words with most vowels.
+
+    Only in builds with the ``test-hooks`` cargo feature. ``limit=-1`` panics; another
+    negative ``limit`` is refused with ``ValueError``.
+    """
+
+_test_native: dict[str, CapsuleType]
+"""``_rank_words``'s native entry point (``test-hooks`` builds only)."""

@@ -1,13 +1,9 @@
 //! Native entry points of the built-in kernels, for the Rust front (see
 //! [`crate::native_abi`]). Plain Rust: the binding puts them in capsules.
 
-use std::sync::atomic::AtomicBool;
-
 use crate::cancel::{Cancelled, Deadline};
 use crate::dispatch::Method;
-use crate::native_abi::{
-    release_buffer, serve_call, NativeBuffer, NativeEntry, Outcome, ABI_VERSION,
-};
+use crate::native_abi::{entry, NativeEntry, NativeKernel, Outcome};
 use crate::{pool, primesum};
 
 /// Below this `n` a call runs on the calling thread: the whole sieve takes well under a
@@ -47,44 +43,27 @@ pub fn sum_of_primes_json(args: &str, deadline: &Deadline<'_>) -> Outcome {
     }
 }
 
-#[allow(unsafe_code)]
-unsafe extern "C" fn sum_of_primes_call(
-    args: *const u8,
-    args_len: usize,
-    timeout_seconds: f64,
-    cancelled: *const AtomicBool,
-    out: *mut NativeBuffer,
-) -> i32 {
-    // SAFETY: the front passes pointers as the ABI documents them.
-    unsafe {
-        serve_call(
-            args,
-            args_len,
-            timeout_seconds,
-            cancelled,
-            out,
-            sum_of_primes_json,
-        )
+/// `sum_of_primes`'s native door. Its refusals keep the Python binding's words, so
+/// it reads its argument itself rather than through `#[rustpath::kernel]`.
+struct SumOfPrimes;
+
+impl NativeKernel for SumOfPrimes {
+    fn call(args: &str, deadline: &Deadline<'_>) -> Outcome {
+        sum_of_primes_json(args, deadline)
     }
 }
 
 /// The entries `_native.__rustpath_native__` exports, by function name.
 #[must_use]
 pub fn builtin_entries() -> Vec<(&'static str, NativeEntry)> {
-    vec![(
-        "sum_of_primes",
-        NativeEntry {
-            abi_version: ABI_VERSION,
-            call: sum_of_primes_call,
-            release: release_buffer,
-        },
-    )]
+    vec![("sum_of_primes", entry::<SumOfPrimes>())]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::native_abi::Entry;
+    use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
     fn entry() -> Entry {

@@ -2,35 +2,36 @@
 //!
 //! Each function here checks its arguments, releases the GIL for the whole
 //! computation and maps failures to Python exceptions. The kernels themselves live
-//! in plain Rust modules ([`sieve`], [`primesum`], [`cancel`], [`pool`]) with no PyO3
-//! in them; so do the choice of algorithm and pool ([`dispatch`]), the native entry
-//! points ([`native_abi`], [`entries`]) and the HTTP front ([`front`]) that
-//! `flask rustpath serve` runs.
+//! in plain Rust modules ([`sieve`], [`primesum`]) with no PyO3 in them; so do the
+//! choice of algorithm and pool ([`dispatch`]), the built-in native entry points
+//! ([`entries`]) and the HTTP front ([`front`]) that `flask rustpath serve` runs.
 //!
-//! Modules import one way, each only from those listed before it: [`cancel`] and
-//! [`pool`] (std and rayon only); the kernels [`sieve`] and [`primesum`]; the native
-//! ABI [`native_abi`] and the kernel dispatch [`dispatch`]; the built-in entries
-//! [`entries`] and the [`front`]; this binding and its `pylog` (the front's log lines
-//! into Python's `logging`), which nothing else imports.
+//! The glue every kernel crate shares — the native ABI, the deadline token, the
+//! fork-safe pool — is defined once, in the `rustpath` crate (flask_rustpath/crates/rust/kernel), and
+//! re-exported here as [`native_abi`], [`cancel`] and [`pool`].
+//!
+//! Modules import one way, each only from those listed before it: `rustpath`'s
+//! [`cancel`], [`pool`] and [`native_abi`]; the kernels [`sieve`] and [`primesum`];
+//! the kernel dispatch [`dispatch`]; the built-in entries [`entries`] and the
+//! [`front`]; this binding and its `pylog` (the front's log lines into Python's
+//! `logging`), which nothing else imports.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict};
+use pyo3::types::PyDict;
 
-pub mod cancel;
+pub use rustpath::abi as native_abi;
+pub use rustpath::{cancel, pool};
+
 pub mod dispatch;
 pub mod entries;
 pub mod front;
-pub mod native_abi;
-pub mod pool;
 pub mod primesum;
 mod pylog;
 pub mod sieve;
 
-use cancel::Deadline;
 use dispatch::{Method, Stopped, CROSSOVER_N};
 
 /// Sum of all primes below `n`.
@@ -59,17 +60,7 @@ fn sum_of_primes(
                 "n must be between 0 and {max_n} inclusive, got {n}"
             ))
         })?;
-    let deadline = match timeout {
-        None => Deadline::never(),
-        Some(t) if t.is_finite() && t > 0.0 => {
-            Duration::try_from_secs_f64(t).map_or_else(|_| Deadline::never(), Deadline::after)
-        }
-        Some(t) => {
-            return Err(PyValueError::new_err(format!(
-                "timeout must be a positive number of seconds, got {t}"
-            )))
-        }
-    };
+    let deadline = rustpath::python::deadline(timeout)?;
     let threads = checked_threads(threads)?;
     // Starting a pool's threads is work too: it happens with the GIL released.
     py.detach(|| dispatch::sum_of_primes(method, n, threads, &deadline))
@@ -114,6 +105,35 @@ fn _panic(py: Python<'_>, message: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// A `#[rustpath::kernel]` for the tests (cargo feature `test-hooks`): both of its
+/// doors, from Python and through the native ABI, with each way a call can end.
+#[cfg(feature = "test-hooks")]
+mod hooks {
+    use rustpath::{Deadline, Error};
+
+    /// The `limit` words with the most vowels, with their counts; a `limit` of
+    /// `-1` panics, and a deadline is checked between words.
+    #[rustpath::kernel]
+    pub fn _rank_words(
+        words: &[String],
+        limit: i64,
+        deadline: &Deadline<'_>,
+    ) -> Result<Vec<(String, u64)>, Error> {
+        assert!(limit != -1, "limit -1 panics, on purpose");
+        let limit = usize::try_from(limit)
+            .map_err(|_| format!("limit must not be negative, got {limit}"))?;
+        let mut ranked = Vec::with_capacity(words.len());
+        for word in words {
+            deadline.check()?;
+            let vowels = word.chars().filter(|c| "aeiouAEIOU".contains(*c)).count();
+            ranked.push((word.clone(), vowels as u64));
+        }
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(limit);
+        Ok(ranked)
+    }
+}
+
 /// Runs the Rust front until `SIGTERM` or `SIGINT` (see `flask rustpath serve`).
 ///
 /// `config` is the front's settings and native routes as JSON; `entries` maps each
@@ -125,15 +145,8 @@ fn serve_front(py: Python<'_>, config: &str, entries: &Bound<'_, PyDict>) -> PyR
     let mut table = HashMap::new();
     for (key, capsule) in entries.iter() {
         let key: String = key.extract()?;
-        let capsule = capsule
-            .cast::<PyCapsule>()
-            .map_err(|_| PyValueError::new_err(format!("native entry {key:?} is not a capsule")))?;
-        let pointer = capsule.pointer_checked(Some(native_abi::CAPSULE_NAME))?;
-        // SAFETY: a capsule of that name holds a `NativeEntry`; `entries` keeps it alive
-        // while the front runs, and extension modules are never unloaded.
-        #[allow(unsafe_code)]
-        let entry = unsafe { native_abi::Entry::from_pointer(pointer.cast().as_ptr()) }
-            .map_err(|err| PyValueError::new_err(format!("native entry {key:?}: {err}")))?;
+        // `entries` keeps the capsules alive while the front runs.
+        let entry = rustpath::python::entry_from_capsule(&key, &capsule)?;
         table.insert(key, entry);
     }
     let served = py.detach(|| front::run(config, &table));
@@ -144,18 +157,6 @@ fn serve_front(py: Python<'_>, config: &str, entries: &Bound<'_, PyDict>) -> PyR
         return Err(raised);
     }
     served.map_err(PyRuntimeError::new_err)
-}
-
-/// `{name: capsule}` of this module's native entry points.
-fn native_entries(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let entries = PyDict::new(py);
-    for (name, entry) in entries::builtin_entries() {
-        entries.set_item(
-            name,
-            PyCapsule::new_with_value(py, entry, native_abi::CAPSULE_NAME)?,
-        )?;
-    }
-    Ok(entries)
 }
 
 #[allow(clippy::needless_pass_by_value)] // shaped for `map_err`
@@ -170,10 +171,19 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sum_of_primes, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(serve_front, m)?)?;
-    m.add("__rustpath_native__", native_entries(m.py())?)?;
+    m.add(
+        "__rustpath_native__",
+        rustpath::python::native_entries(m.py(), entries::builtin_entries())?,
+    )?;
     m.add("NATIVE_ABI_VERSION", native_abi::ABI_VERSION)?;
     #[cfg(feature = "test-hooks")]
-    m.add_function(wrap_pyfunction!(_panic, m)?)?;
+    {
+        m.add_function(wrap_pyfunction!(_panic, m)?)?;
+        let kernel = hooks::_rank_words::KERNEL;
+        (kernel.add)(m)?;
+        let native = rustpath::python::native_entries(m.py(), [(kernel.name, kernel.native)])?;
+        m.add("_test_native", native)?;
+    }
     m.add("MAX_N", primesum::MAX_N)?;
     m.add("SIEVE_MAX_N", sieve::MAX_N)?;
     m.add("CROSSOVER_N", CROSSOVER_N)?;

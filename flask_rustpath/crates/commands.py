@@ -13,6 +13,7 @@ from typing import NoReturn
 import click
 
 from .build import build_crate, check_tools
+from .kernel_source import point_at_installed
 from .layout import DEFAULT_ROOT, CrateError, find_crates
 from .scaffold import scaffold
 
@@ -89,6 +90,12 @@ def build_command(names: tuple[str, ...], debug: bool, root: Path) -> None:
     profile = "debug" if debug else "release"
     failed = []
     for crate in found:
+        try:
+            point_at_installed(crate)
+        except CrateError as err:
+            failed.append(crate.name)
+            click.echo(f"[{crate.name}] FAILED: {err}", err=True)
+            continue
         click.echo(f"[{crate.name}] building {crate.path} ({profile})")
         result = build_crate(crate, release=not debug, on_line=_prefixed(crate.name))
         if result.ok:

@@ -75,16 +75,33 @@ def source_files(crate_dir: Path) -> list[Path]:
 
     Rust sources are the ``*.rs`` files under the directory of the crate's library
     root: ``src/`` by convention, or wherever ``[lib] path`` in Cargo.toml points
-    (flask-rustpath's own crate keeps its sources in ``rust_src/``).
+    (flask-rustpath's own crate keeps its sources in ``rust_src/``). The crates it
+    depends on by path count too: the kernel crate ``rustpath`` (which a scaffolded
+    crate reaches through ``.flask-rustpath``, so an upgrade of flask-rustpath makes
+    it stale) and its macros.
     """
-    crate_dir = Path(crate_dir)
-    lib_path = read_toml(crate_dir / "Cargo.toml").get("lib", {}).get("path")
+    files: list[Path] = []
+    _add_sources(Path(crate_dir), files, set())
+    return files
+
+
+def _add_sources(crate_dir: Path, files: list[Path], seen: set[Path]) -> None:
+    key = crate_dir.resolve()
+    if key in seen:
+        return
+    seen.add(key)
+    cargo = read_toml(crate_dir / "Cargo.toml")
+    lib_path = cargo.get("lib", {}).get("path")
     source_root = (crate_dir / lib_path).parent if lib_path else crate_dir / "src"
-    files = sorted(source_root.rglob("*.rs"))
+    files.extend(sorted(source_root.rglob("*.rs")))
     for name in ("Cargo.toml", "Cargo.lock", "build.rs", "pyproject.toml"):
         if (crate_dir / name).is_file():
             files.append(crate_dir / name)
-    return files
+    for spec in cargo.get("dependencies", {}).values():
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            dependency = crate_dir / spec["path"]
+            if (dependency / "Cargo.toml").is_file():
+                _add_sources(dependency, files, seen)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

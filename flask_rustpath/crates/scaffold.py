@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from string import Template
 
+from .kernel_source import SOURCE_LINK, kernel_version, link_source
 from .layout import DEFAULT_ROOT, CrateError
 
 #: The PyO3 requirement written into scaffolded crates: the same minor series as
@@ -39,7 +40,7 @@ _RUST_RESERVED = frozenset((
     "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
     "true", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
     "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
-    "core", "std", "alloc", "proc_macro", "test", "pyo3", "rayon", "serde", "serde_json",
+    "core", "std", "alloc", "proc_macro", "test", "pyo3", "rustpath",
 ))
 # fmt: on
 # fmt: on
@@ -90,7 +91,7 @@ def scaffold(name: str, directory: Path | None = None) -> list[Path]:
     target = Path(directory) if directory is not None else DEFAULT_ROOT / name
     if target.exists():
         raise CrateError(f"{target} already exists; choose another --dir or remove it")
-    values = {"name": name, "pyo3_version": PYO3_VERSION}
+    values = {"name": name, "pyo3_version": PYO3_VERSION, "kernel_version": kernel_version()}
     written = []
     for template_name, relative in SCAFFOLD_FILES.items():
         text = Template((SCAFFOLD_DIR / template_name).read_text(encoding="utf-8"))
@@ -98,4 +99,6 @@ def scaffold(name: str, directory: Path | None = None) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.substitute(values), encoding="utf-8")
         written.append(path)
+    link_source(target)
+    written.append(target / SOURCE_LINK)
     return written

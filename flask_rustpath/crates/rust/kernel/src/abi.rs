@@ -5,7 +5,8 @@
 //! `PyCapsule` named [`CAPSULE_NAME`] (`flask_rustpath.native.v1`), listed in its
 //! module's `__rustpath_native__` dict under the function's name. `flask rustpath
 //! serve` reads those capsules once at start-up; afterwards the front calls `call` from
-//! its own threads. Crates scaffolded by `flask rustpath new` carry this glue already.
+//! its own threads. This module is the ABI's only definition: `_native` and every
+//! kernel crate export through [`entry`], and the front reads through [`Entry`].
 //!
 //! # ABI version 1
 //!
@@ -40,6 +41,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::cancel::Deadline;
+use crate::error::Error;
 
 /// The `PyCapsule` name of a version-1 entry.
 pub const CAPSULE_NAME: &CStr = c"flask_rustpath.native.v1";
@@ -68,7 +70,7 @@ pub type ReleaseFn = unsafe extern "C" fn(buffer: NativeBuffer);
 
 /// What a capsule points to.
 #[repr(C)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct NativeEntry {
     pub abi_version: u32,
     pub call: CallFn,
@@ -165,6 +167,76 @@ impl Entry {
             other => Outcome::Failed(format!("native entry returned unknown status {other}")),
         }
     }
+}
+
+/// A kernel's native door: `args` is the JSON object the front sends.
+///
+/// [`kernel`](crate::kernel) implements it for each marked function, through
+/// [`run_json`]; `_native` implements it by hand for `sum_of_primes`.
+pub trait NativeKernel {
+    /// Runs the kernel on `args` under `deadline`; a panic is caught by the caller.
+    fn call(args: &str, deadline: &Deadline<'_>) -> Outcome;
+}
+
+/// The version-1 entry of kernel `K`, for a capsule (see
+/// [`python::native_entries`](crate::python::native_entries)).
+#[must_use]
+pub const fn entry<K: NativeKernel>() -> NativeEntry {
+    NativeEntry {
+        abi_version: ABI_VERSION,
+        call: call::<K>,
+        release: release_buffer,
+    }
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn call<K: NativeKernel>(
+    args: *const u8,
+    args_len: usize,
+    timeout_seconds: f64,
+    cancelled: *const AtomicBool,
+    out: *mut NativeBuffer,
+) -> i32 {
+    // SAFETY: the caller passes pointers as the ABI documents them.
+    unsafe { serve_call(args, args_len, timeout_seconds, cancelled, out, K::call) }
+}
+
+/// A kernel's arguments, by parameter name.
+pub type Args = serde_json::Map<String, serde_json::Value>;
+
+/// The native door of kernel `name`: decodes `args` as a JSON object, runs `kernel`
+/// and encodes its result as JSON, with [`Error`]'s mapping: bad input names the
+/// kernel, a passed deadline is [`Outcome::Deadline`].
+pub fn run_json<T: serde::Serialize>(
+    name: &str,
+    args: &str,
+    kernel: impl FnOnce(&Args) -> Result<T, Error>,
+) -> Outcome {
+    let args: Args = match serde_json::from_str(args) {
+        Ok(args) => args,
+        Err(err) => return Outcome::BadInput(format!("arguments are not a JSON object: {err}")),
+    };
+    match kernel(&args) {
+        Ok(value) => match serde_json::to_string(&value) {
+            Ok(json) => Outcome::Ok(json),
+            Err(err) => Outcome::Failed(format!("{name}: its result is not JSON: {err}")),
+        },
+        Err(Error::Deadline) => Outcome::Deadline,
+        Err(err @ Error::BadInput(_)) => Outcome::BadInput(err.message(name)),
+        Err(err @ Error::Failed(_)) => Outcome::Failed(err.message(name)),
+    }
+}
+
+/// The argument `name` of `args`, decoded as a `T`; a missing or mistyped one is
+/// bad input.
+///
+/// # Errors
+/// [`Error::BadInput`] saying which argument and why.
+pub fn arg<T: serde::de::DeserializeOwned>(args: &Args, name: &str) -> Result<T, Error> {
+    let value = args
+        .get(name)
+        .ok_or_else(|| Error::BadInput(format!("missing argument '{name}'")))?;
+    T::deserialize(value).map_err(|err| Error::BadInput(format!("argument '{name}': {err}")))
 }
 
 /// The exporting side of `call`: runs `kernel` on the decoded arguments, catching
