@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -17,6 +18,16 @@ pytest_plugins = ["flask_rustpath.testing"]
 @pytest.fixture
 def app() -> Flask:
     return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def shop_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """The realistic app (tests/apps/shop.py) on its own database, which any server a
+    test starts from this process shares (the user is seeded here)."""
+    from tests.apps import shop
+
+    monkeypatch.setenv("SHOP_DATABASE", str(tmp_path / "shop.sqlite"))
+    return shop.create_app({"TESTING": True})
 
 
 @pytest.fixture

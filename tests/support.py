@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,10 @@ def run_python(
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
+
+
+def csrf_token(html: bytes) -> str:
+    """The hidden Flask-WTF token of a page's form, to post it back as a browser does."""
+    found = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert found is not None, html[:300]
+    return found.group(1).decode()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
 
@@ -55,12 +54,10 @@ def test_bad_input_is_one_message_naming_the_kernel() -> None:
 
 def test_a_passed_deadline_is_a_timeout_from_both_doors() -> None:
     words = ["aeiou" * 20] * 2_000_000
-    cpu = time.process_time()
     with pytest.raises(TimeoutError, match=r"^_rank_words stopped at its deadline"):
         _native._rank_words(words, 1, timeout=1e-6)
     assert native({"words": ["a"] * 200_000, "limit": 1}, timeout=1e-6) == (2, "")
     assert native({"words": ["a"], "limit": 1}, cancelled=True) == (2, "")
-    assert time.process_time() - cpu < 30
     for bad in [0.0, -1.0, math.nan, math.inf]:
         with pytest.raises(ValueError, match="timeout must be a positive number"):
             _native._rank_words(["a"], 1, timeout=bad)

@@ -35,9 +35,8 @@ FIND = hypothesis.settings(derandomize=True, database=None, max_examples=300)
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    monkeypatch.setenv("SHOP_DATABASE", str(tmp_path / "shop.sqlite"))
-    return shop.create_app({"TESTING": True})
+def app(shop_app: Flask) -> Flask:
+    return shop_app
 
 
 def run(app: Flask, *args: str) -> Result:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from flask_rustpath.core.errors import LimitExceeded, Misconfigured
 from flask_rustpath.serving.answers import limit_answer
 from tests.apps import shop
 from tests.apps.shop_words import LIST_LIMIT, PYTHON_TEXT_LIMIT, RUST_TEXT_LIMIT
+from tests.support import csrf_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,12 +33,6 @@ def create_shop(tmp_path: Path, **config: Any) -> Flask:
     return shop.create_app(
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", **config}
     )
-
-
-def csrf_token(html: bytes) -> str:
-    found = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert found is not None, html[:500]
-    return found.group(1).decode()
 
 
 def logged_in(app: Flask) -> FlaskClient:

@@ -4,7 +4,6 @@ login redirect and back, on the page's links, and on its form's post."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -12,20 +11,14 @@ import pytest
 from flask import Flask
 
 from tests.apps import shop
+from tests.support import csrf_token
 
 PAGE = "/reports/primes/10"
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    monkeypatch.setenv("SHOP_DATABASE", str(tmp_path / "shop.sqlite"))
-    return shop.create_app({"TESTING": True})
-
-
-def _csrf(html: bytes) -> str:
-    found = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert found is not None, html[:300]
-    return found.group(1).decode()
+def app(shop_app: Flask) -> Flask:
+    return shop_app
 
 
 @pytest.mark.parametrize("prefix", ["", "/python", "/rust"])
@@ -36,7 +29,7 @@ def test_a_user_who_opens_a_side_stays_on_it(app: Flask, prefix: str) -> None:
     assert to_login.status_code == 302
     login_url = to_login.headers["Location"]
     assert unquote(login_url).endswith(f"next={prefix}{PAGE}")
-    token = _csrf(client.get(login_url).data)
+    token = csrf_token(client.get(login_url).data)
     back = client.post(login_url, data={"username": "alice", "password": shop.PASSWORD,
                                         "csrf_token": token})  # fmt: skip
     assert back.headers["Location"] == prefix + PAGE
@@ -45,7 +38,7 @@ def test_a_user_who_opens_a_side_stays_on_it(app: Flask, prefix: str) -> None:
     assert page.headers["X-RustPath-Backend"] == (prefix.strip("/") or "rust")
     assert f'<a id=next href="{prefix}/reports/primes/11">' in page.text
     # Its form posts to the URL it was served from, with its CSRF token: same side.
-    posted = client.post(prefix + PAGE, data={"n": 20, "csrf_token": _csrf(page.data)})
+    posted = client.post(prefix + PAGE, data={"n": 20, "csrf_token": csrf_token(page.data)})
     assert posted.status_code == 200
     assert "<h1>Primes below 20</h1>" in posted.text
     assert posted.headers["X-RustPath-Backend"] == (prefix.strip("/") or "rust")
@@ -55,7 +48,7 @@ def test_keep_side_off_builds_plain_links_on_a_side(tmp_path: Path, monkeypatch)
     monkeypatch.setenv("SHOP_DATABASE", str(tmp_path / "shop.sqlite"))
     app = shop.create_app({"TESTING": True, "RUSTPATH_KEEP_SIDE": False})
     client = app.test_client()
-    token = _csrf(client.get("/auth/login").data)
+    token = csrf_token(client.get("/auth/login").data)
     client.post("/auth/login", data={"username": "alice", "password": shop.PASSWORD,
                                      "csrf_token": token})  # fmt: skip
     page = client.get("/rust" + PAGE)

@@ -28,10 +28,8 @@ API = "/reports/api/1000"
 
 
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    # One database for this process and any gunicorn it starts (the user is seeded here).
-    monkeypatch.setenv("SHOP_DATABASE", str(tmp_path / "shop.sqlite"))
-    return shop.create_app({"TESTING": True})
+def app(shop_app: Flask) -> Flask:
+    return shop_app
 
 
 def run(app: Flask, *args: str) -> Result:
