@@ -7,6 +7,7 @@ builds their URLs.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -93,6 +94,20 @@ def add_side_rules(app: Flask, prefixes: tuple[tuple[str, Side], ...]) -> None:
         rule.__class__ = _paired_rule_class(type(rule))
         for twin in twins:
             app.url_map.add(twin)
+        for each in (rule, *twins):
+            _never_provides_defaults(each)
+
+
+def _never_provides_defaults(rule: Rule) -> None:
+    """Answer werkzeug's "do you provide defaults for the rule matched?" with no Python
+    frame, for a rule without defaults (whose answer is always no).
+
+    A match asks each rule of its endpoint that comes before the matched one; a twin
+    comes after the plain rule and the other side's twin, so every ``/rust`` request
+    would pay two calls of :meth:`~werkzeug.routing.Rule.provides_defaults_for`.
+    """
+    if rule.defaults is None:
+        rule.provides_defaults_for = operator.not_  # type: ignore[method-assign,assignment]
 
 
 _TWINS = "_rustpath_twins"
