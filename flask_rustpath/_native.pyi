@@ -1,18 +1,25 @@
 """Rust kernels compiled with PyO3 (see rust_src/). Every call releases the GIL."""
 
-from typing import Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
 
-from typing_extensions import CapsuleType
+from typing_extensions import CapsuleType, disjoint_base, final
 
 __all__ = [
     "CROSSOVER_N",
     "MAX_N",
     "NATIVE_ABI_VERSION",
     "SIEVE_MAX_N",
+    "CallRecord",
+    "KernelCall",
+    "SidePaths",
+    "Start",
     "__rustpath_native__",
     "_panic",
     "_rank_words",
     "_test_native",
+    "_timing_entry",
+    "configure_request_path",
     "default_threads",
     "serve_front",
     "sum_of_primes",
@@ -89,3 +96,53 @@ def _rank_words(
 
 _test_native: dict[str, CapsuleType]
 """``_rank_words``'s native entry point (``test-hooks`` builds only)."""
+
+# -- the per-request path (rust_src/request_path.rs) ------------------------------------
+
+def configure_request_path(
+    current: Callable[[], Any],
+    to_environ: Sequence[str],
+    record_key: str,
+    side_rule: type,
+    raise_mapped: Callable[..., Any],
+    no_write: Callable[[bytes], object],
+) -> None:
+    """Install how kernel calls find their request (once per process; the first wins)."""
+
+@final
+class CallRecord:
+    """One request: its app's runtime, the side its URL pinned, its kernel calls."""
+
+    def __new__(cls, state: Any, side: str | None) -> CallRecord: ...
+    @property
+    def state(self) -> Any: ...
+    @property
+    def side(self) -> Any: ...
+    @property
+    def calls(self) -> list[Any]: ...
+
+@disjoint_base
+class SidePaths:
+    """The native base of the pairing middleware."""
+
+    ready: bool
+    hot: bool
+    def __new__(cls, app: Any, wsgi_app: Any, state: Any) -> SidePaths: ...
+    def _side_of(self, path: str) -> Any: ...
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]: ...
+
+@final
+class Start:
+    """The ``start_response`` the pairing middleware gives the app."""
+
+    def __call__(self, status: str, headers: Any, exc_info: Any = None) -> Any: ...
+
+@disjoint_base
+class KernelCall:
+    """The native base of a kernel: its call."""
+
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> KernelCall: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+def _timing_entry(side: str, kernel: str, seconds: float | None) -> str:
+    """One ``Server-Timing`` entry, written by the native path."""

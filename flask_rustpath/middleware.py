@@ -25,14 +25,15 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter
 
+from .core.calling import raise_mapped
 from .core.config import SettingsRefused, check_kernel_names
 from .core.errors import Misconfigured
-from .core.headers import BACKEND_HEADER, TIMING_HEADER, timing
-from .core.record import RECORD_KEY, CallRecord
-from .core.sides import Side
+from .core.record import RECORD_KEY
+from .flask_internals import request_context_getter
 from .pairing import SideRule, add_side_rules
 from .state import RustPathState
 from .support.forksafe import fork_safe_lock
+from .support.native import SidePaths, configure_request_path
 
 log = logging.getLogger("flask_rustpath")
 
@@ -40,14 +41,16 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
-class PairingMiddleware:
+class PairingMiddleware(SidePaths):
     """WSGI middleware: the side twins of paired views' rules, the side a prefixed URL
     pins, the kernel headers on the way out, and JSON for routing errors under a hot
     route's rule.
 
-    A request costs a prefix test, a closure and one dict lookup when its response
-    starts; the record of its kernel calls is made by its first call (see
-    :mod:`flask_rustpath.core.record`), or here for a side-prefixed URL.
+    Its per-request work is native (:class:`SidePaths`, ``rust_src/request_path.rs``):
+    it makes the request's record (see :mod:`flask_rustpath.core.record`) with the
+    side a prefixed URL pins, and gives the app a ``start_response`` that adds the
+    kernel headers and, when the app has JSON routes, holds back a 404 or 405 for
+    :meth:`_routing_answer`. The once-only first request is :meth:`_first_request`.
     """
 
     def __init__(self, app: Flask, wsgi_app: WSGIApplication, state: RustPathState) -> None:
@@ -56,48 +59,27 @@ class PairingMiddleware:
         self.state = state
         self.prefixes = state.side_prefixes
         self.any_prefix = tuple(prefix for prefix, _ in self.prefixes)
-        self._ready = False
         self._lock = fork_safe_lock(self)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if not self._ready:
-            self._first_request()
-        path: str = environ.get("PATH_INFO", "")
-        if path.startswith(self.any_prefix):
-            side = self._side_of(path)
-            if side is not None:
-                environ[RECORD_KEY] = CallRecord(self.state, side)
-        hot_routes = self.state.routes
-        deferred: list[Any] = []
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            # While Flask still holds the request (it unlinks it from the environ after).
-            record: CallRecord | None = environ.get(RECORD_KEY)
-            if record is not None and (record.calls or _served_pinned(record, environ)):
-                headers.extend(_kernel_headers(record))
-            if hot_routes and status[:3] in ("404", "405"):
-                deferred[:] = (status, headers, exc_info)  # maybe a JSON routing error
-                return _no_write
-            return start_response(status, headers, exc_info)
-
-        body = self.wsgi_app(environ, start)
-        if deferred:
-            error = self._routing_error(environ)
-            if error is not None:
-                close = getattr(body, "close", None)
-                if close is not None:
-                    close()
-                return error(environ, start_response)
-            status, headers, exc_info = deferred
-            start_response(status, headers, exc_info)
+    def _routing_answer(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        body: Iterable[bytes],
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: Any,
+    ) -> Iterable[bytes]:
+        """A held-back 404 or 405: JSON if routing gave it under a hot route's rule,
+        else the app's own answer, started now."""
+        error = self._routing_error(environ)
+        if error is not None:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            return error(environ, start_response)
+        start_response(status, headers, exc_info)
         return body
-
-    def _side_of(self, path: str) -> Side | None:
-        """The side whose prefix starts ``path`` as a whole segment."""
-        for prefix, side in self.prefixes:
-            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
-                return side
-        return None
 
     def _first_request(self) -> None:
         """Once, before the app's first URL match, when every kernel and view is declared
@@ -108,7 +90,7 @@ class PairingMiddleware:
         A wrong name fails this request and every one after, logged, until it is fixed.
         """
         with self._lock:
-            if self._ready:
+            if self.ready:
                 return
             try:
                 check_kernel_names(self.state.settings, self.state.kernels)
@@ -117,7 +99,8 @@ class PairingMiddleware:
                 raise SettingsRefused(str(exc)) from None
             add_side_rules(self.app, self.prefixes)
             self.state.sides_added = True
-            self._ready = True
+            self.hot = bool(self.state.routes)
+            self.ready = True
 
     def _routing_error(self, environ: WSGIEnvironment) -> HTTPException | None:
         """JSON for a 404/405 that routing (not a view's ``abort``) gave under a hot rule."""
@@ -142,28 +125,17 @@ class PairingMiddleware:
         return adapter
 
 
-def _served_pinned(record: CallRecord, environ: WSGIEnvironment) -> bool:
-    """Whether the request's URL pinned a side and routed to a paired view's twin (a
-    URL under a prefix that matched nothing is the app's 404, with no kernel header)."""
-    if record.side is None:
-        return False
-    request = environ.get("werkzeug.request")
-    return isinstance(getattr(request, "url_rule", None), SideRule)
-
-
 def _no_write(data: bytes) -> None:
     raise RuntimeError("flask-rustpath's middleware does not support write(); return a body")
 
 
-def _kernel_headers(record: CallRecord) -> list[tuple[str, str]]:
-    """``X-RustPath-Backend`` (the sides that ran kernels, or the pinned side) and one
-    ``Server-Timing`` entry per call (see :mod:`flask_rustpath.core.headers`)."""
-    calls = record.calls
-    if not calls:
-        return [(BACKEND_HEADER, record.side or "")]
-    if len(calls) == 1:  # the common case, cheap
-        name, side, seconds, _error = calls[0]
-        return [(BACKEND_HEADER, side), (TIMING_HEADER, timing(side, name, seconds))]
-    sides = ", ".join(dict.fromkeys(side for _, side, _, _ in calls))
-    entries = ", ".join(timing(side, name, seconds) for name, side, seconds, _ in calls)
-    return [(BACKEND_HEADER, sides), (TIMING_HEADER, entries)]
+# How a kernel call finds its request: Flask's request context, its request's environ,
+# the record there. Installed once, here, where the Flask face meets the native path.
+configure_request_path(
+    request_context_getter(),
+    ["request", "environ"],
+    RECORD_KEY,
+    SideRule,
+    raise_mapped,
+    _no_write,
+)

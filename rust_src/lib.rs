@@ -13,8 +13,9 @@
 //! Modules import one way, each only from those listed before it: `rustpath`'s
 //! [`cancel`], [`pool`] and [`native_abi`]; the kernels [`sieve`] and [`primesum`];
 //! the kernel dispatch [`dispatch`]; the built-in entries [`entries`] and the
-//! [`front`]; this binding and its `pylog` (the front's log lines into Python's
-//! `logging`), which nothing else imports.
+//! [`front`]; this binding, its `pylog` (the front's log lines into Python's
+//! `logging`) and [`request_path`] (the pairing middleware's and a kernel call's
+//! per-request work), which nothing else imports.
 
 use std::collections::HashMap;
 
@@ -30,6 +31,7 @@ pub mod entries;
 pub mod front;
 pub mod primesum;
 mod pylog;
+pub mod request_path;
 pub mod sieve;
 
 use dispatch::{Method, Stopped, CROSSOVER_N};
@@ -171,6 +173,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sum_of_primes, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
     m.add_function(wrap_pyfunction!(serve_front, m)?)?;
+    m.add_function(wrap_pyfunction!(request_path::configure_request_path, m)?)?;
+    m.add_function(wrap_pyfunction!(request_path::timing_entry_py, m)?)?;
+    m.add_class::<request_path::CallRecord>()?;
+    m.add_class::<request_path::SidePaths>()?;
+    m.add_class::<request_path::Start>()?;
+    m.add_class::<request_path::KernelCall>()?;
     m.add(
         "__rustpath_native__",
         rustpath::python::native_entries(m.py(), entries::builtin_entries())?,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..support.native import KernelCall
 from ..support.targets import TargetUnavailable
 from . import record as records
 from .policy import OUTSIDE, SERVING, run
@@ -20,18 +21,24 @@ from .spec import KernelOptions, KernelSpec
 __all__ = ["Kernel", "KernelOptions", "KernelSpec"]
 
 
-class Kernel(KernelSpec):
-    """A Python function with a Rust twin; call it like the function it wraps."""
+class Kernel(KernelSpec, KernelCall):
+    """A Python function with a Rust twin; call it like the function it wraps.
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the side this call belongs to, under the call policy of
-        :mod:`~flask_rustpath.core.policy`.
+    Calling it runs the side the call belongs to, under the call policy of
+    :mod:`~flask_rustpath.core.policy`: while a request is served, the side's limits,
+    admission cap and deadline apply and the call is reported for ``Server-Timing``.
 
-        While a request is served, the side's limits, admission cap and deadline
-        apply and the call is reported for ``Server-Timing``. This is the per-request
-        path, kept flat: one lookup of the request's record and of the kernel's plan
-        on the app, no lock.
-        """
+    The call itself is native (:class:`KernelCall`, ``rust_src/request_path.rs``): a
+    call in a request whose side passes no limit and no cap, with its Rust side
+    imported and a backend other than ``shadow``, is run, timed and recorded there.
+    Every other call, and every failure, comes to :meth:`_call`, the full policy.
+    """
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
+        """The call in Python: one lookup of the request's record and of the kernel's
+        plan on the app, then :func:`~flask_rustpath.core.policy.run`."""
+        if kwargs is None:
+            kwargs = {}
         record = records.locate_record()
         if record is None:
             return self._outside_request(args, kwargs)

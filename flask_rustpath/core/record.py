@@ -1,11 +1,16 @@
 """The per-request record that pins kernel calls to a side and collects their timings.
 
 A request's record lives in its WSGI environ, under :data:`RECORD_KEY`. The pairing
-middleware (see :mod:`flask_rustpath.middleware`) creates it for a side-prefixed URL,
-with the side the URL pinned; on a plain URL the first kernel call creates it, so a
-request that calls no kernel costs nothing here. Kernels read it to know which side to
-run and where to report what they did; the middleware turns the reports into
-``Server-Timing`` and ``X-RustPath-Backend`` headers.
+middleware (see :mod:`flask_rustpath.middleware`) creates it for every request, with
+the side a ``/python`` or ``/rust`` URL pinned (``None`` on the plain URL); a kernel
+called in a request context the middleware did not serve (``test_request_context``)
+creates it on its first call. Kernels read it to know which side to run and where to
+report what they did; the middleware turns the reports into ``Server-Timing`` and
+``X-RustPath-Backend`` headers.
+
+:class:`CallRecord` is native (``rust_src/request_path.rs``), a few hundred
+instructions to make: its app's runtime (``state``), the pinned side (``side``) and its
+calls (``calls``, a list of :data:`Call`).
 
 The core knows no framework, so how a call finds the request it belongs to is installed
 by the Flask face (:func:`locate_with`): through the request context Flask already
@@ -17,26 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..support.native import CallRecord
 from .runtime import Runtime
 from .sides import Side
+
+__all__ = ["RECORD_KEY", "Call", "CallRecord", "current_side", "locate_with"]
 
 # One call: (kernel name, side, seconds or None if it failed before it was timed, error
 # code or None). The same tuple feeds the request's headers and the app's metrics.
 Call = tuple[str, str, "float | None", "str | None"]
 
 RECORD_KEY = "flask_rustpath.record"
-
-
-class CallRecord:
-    """One request: its app's runtime, the side its URL pinned (``None`` on the plain
-    URL), and each kernel call made while serving it."""
-
-    __slots__ = ("calls", "side", "state")
-
-    def __init__(self, state: Runtime, side: Side | None) -> None:
-        self.state = state
-        self.side = side
-        self.calls: list[Call] = []
 
 
 def _nothing() -> None:

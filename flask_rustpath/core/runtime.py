@@ -14,7 +14,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..support.forksafe import fork_safe_lock
@@ -43,6 +43,19 @@ class KernelPlan:
     deadline: float | None
     # Whether a call of the side passes a limit or a cap: most pass neither, and skip both.
     guarded: Mapping[Side, bool]
+    # What the native call path reads, in one tuple: (backend, python guarded, rust
+    # guarded, deadline, events). See rust_src/request_path.rs.
+    digest: tuple[str, bool, bool, float | None, deque[Event]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = (
+            self.backend,
+            self.guarded["python"],
+            self.guarded["rust"],
+            self.deadline,
+            self.events,
+        )
+        object.__setattr__(self, "digest", digest)  # the dataclass is frozen
 
 
 class Runtime:

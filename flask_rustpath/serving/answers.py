@@ -4,7 +4,7 @@ A native route must answer exactly as Flask would: the same status, JSON body an
 headers for a result and for every error a kernel call can end in. Rather than write
 that contract a second time in Rust, the front is sent, per route, each answer as
 Python builds it (the error classes of :mod:`flask_rustpath.core.errors`, rendered by
-their own ``get_response``, and the headers of :mod:`flask_rustpath.core.headers`),
+their own ``get_response``, and the headers of :mod:`flask_rustpath.support.headers`),
 with the parts only known per request left as ``{slot}`` placeholders in Python's
 ``str.format`` syntax (``{{`` and ``}}`` are literal braces):
 
@@ -32,8 +32,8 @@ from ..core.errors import (
     LimitExceeded,
     RustPanic,
 )
-from ..core.headers import BACKEND_HEADER, TIMING_HEADER, timing
 from ..hot import result_response
+from ..support.headers import BACKEND_HEADER, TIMING_HEADER, timing
 
 # What stands for a slot while the answer is built: a string no kernel name, message
 # or limit holds, which JSON encodes as "\u0000name\u0000".

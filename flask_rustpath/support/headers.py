@@ -16,4 +16,7 @@ def timing(side: str, kernel: str, seconds: float | None) -> str:
     """One ``Server-Timing`` entry; a call that failed before it was timed has no ``dur``."""
     if seconds is None:
         return f'{side};desc="{kernel}"'
-    return f'{side};dur={seconds * 1000:.3f};desc="{kernel}"'
+    # Milliseconds with three decimals, from the microseconds rounded half to even: the
+    # native request path writes it with integer formatting, to the same string.
+    micros = max(round(seconds * 1e6), 0)
+    return f'{side};dur={micros // 1000}.{micros % 1000:03d};desc="{kernel}"'

@@ -1,0 +1,562 @@
+//! The per-request path of paired views and kernel calls, in native code.
+//!
+//! Every request through the pairing middleware, and every kernel call a view makes,
+//! runs this code, so it is the part of the extension a request pays for. In Python it
+//! cost about 12k instructions for the middleware and 11k per kernel call (callgrind);
+//! here it costs a few hundred each. The rules themselves stay in Python, which this
+//! code defers to whenever a case is not its own:
+//!
+//! - [`SidePaths`] is the base of `flask_rustpath.middleware.PairingMiddleware`. It
+//!   makes each request's [`CallRecord`] (with the side a `/python` or `/rust` URL
+//!   pins), and wraps `start_response` in a [`Start`] that adds `X-RustPath-Backend`
+//!   and `Server-Timing` and holds back a 404/405 when the app has JSON routes. The
+//!   first request and a held-back routing error go to the Python subclass's
+//!   `_first_request` and `_routing_answer`.
+//! - [`KernelCall`] is the base of `flask_rustpath.core.kernel.Kernel`. Calling a kernel
+//!   while a request is served runs the side the call policy picks, times it and
+//!   records it, when the call passes no limit and no cap, its Rust side is imported and
+//!   its backend is not `shadow`. Anything else goes to the Python subclass's
+//!   `_call`, the one full policy (`flask_rustpath.core.policy.run`); so does a
+//!   failure, which `raise_mapped` records and maps to its answer.
+//!
+//! How a call finds the request it belongs to is installed once by the Flask face
+//! ([`configure_request_path`]); until then every call takes the Python path.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
+use pyo3::panic::PanicException;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+const BACKEND_HEADER: &str = "X-RustPath-Backend";
+const TIMING_HEADER: &str = "Server-Timing";
+
+/// What the Flask face installs: how a call reaches its request's WSGI environ, and the
+/// Python pieces this code hands over to.
+struct RequestPath {
+    /// Returns the request context being served, or `None` (no frame: a `partial` of a
+    /// context variable's `get`).
+    current: Py<PyAny>,
+    /// Attributes from the request context to the WSGI environ.
+    to_environ: Vec<Py<PyString>>,
+    /// The environ key of the request's [`CallRecord`].
+    record_key: Py<PyString>,
+    /// The rule class of a paired view's side twins: a pinned request served by one
+    /// gets the backend header even when it calls no kernel.
+    side_rule: Py<PyAny>,
+    /// `raise_mapped(kernel, side, exc, events, calls)`: records a failed call and
+    /// raises what it maps to.
+    raise_mapped: Py<PyAny>,
+    /// The `write` callable a held-back response gets (it refuses to write).
+    no_write: Py<PyAny>,
+}
+
+static REQUEST_PATH: PyOnceLock<RequestPath> = PyOnceLock::new();
+
+/// Install how kernel calls find their request. Once per process: the first call
+/// wins (a module reloaded in a shell installs the same pieces again).
+#[pyfunction]
+#[pyo3(signature = (current, to_environ, record_key, side_rule, raise_mapped, no_write))]
+pub fn configure_request_path(
+    py: Python<'_>,
+    current: Py<PyAny>,
+    to_environ: Vec<Py<PyString>>,
+    record_key: Py<PyString>,
+    side_rule: Py<PyAny>,
+    raise_mapped: Py<PyAny>,
+    no_write: Py<PyAny>,
+) {
+    let path = RequestPath {
+        current,
+        to_environ,
+        record_key,
+        side_rule,
+        raise_mapped,
+        no_write,
+    };
+    let _first_wins = REQUEST_PATH.set(py, path);
+}
+
+/// One request: its app's runtime, the side its URL pinned (`None` on the plain URL)
+/// and each kernel call made while serving it, as `(kernel, side, seconds, error)`
+/// tuples (`seconds` is `None` for a call refused before it ran).
+#[pyclass(frozen, module = "flask_rustpath._native")]
+pub struct CallRecord {
+    #[pyo3(get)]
+    state: Py<PyAny>,
+    #[pyo3(get)]
+    side: Option<Py<PyString>>,
+    #[pyo3(get)]
+    calls: Py<PyList>,
+}
+
+#[pymethods]
+impl CallRecord {
+    #[new]
+    fn new(py: Python<'_>, state: Py<PyAny>, side: Option<Py<PyString>>) -> Self {
+        CallRecord {
+            state,
+            side,
+            calls: PyList::empty(py).unbind(),
+        }
+    }
+}
+
+/// The base of the pairing middleware (see the module docs).
+#[pyclass(subclass, module = "flask_rustpath._native")]
+pub struct SidePaths {
+    wsgi_app: Py<PyAny>,
+    state: Py<PyAny>,
+    /// `(prefix, side)`, e.g. `("/rust", "rust")`.
+    prefixes: Vec<(String, Py<PyString>)>,
+    /// Set by the subclass once its first request's checks are done.
+    #[pyo3(get, set)]
+    ready: bool,
+    /// Whether the app has JSON routes, whose routing errors are answered in JSON (set
+    /// with `ready`: no route is added once an app has served a request).
+    #[pyo3(get, set)]
+    hot: bool,
+}
+
+#[pymethods]
+impl SidePaths {
+    #[new]
+    #[pyo3(signature = (app, wsgi_app, state))]
+    fn new(app: &Bound<'_, PyAny>, wsgi_app: Py<PyAny>, state: Py<PyAny>) -> PyResult<Self> {
+        let py = app.py();
+        let mut prefixes = Vec::new();
+        for pair in state.bind(py).getattr("side_prefixes")?.try_iter()? {
+            let (prefix, side): (String, Py<PyString>) = pair?.extract()?;
+            prefixes.push((prefix, side));
+        }
+        Ok(SidePaths {
+            wsgi_app,
+            state,
+            prefixes,
+            ready: false,
+            hot: true,
+        })
+    }
+
+    /// The side whose prefix starts `path` as a whole segment.
+    fn _side_of(&self, py: Python<'_>, path: &str) -> Option<Py<PyString>> {
+        self.side_of(path).map(|side| side.clone_ref(py))
+    }
+
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        environ: &Bound<'_, PyDict>,
+        start_response: Py<PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if !slf.borrow().ready {
+            slf.call_method0(intern!(py, "_first_request"))?;
+        }
+        let Some(path) = REQUEST_PATH.get(py) else {
+            return Err(PyRuntimeError::new_err(
+                "flask-rustpath's request path is not configured (import flask_rustpath.state)",
+            ));
+        };
+        let this = slf.borrow();
+        let side = match environ.get_item(intern!(py, "PATH_INFO"))? {
+            Some(info) => match info.cast::<PyString>() {
+                Ok(info) => this.side_of(info.to_str()?).map(|s| s.clone_ref(py)),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let record = Bound::new(
+            py,
+            CallRecord {
+                state: this.state.clone_ref(py),
+                side,
+                calls: PyList::empty(py).unbind(),
+            },
+        )?;
+        environ.set_item(path.record_key.bind(py), &record)?;
+        // The app's JSON routes answer routing errors under their rules in JSON: a
+        // 404/405 is held back until the subclass has looked.
+        let hot = this.hot;
+        let start = Bound::new(
+            py,
+            Start {
+                record: record.unbind(),
+                environ: environ.clone().unbind(),
+                respond: start_response.clone_ref(py),
+                hot,
+                held: Mutex::new(None),
+            },
+        )?;
+        let wsgi_app = this.wsgi_app.clone_ref(py);
+        drop(this);
+        let body = wsgi_app.bind(py).call1((environ, &start))?;
+        let held = start.get().held.lock().expect("not poisoned").take();
+        match held {
+            None => Ok(body.unbind()),
+            Some((status, headers, exc_info)) => Ok(slf
+                .call_method1(
+                    intern!(py, "_routing_answer"),
+                    (environ, start_response, body, status, headers, exc_info),
+                )?
+                .unbind()),
+        }
+    }
+}
+
+impl SidePaths {
+    fn side_of(&self, path: &str) -> Option<&Py<PyString>> {
+        self.prefixes.iter().find_map(|(prefix, side)| {
+            let rest = path.strip_prefix(prefix.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then_some(side)
+        })
+    }
+}
+
+/// A held-back `start_response` call: status, headers and `exc_info`.
+type Held = (Py<PyAny>, Py<PyAny>, Py<PyAny>);
+
+/// The `start_response` the app is given: adds the kernel headers while Flask still
+/// holds the request, and holds back a routing error for the middleware to look at.
+#[pyclass(frozen, module = "flask_rustpath._native")]
+pub struct Start {
+    record: Py<CallRecord>,
+    environ: Py<PyDict>,
+    respond: Py<PyAny>,
+    hot: bool,
+    held: Mutex<Option<Held>>,
+}
+
+#[pymethods]
+impl Start {
+    #[pyo3(signature = (status, headers, exc_info = None))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        status: &Bound<'_, PyAny>,
+        headers: &Bound<'_, PyAny>,
+        exc_info: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let exc_info = exc_info.unwrap_or_else(|| py.None());
+        let record = self.record.get();
+        let calls = record.calls.bind(py);
+        let backend_header = intern!(py, BACKEND_HEADER);
+        if !calls.is_empty() {
+            let (backend, timing) = kernel_headers(calls)?;
+            append_header(headers, backend_header, backend)?;
+            append_header(headers, intern!(py, TIMING_HEADER), timing)?;
+        } else if let Some(side) = &record.side {
+            if self.served_pinned(py)? {
+                append_header(headers, backend_header, side.bind(py).clone().into_any())?;
+            }
+        }
+        if self.hot {
+            let code = status.cast::<PyString>()?.to_str()?;
+            if code.starts_with("404") || code.starts_with("405") {
+                let held = (status.clone().unbind(), headers.clone().unbind(), exc_info);
+                *self.held.lock().expect("not poisoned") = Some(held);
+                let path = REQUEST_PATH.get(py).expect("configured before any request");
+                return Ok(path.no_write.clone_ref(py));
+            }
+        }
+        Ok(self
+            .respond
+            .bind(py)
+            .call1((status, headers, exc_info))?
+            .unbind())
+    }
+}
+
+impl Start {
+    /// Whether the URL pinned a side and routed to a paired view's twin (a URL under a
+    /// prefix that matched nothing is the app's 404, with no kernel header).
+    fn served_pinned(&self, py: Python<'_>) -> PyResult<bool> {
+        let Some(path) = REQUEST_PATH.get(py) else {
+            return Ok(false);
+        };
+        let Some(request) = self
+            .environ
+            .bind(py)
+            .get_item(intern!(py, "werkzeug.request"))?
+        else {
+            return Ok(false);
+        };
+        match request.getattr_opt(intern!(py, "url_rule"))? {
+            Some(rule) => rule.is_instance(path.side_rule.bind(py)),
+            None => Ok(false),
+        }
+    }
+}
+
+fn append_header<'py>(
+    headers: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+    value: Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let header = (name, value);
+    match headers.cast::<PyList>() {
+        Ok(list) => list.append(header),
+        Err(_) => headers.call_method1("append", (header,)).map(drop),
+    }
+}
+
+/// `X-RustPath-Backend` (the sides that ran kernels, in order, once each) and
+/// `Server-Timing` (one entry per call) for a non-empty record.
+fn kernel_headers<'py>(
+    calls: &Bound<'py, PyList>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let py = calls.py();
+    let mut sides: Vec<Bound<'py, PyString>> = Vec::with_capacity(2);
+    let mut timing = String::with_capacity(64 * calls.len());
+    for call in calls.iter() {
+        let call = call.cast_into::<PyTuple>()?;
+        let kernel = call.get_item(0)?.cast_into::<PyString>()?;
+        let side = call.get_item(1)?.cast_into::<PyString>()?;
+        let seconds = call.get_item(2)?;
+        let seconds = if seconds.is_none() {
+            None
+        } else {
+            Some(seconds.extract::<f64>()?)
+        };
+        if !timing.is_empty() {
+            timing.push_str(", ");
+        }
+        write_timing(&mut timing, side.to_str()?, kernel.to_str()?, seconds);
+        if !sides
+            .iter()
+            .any(|seen| seen.is(&side) || seen.to_str().ok() == side.to_str().ok())
+        {
+            sides.push(side);
+        }
+    }
+    let backend = if let [side] = sides.as_slice() {
+        side.clone().into_any() // the common case: the side's own string
+    } else {
+        let names: Vec<&str> = sides.iter().map(|s| s.to_str()).collect::<PyResult<_>>()?;
+        PyString::new(py, &names.join(", ")).into_any()
+    };
+    Ok((backend, PyString::new(py, &timing).into_any()))
+}
+
+/// One `Server-Timing` entry, as `flask_rustpath.support.headers.timing` writes it: the
+/// duration in milliseconds with three decimals, from the microseconds rounded half to
+/// even (integer formatting: a float's costs about 1k instructions more per request).
+pub fn write_timing(out: &mut String, side: &str, kernel: &str, seconds: Option<f64>) {
+    use std::fmt::Write;
+    out.push_str(side);
+    if let Some(seconds) = seconds {
+        let micros = (seconds * 1e6).round_ties_even().max(0.0) as u64;
+        let _infallible = write!(out, ";dur={}.{:03}", micros / 1000, micros % 1000);
+    }
+    out.push_str(";desc=\"");
+    out.push_str(kernel);
+    out.push('"');
+}
+
+/// [`write_timing`] for Python, so a test can hold it to the reference.
+#[pyfunction]
+#[pyo3(name = "_timing_entry", signature = (side, kernel, seconds))]
+#[must_use]
+pub fn timing_entry_py(side: &str, kernel: &str, seconds: Option<f64>) -> String {
+    let mut entry = String::new();
+    write_timing(&mut entry, side, kernel, seconds);
+    entry
+}
+
+/// The base of `Kernel` (see the module docs).
+#[pyclass(subclass, module = "flask_rustpath._native")]
+pub struct KernelCall;
+
+#[pymethods]
+impl KernelCall {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        KernelCall
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let kernel = slf.as_any();
+        if let Some(call) = FastCall::of(kernel)? {
+            return call.run(kernel, args, kwargs);
+        }
+        Ok(kernel
+            .call_method1(intern!(py, "_call"), (args, kwargs))?
+            .unbind())
+    }
+}
+
+/// A call the native path serves, with everything it read to decide so.
+struct FastCall<'py> {
+    path: &'py RequestPath,
+    record: Bound<'py, CallRecord>,
+    side: Bound<'py, PyString>,
+    function: Bound<'py, PyAny>,
+    timeout: Option<Bound<'py, PyAny>>,
+    events: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> FastCall<'py> {
+    /// `None` for a call the Python policy serves: outside a request, a kernel with no
+    /// plan yet, a shadowed backend, a side with limits or caps, a Rust side not
+    /// imported yet.
+    fn of(kernel: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+        let py = kernel.py();
+        let Some(path) = REQUEST_PATH.get(py) else {
+            return Ok(None);
+        };
+        let mut found = path.current.bind(py).call0()?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        for name in &path.to_environ {
+            found = found.getattr(name.bind(py))?;
+        }
+        let Ok(environ) = found.cast::<PyDict>() else {
+            return Ok(None);
+        };
+        let Some(record) = environ.get_item(path.record_key.bind(py))? else {
+            return Ok(None);
+        };
+        let Ok(record) = record.cast_into::<CallRecord>() else {
+            return Ok(None);
+        };
+        let state = record.get().state.bind(py);
+        let plans = state.getattr(intern!(py, "plans"))?;
+        let Some(plan) = plans.cast::<PyDict>()?.get_item(kernel)? else {
+            return Ok(None);
+        };
+        // (backend, python guarded, rust guarded, deadline, events): see KernelPlan.
+        let digest = plan
+            .getattr(intern!(py, "digest"))?
+            .cast_into::<PyTuple>()?;
+        let side = if let Some(pinned) = &record.get().side {
+            pinned.bind(py).clone()
+        } else {
+            let backend = digest.get_item(0)?.cast_into::<PyString>()?;
+            if backend.to_str()? == "shadow" {
+                return Ok(None);
+            }
+            backend
+        };
+        let rust = match side.to_str()? {
+            "python" => false,
+            "rust" => true,
+            _ => return Ok(None),
+        };
+        if digest.get_item(if rust { 2 } else { 1 })?.is_truthy()? {
+            return Ok(None);
+        }
+        let (function, timeout) = if rust {
+            let target = kernel.getattr(intern!(py, "rust"))?;
+            let function = target.getattr(intern!(py, "function"))?;
+            if function.is_none() {
+                return Ok(None);
+            }
+            let deadline = digest.get_item(3)?;
+            let takes = target.getattr(intern!(py, "takes_timeout"))?.is_truthy()?;
+            (function, (takes && !deadline.is_none()).then_some(deadline))
+        } else {
+            (kernel.getattr(intern!(py, "python"))?, None)
+        };
+        let events = digest.get_item(4)?;
+        Ok(Some(FastCall {
+            path,
+            record,
+            side,
+            function,
+            timeout,
+            events: (!events.is_none()).then_some(events),
+        }))
+    }
+
+    fn run(
+        self,
+        kernel: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = kernel.py();
+        let record = self.record.get();
+        let calls = record.calls.bind(py);
+        let kwargs = match &self.timeout {
+            None => kwargs.cloned(),
+            Some(timeout) => {
+                // The caller's own ``timeout=`` wins, as in the Python policy.
+                let with_deadline = PyDict::new(py);
+                with_deadline.set_item(intern!(py, "timeout"), timeout)?;
+                if let Some(given) = kwargs {
+                    with_deadline.update(given.as_mapping())?;
+                }
+                Some(with_deadline)
+            }
+        };
+        let started = Instant::now();
+        // A panic in a kernel of this same module comes back as its PanicException, which
+        // PyO3 turns into a panic again as it fetches it: caught here, it is raised as a
+        // PanicException once more, so the policy maps it to a 500 like any other.
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.function.call(args, kwargs.as_ref())
+        }))
+        .unwrap_or_else(|payload| Err(panic_error(payload.as_ref())));
+        let seconds = started.elapsed().as_secs_f64();
+        let result = match outcome {
+            Ok(result) => result,
+            Err(err) => {
+                let exc = err.into_value(py);
+                let events = self
+                    .events
+                    .as_ref()
+                    .map_or_else(|| py.None(), |e| e.clone().unbind());
+                let raised = self.path.raise_mapped.bind(py).call1((
+                    kernel,
+                    &self.side,
+                    exc.clone_ref(py),
+                    events,
+                    calls,
+                ));
+                return Err(raised
+                    .err()
+                    .unwrap_or_else(|| PyErr::from_value(exc.into_bound(py).into_any())));
+            }
+        };
+        let name = kernel.getattr(intern!(py, "name"))?;
+        let call = PyTuple::new(
+            py,
+            [
+                name,
+                self.side.into_any(),
+                seconds.into_pyobject(py)?.into_any(),
+                py.None().into_bound(py),
+            ],
+        )?;
+        calls.append(&call)?;
+        if let Some(events) = &self.events {
+            events.call_method1(intern!(py, "append"), (&call,))?;
+        }
+        Ok(result.unbind())
+    }
+}
+
+/// The PanicException a caught panic's payload says, worded as PyO3 words it.
+#[cold]
+fn panic_error(payload: &(dyn std::any::Any + Send)) -> PyErr {
+    let message = if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else {
+        "panic from Rust code".to_owned()
+    };
+    PanicException::new_err((message,))
+}

@@ -1,0 +1,132 @@
+"""The native request path (rust_src/request_path.rs) against its Python reference.
+
+The pairing middleware's per-request work and the common kernel call run natively; the
+Python reference (flask_rustpath/support/request_path.py plus the call policy) serves
+when the native module does not import, and every call the native path does not take.
+These tests hold the two to the same answers, and prove which path a call took.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flask_rustpath import RustPath, _native
+from flask_rustpath.core.kernel import Kernel
+from flask_rustpath.support.headers import timing
+from flask_rustpath.support.native import NATIVE_REQUEST_PATH
+
+from . import support
+from .apps.request_paths import answers, build
+
+pytestmark = pytest.mark.skipif(not NATIVE_REQUEST_PATH, reason="needs the native module")
+
+
+@given(
+    seconds=st.one_of(
+        st.none(),
+        st.floats(min_value=0, max_value=1e6, allow_nan=False),
+        st.integers(0, 10**9).map(lambda us: us / 1e6),  # exact microseconds
+        st.integers(0, 10**9).map(lambda us: (us + 0.5) / 1e6),  # ties
+    ),
+    kernel=st.text(alphabet=st.characters(codec="latin-1", exclude_characters='"'), max_size=20),
+)
+def test_native_server_timing_is_the_reference(seconds: float | None, kernel: str) -> None:
+    assert _native._timing_entry("rust", kernel, seconds) == timing("rust", kernel, seconds)
+
+
+def test_native_and_python_request_paths_answer_alike() -> None:
+    """Every URL form, with and without kernels, guarded and failing ones, routing
+    errors: the same status, headers and body from the native path in this process and
+    from the Python reference in a process without the native module."""
+    app, _ = build()
+    native = answers(app)
+    script = textwrap.dedent(
+        """
+        import json, sys
+        sys.modules["flask_rustpath._native"] = None
+        from tests.apps.request_paths import answers, build
+        from flask_rustpath.support.native import NATIVE_REQUEST_PATH
+        assert not NATIVE_REQUEST_PATH
+        print(json.dumps(answers(build()[0])))
+        """
+    )
+    reference = json.loads(support.run_python(["-c", script]).stdout)
+    assert native == reference
+    statuses = {url: status for url, status, *_ in native}
+    assert statuses["/both/5000"] == 422 and statuses["/fails/2"] == 400
+    assert statuses["/json/x"] == 404 and statuses["/rust/nowhere"] == 404
+
+
+def test_the_common_call_is_native_and_the_rest_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel with no limit or cap never reaches the Python policy once its plan is
+    made; a guarded one does; a failure is recorded and mapped by the policy's own
+    ``raise_mapped``."""
+    app, _kernels = build()
+    client = app.test_client()
+    for url in ("/json/4", "/both/3", "/fails/2"):
+        client.get(url)  # each kernel's plan on the app is made by its first call
+    reached: list[str] = []
+    python_call = Kernel._call
+
+    def spy(self: Kernel, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
+        reached.append(self.name)
+        return python_call(self, args, kwargs)
+
+    monkeypatch.setattr(Kernel, "_call", spy)
+    assert client.get("/json/4").json == {"result": 8}
+    assert client.get("/rust/json/4").json == {"result": 8}
+    assert reached == []
+    response = client.get("/both/3")
+    assert response.status_code == 200
+    assert reached == ["guarded"]  # plain ran natively, twice
+    assert response.headers["Server-Timing"].count('desc="plain"') == 2
+    reached.clear()
+    response = client.get("/fails/2")
+    assert response.status_code == 400
+    assert "no 2" in response.get_data(as_text=True)
+    assert response.headers["Server-Timing"] == 'rust;desc="failing"'
+    assert reached == []  # failed natively: recorded and mapped by the policy's raise_mapped
+
+
+def test_a_kernel_called_outside_the_middleware_makes_its_record() -> None:
+    """A request context the middleware did not serve (a test's own) still records."""
+    app, (plain, _, _) = build()
+    with app.test_request_context("/anything"):
+        assert plain(4) == 8
+        assert plain(5) == 10
+        from flask import request
+
+        record = request.environ["flask_rustpath.record"]
+        assert [call[:2] for call in record.calls] == [("plain", "rust"), ("plain", "rust")]
+
+
+def test_a_native_panic_on_the_native_path_is_a_500_and_serving_goes_on() -> None:
+    if not hasattr(_native, "_panic"):
+        pytest.skip("built without the test-hooks feature")
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    def boom(message: str) -> None:
+        return None
+
+    kernel = rustpath.kernel(rust=_native._panic, name="boom")(boom)
+
+    @app.get("/boom")
+    @rustpath.paired
+    def view() -> str:
+        kernel("kaput")
+        return "unreachable"
+
+    client = app.test_client()
+    for _ in range(3):
+        response = client.get("/rust/boom")
+        assert response.status_code == 500
+        assert response.headers["Server-Timing"] == 'rust;desc="boom"'
+    assert client.get("/python/boom").status_code == 200
