@@ -23,10 +23,12 @@
 //! ([`configure_request_path`]); until then every call takes the Python path.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi;
 use pyo3::intern;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
@@ -108,19 +110,17 @@ impl CallRecord {
 }
 
 /// The base of the pairing middleware (see the module docs).
-#[pyclass(subclass, module = "flask_rustpath._native")]
+#[pyclass(frozen, subclass, module = "flask_rustpath._native")]
 pub struct SidePaths {
     wsgi_app: Py<PyAny>,
     state: Py<PyAny>,
     /// `(prefix, side)`, e.g. `("/rust", "rust")`.
     prefixes: Vec<(String, Py<PyString>)>,
     /// Set by the subclass once its first request's checks are done.
-    #[pyo3(get, set)]
-    ready: bool,
+    ready: AtomicBool,
     /// Whether the app has JSON routes, whose routing errors are answered in JSON (set
     /// with `ready`: no route is added once an app has served a request).
-    #[pyo3(get, set)]
-    hot: bool,
+    hot: AtomicBool,
 }
 
 #[pymethods]
@@ -138,9 +138,29 @@ impl SidePaths {
             wsgi_app,
             state,
             prefixes,
-            ready: false,
-            hot: true,
+            ready: AtomicBool::new(false),
+            hot: AtomicBool::new(true),
         })
+    }
+
+    #[getter]
+    fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    #[setter]
+    fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    #[getter]
+    fn hot(&self) -> bool {
+        self.hot.load(Ordering::Acquire)
+    }
+
+    #[setter]
+    fn set_hot(&self, hot: bool) {
+        self.hot.store(hot, Ordering::Release);
     }
 
     /// The side whose prefix starts `path` as a whole segment.
@@ -154,7 +174,7 @@ impl SidePaths {
         start_response: Py<PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        if !slf.borrow().ready {
+        if !slf.get().ready.load(Ordering::Acquire) {
             slf.call_method0(intern!(py, "_first_request"))?;
         }
         let Some(path) = REQUEST_PATH.get(py) else {
@@ -162,7 +182,7 @@ impl SidePaths {
                 "flask-rustpath's request path is not configured (import flask_rustpath.state)",
             ));
         };
-        let this = slf.borrow();
+        let this = slf.get();
         let side = match environ.get_item(intern!(py, "PATH_INFO"))? {
             Some(info) => match info.cast::<PyString>() {
                 Ok(info) => this.side_of(info.to_str()?).map(|s| s.clone_ref(py)),
@@ -181,7 +201,7 @@ impl SidePaths {
         environ.set_item(path.record_key.bind(py), &record)?;
         // The app's JSON routes answer routing errors under their rules in JSON: a
         // 404/405 is held back until the subclass has looked.
-        let hot = this.hot;
+        let hot = this.hot.load(Ordering::Acquire);
         let start = Bound::new(
             py,
             Start {
@@ -192,9 +212,7 @@ impl SidePaths {
                 held: Mutex::new(None),
             },
         )?;
-        let wsgi_app = this.wsgi_app.clone_ref(py);
-        drop(this);
-        let body = wsgi_app.bind(py).call1((environ, &start))?;
+        let body = this.wsgi_app.bind(py).call1((environ, &start))?;
         let held = start.get().held.lock().expect("not poisoned").take();
         match held {
             None => Ok(body.unbind()),
@@ -401,10 +419,22 @@ struct FastCall<'py> {
     path: &'py RequestPath,
     record: Bound<'py, CallRecord>,
     side: Bound<'py, PyString>,
+    name: Bound<'py, PyAny>,
     function: Bound<'py, PyAny>,
-    timeout: Option<Bound<'py, PyAny>>,
+    /// The app's deadline, for a Rust side that takes `timeout=`.
+    deadline: Option<Bound<'py, PyAny>>,
     events: Option<Bound<'py, PyAny>>,
 }
+
+// The plan's digest (see `KernelPlan.digest`): what a call reads, in one tuple.
+const BACKEND: usize = 0;
+const PYTHON_GUARDED: usize = 1;
+const RUST_GUARDED: usize = 2;
+const DEADLINE: usize = 3;
+const EVENTS: usize = 4;
+const RUST_TARGET: usize = 5;
+const PYTHON_FUNCTION: usize = 6;
+const NAME: usize = 7;
 
 impl<'py> FastCall<'py> {
     /// `None` for a call the Python policy serves: outside a request, a kernel with no
@@ -436,14 +466,13 @@ impl<'py> FastCall<'py> {
         let Some(plan) = plans.cast::<PyDict>()?.get_item(kernel)? else {
             return Ok(None);
         };
-        // (backend, python guarded, rust guarded, deadline, events): see KernelPlan.
         let digest = plan
             .getattr(intern!(py, "digest"))?
             .cast_into::<PyTuple>()?;
         let side = if let Some(pinned) = &record.get().side {
             pinned.bind(py).clone()
         } else {
-            let backend = digest.get_item(0)?.cast_into::<PyString>()?;
+            let backend = digest.get_item(BACKEND)?.cast_into::<PyString>()?;
             if backend.to_str()? == "shadow" {
                 return Ok(None);
             }
@@ -454,28 +483,30 @@ impl<'py> FastCall<'py> {
             "rust" => true,
             _ => return Ok(None),
         };
-        if digest.get_item(if rust { 2 } else { 1 })?.is_truthy()? {
+        let guarded = if rust { RUST_GUARDED } else { PYTHON_GUARDED };
+        if digest.get_item(guarded)?.is_truthy()? {
             return Ok(None);
         }
-        let (function, timeout) = if rust {
-            let target = kernel.getattr(intern!(py, "rust"))?;
+        let (function, deadline) = if rust {
+            let target = digest.get_item(RUST_TARGET)?;
             let function = target.getattr(intern!(py, "function"))?;
             if function.is_none() {
                 return Ok(None);
             }
-            let deadline = digest.get_item(3)?;
+            let deadline = digest.get_item(DEADLINE)?;
             let takes = target.getattr(intern!(py, "takes_timeout"))?.is_truthy()?;
             (function, (takes && !deadline.is_none()).then_some(deadline))
         } else {
-            (kernel.getattr(intern!(py, "python"))?, None)
+            (digest.get_item(PYTHON_FUNCTION)?, None)
         };
-        let events = digest.get_item(4)?;
+        let events = digest.get_item(EVENTS)?;
         Ok(Some(FastCall {
             path,
             record,
             side,
+            name: digest.get_item(NAME)?,
             function,
-            timeout,
+            deadline,
             events: (!events.is_none()).then_some(events),
         }))
     }
@@ -489,24 +520,12 @@ impl<'py> FastCall<'py> {
         let py = kernel.py();
         let record = self.record.get();
         let calls = record.calls.bind(py);
-        let kwargs = match &self.timeout {
-            None => kwargs.cloned(),
-            Some(timeout) => {
-                // The caller's own ``timeout=`` wins, as in the Python policy.
-                let with_deadline = PyDict::new(py);
-                with_deadline.set_item(intern!(py, "timeout"), timeout)?;
-                if let Some(given) = kwargs {
-                    with_deadline.update(given.as_mapping())?;
-                }
-                Some(with_deadline)
-            }
-        };
         let started = Instant::now();
         // A panic in a kernel of this same module comes back as its PanicException, which
         // PyO3 turns into a panic again as it fetches it: caught here, it is raised as a
         // PanicException once more, so the policy maps it to a 500 like any other.
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.function.call(args, kwargs.as_ref())
+            call_with_deadline(&self.function, args, kwargs, self.deadline.as_ref())
         }))
         .unwrap_or_else(|payload| Err(panic_error(payload.as_ref())));
         let seconds = started.elapsed().as_secs_f64();
@@ -530,11 +549,10 @@ impl<'py> FastCall<'py> {
                     .unwrap_or_else(|| PyErr::from_value(exc.into_bound(py).into_any())));
             }
         };
-        let name = kernel.getattr(intern!(py, "name"))?;
         let call = PyTuple::new(
             py,
             [
-                name,
+                self.name,
                 self.side.into_any(),
                 seconds.into_pyobject(py)?.into_any(),
                 py.None().into_bound(py),
@@ -545,6 +563,51 @@ impl<'py> FastCall<'py> {
             events.call_method1(intern!(py, "append"), (&call,))?;
         }
         Ok(result.unbind())
+    }
+}
+
+/// `function(*args, **kwargs)`, with `timeout=deadline` unless the caller gave its own
+/// (the caller's wins, as in the Python policy).
+fn call_with_deadline<'py>(
+    function: &Bound<'py, PyAny>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    deadline: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+    let py = function.py();
+    let Some(deadline) = deadline else {
+        return function.call(args, kwargs);
+    };
+    if let Some(given) = kwargs.filter(|given| !given.is_empty()) {
+        let merged = PyDict::new(py);
+        merged.set_item(intern!(py, "timeout"), deadline)?;
+        merged.update(given.as_mapping())?;
+        return function.call(args, Some(&merged));
+    }
+    // The common case, with no dict: the positional arguments, then the deadline named
+    // by `kwnames`, as the vectorcall protocol passes keywords.
+    let kwnames = KWNAMES.get_or_init(py, || {
+        PyTuple::new(py, ["timeout"]).expect("a tuple").unbind()
+    });
+    let mut stack: Vec<*mut ffi::PyObject> = Vec::with_capacity(args.len() + 1);
+    stack.extend(args.iter_borrowed().map(pyo3::Borrowed::as_ptr));
+    stack.push(deadline.as_ptr());
+    let positional = args.len();
+    // SAFETY: `stack` holds borrowed pointers to live objects for the whole call: the
+    // items of `args` (held by the caller) and `deadline` (held by the plan's digest).
+    // `kwnames` is a tuple of one `str` naming the last entry, and `positional` counts
+    // the others, as `PyObject_Vectorcall` requires. The result is a new reference or
+    // NULL with an exception set, which `from_owned_ptr_or_err` takes over.
+    #[allow(unsafe_code)]
+    unsafe {
+        let result = ffi::PyObject_Vectorcall(
+            function.as_ptr(),
+            stack.as_ptr(),
+            positional,
+            kwnames.as_ptr(),
+        );
+        Bound::from_owned_ptr_or_err(py, result)
     }
 }
 

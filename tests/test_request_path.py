@@ -130,3 +130,42 @@ def test_a_native_panic_on_the_native_path_is_a_500_and_serving_goes_on() -> Non
         assert response.status_code == 500
         assert response.headers["Server-Timing"] == 'rust;desc="boom"'
     assert client.get("/python/boom").status_code == 200
+
+
+def test_the_deadline_reaches_a_rust_side_that_takes_one_and_the_caller_may_override_it() -> None:
+    """The native call passes ``timeout=`` (the app's deadline) by keyword, after any
+    positional arguments; a ``timeout`` the view passes itself wins, with its other
+    keywords kept."""
+    app = Flask(__name__)
+    app.config.update(RUSTPATH_DEADLINE=2.5)
+    rustpath = RustPath(app)
+
+    def rust(a: int, b: int = 0, *, timeout: float | None = None) -> list[Any]:
+        return [a, b, timeout]
+
+    def python(a: int, b: int = 0, *, timeout: float | None = None) -> list[Any]:
+        return [a, b, timeout]  # the Python side is never given the deadline
+
+    kernel = rustpath.kernel(rust=rust, name="echo")(python)
+
+    @app.get("/echo")
+    @rustpath.paired
+    def echo() -> Any:
+        return {
+            "plain": kernel(1),
+            "two": kernel(1, 2),
+            "keyword": kernel(1, b=3),
+            "own": kernel(1, timeout=0.5),
+        }
+
+    client = app.test_client()
+    for _ in range(2):  # the first call makes the plan in Python; the second is native
+        answer = client.get("/rust/echo").json
+        assert answer == {
+            "plain": [1, 0, 2.5],
+            "two": [1, 2, 2.5],
+            "keyword": [1, 3, 2.5],
+            "own": [1, 0, 0.5],
+        }
+    answer = client.get("/python/echo").json
+    assert answer["plain"] == [1, 0, None] and answer["own"] == [1, 0, 0.5]

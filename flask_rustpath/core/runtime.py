@@ -44,16 +44,22 @@ class KernelPlan:
     # Whether a call of the side passes a limit or a cap: most pass neither, and skip both.
     guarded: Mapping[Side, bool]
     # What the native call path reads, in one tuple: (backend, python guarded, rust
-    # guarded, deadline, events). See rust_src/request_path.rs.
-    digest: tuple[str, bool, bool, float | None, deque[Event]] = field(init=False)
+    # guarded, deadline, events, the Rust target, the Python function, the kernel's
+    # name). See rust_src/request_path.rs.
+    kernel: KernelSpec
+    digest: tuple[Any, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        kernel = self.kernel
         digest = (
             self.backend,
             self.guarded["python"],
             self.guarded["rust"],
             self.deadline,
             self.events,
+            kernel.rust,
+            kernel.python,
+            kernel.name,
         )
         object.__setattr__(self, "digest", digest)  # the dataclass is frozen
 
@@ -123,6 +129,7 @@ class Runtime:
             events=self.metrics.events,
             deadline=self.settings.deadline,
             guarded={side: bool(limits[side] or gates[side]) for side in SIDES},
+            kernel=kernel,
         )
 
     def _gates(self, kernel: KernelSpec, side: Side) -> tuple[Gate, ...]:
