@@ -48,6 +48,7 @@ __all__ = [
     "resolve_kernel",
     "strategy_for",
     "text_strategy",
+    "with_rust",
 ]
 
 
@@ -75,6 +76,25 @@ def assert_parity(
         state = get_state(active)
         found = resolve_kernel(state, kernel)
         return check_parity(state, found, inputs=inputs, max_examples=max_examples, limits=limits)
+
+
+def with_rust(kernel: KernelSpec, rust: str | Callable[..., Any]) -> Kernel:
+    """``kernel`` (its reference, name, limits, examples, ``compare=``, ``strategy=``
+    and concurrency) with ``rust`` as its Rust side: a crate's function checked on the
+    declared kernel's own inputs, whatever the app declares as its twin today.
+
+    The crates ``flask rustpath new --kernel`` writes check their function this way.
+    """
+    return Kernel(
+        kernel.python,
+        rust=rust,
+        name=kernel.name,
+        limits=kernel.limits,
+        examples=kernel.examples,
+        compare=kernel.compare,
+        strategy=kernel.strategy,
+        concurrency=kernel.concurrency,
+    )
 
 
 def resolve_kernel(state: RustPathState, kernel: KernelSpec | HotRoute | str) -> KernelSpec:
