@@ -108,6 +108,8 @@ fn arguments_are_read_as_any_json_object_gives_them() {
     for bad in [
         r#"{"words":[],"limit":1} x"#,
         r#"{"words":[],"limit":1"#,
+        r#"{"words":[],"limit":"#,
+        r#"{"words":["a",],"limit":1}"#,
         "",
         "7",
     ] {

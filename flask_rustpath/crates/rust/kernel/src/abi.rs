@@ -267,9 +267,11 @@ pub fn run_slots<S: Slots, T: serde::Serialize>(
     )
     .and_then(|()| reader.end());
     if let Err(err) = read {
+        // A value of the wrong type is the argument's fault; broken JSON inside a value
+        // (a syntax error, the end of the text) is the whole object's.
         return Outcome::BadInput(match refused {
-            Some(message) => format!("{name}: {message}"),
-            None => format!("arguments are not a JSON object: {err}"),
+            Some(message) if err.is_data() => format!("{name}: {message}"),
+            _ => format!("arguments are not a JSON object: {err}"),
         });
     }
     answer(name, kernel(slots))
