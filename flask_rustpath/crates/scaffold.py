@@ -163,6 +163,11 @@ def _kernel_values(
     tests = target / "tests"
     test_path = tests / f"test_{name}_parity.py"
     module = declared.partition(":")[0]
+    native_skip = ""
+    if any("bytes" in p.python for p in signature.parameters):
+        native_skip = (
+            '    pytest.skip("bytes have no JSON form: the front cannot call it natively")\n'
+        )
     return {
         "declared": declared,
         "module": module,
@@ -173,6 +178,7 @@ def _kernel_values(
         "python_result": signature.python_result,
         "stub_parameters": stub,
         "test_path": test_path.as_posix(),
+        "native_skip": native_skip,
         # From the tests to the project's root (the current directory), where `module`
         # imports from.
         "to_root": Path(os.path.relpath(Path.cwd(), tests.absolute())).as_posix(),
