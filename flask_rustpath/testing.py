@@ -38,7 +38,6 @@ from .core.spec import KernelSpec
 from .core.texts import TRICKY_CHARACTERS, corpus_sentences, text_strategy
 from .extension import RustPath
 from .hot import HotRoute
-from .serving.front import CAPSULE_NAME
 from .state import RustPathState, get_state
 
 __all__ = [
@@ -186,6 +185,8 @@ class _NativeEntry(ctypes.Structure):
 def _native_entry(kernel: KernelSpec) -> Callable[[bytes], tuple[int, str]]:
     """A call of the native entry point of ``kernel``'s Rust side (``module:function``):
     the arguments as JSON, the status and text it answers (ctypes releases the GIL)."""
+    from .serving.front import CAPSULE_NAME  # the front's modules, only when called
+
     module_name, _, function = kernel.rust.spec.partition(":")
     module = importlib.import_module(module_name)
     capsule = getattr(module, "__rustpath_native__", {}).get(function)
