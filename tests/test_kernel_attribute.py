@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 
-from flask_rustpath import _native
+from flask_rustpath import Kernel, _native
+from flask_rustpath.testing import ParityError, assert_native_parity
 
 from .native_hooks import requires_panic_hook
 from .test_crates import call_native, native_entry
@@ -74,3 +76,48 @@ def test_a_panic_is_a_failure_from_both_doors() -> None:
         "the kernel panicked: limit -1 panics, on purpose",
     )
     assert _native._rank_words(["ab"], 1) == [("ab", 1)]  # and it still works
+
+
+# --- assert_native_parity: the native door against a Python reference ----------------
+
+
+def rank_words(words: list[str], limit: int) -> list[tuple[str, int]]:
+    """``_rank_words``'s reference: a panic for -1 is a failure, not a refusal."""
+    if limit == -1:
+        raise RuntimeError("the Rust side panics here, on purpose")
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+    ranked = sorted(((w, sum(c in "aeiouAEIOU" for c in w)) for w in words), key=by_vowels)
+    return ranked[:limit]
+
+
+def by_vowels(pair: tuple[str, int]) -> tuple[int, str]:
+    return (-pair[1], pair[0])
+
+
+def ties_reversed(words: list[str], limit: int) -> list[tuple[str, int]]:
+    """Wrong only where two words have as many vowels."""
+    ranked = rank_words(words, limit)
+    return sorted(ranked, key=lambda pair: (-pair[1], [-ord(c) for c in pair[0]]))
+
+
+@pytest.fixture
+def native_module(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A module exporting ``_rank_words``'s native entry as a crate exports its own."""
+    module = type(_native)("rank_crate")
+    module.__rustpath_native__ = {"rank_words": _native._test_native["_rank_words"]}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rank_crate", module)
+    return "rank_crate:rank_words"
+
+
+def test_native_parity_passes_for_an_agreeing_reference(native_module: str) -> None:
+    kernel = Kernel(rank_words, rust=native_module, examples=[{"words": ["x"], "limit": -1}])
+    assert assert_native_parity(kernel, max_examples=20) > 20
+
+
+@pytest.mark.slow  # hypothesis shrinks the failing input: seconds
+def test_native_parity_names_the_smallest_disagreement(native_module: str) -> None:
+    kernel = Kernel(ties_reversed, rust=native_module, name="rank_words")
+    with pytest.raises(ParityError, match="python and the native entry point disagree") as found:
+        assert_native_parity(kernel, max_examples=30)
+    assert "native ok" in str(found.value)

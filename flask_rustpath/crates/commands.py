@@ -16,12 +16,14 @@ from .build import build_crate, check_tools
 from .kernel_source import point_at_installed
 from .layout import DEFAULT_ROOT, CrateError, find_crates
 from .scaffold import scaffold
+from .signature import KernelNotFound, Unsupported, find_kernel
 
 
-def _fail(message: str) -> NoReturn:
-    """One line on stderr, exit 1: refusals are expected outcomes, not tracebacks."""
+def _fail(message: str, status: int = 1) -> NoReturn:
+    """One line on stderr, exit 1 (2 for a bad option value): refusals are expected
+    outcomes, not tracebacks."""
     click.echo(f"Error: {message}", err=True)
-    raise SystemExit(1)
+    raise SystemExit(status)
 
 
 def _prefixed(name: str) -> Callable[[str], None]:
@@ -41,24 +43,50 @@ def _prefixed(name: str) -> Callable[[str], None]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where to create the crate (default: rust/NAME).",
 )
-def new_command(name: str, directory: Path | None) -> None:
+@click.option(
+    "--kernel",
+    "declared",
+    metavar="MODULE:FUNCTION",
+    help="Write the Rust twin of this declared kernel instead of the example: its "
+    "signature from the kernel's annotations, an empty body, and parity tests on the "
+    "kernel's own inputs.",
+)
+def new_command(name: str, directory: Path | None, declared: str | None) -> None:
     """Scaffold a Rust crate (maturin + PyO3 + rayon) whose Python module is NAME.
 
-    It holds one example function, sum_of_primes, a type stub and a parity test.
-    Build and install it with `flask rustpath build NAME`.
+    It holds one example function, sum_of_primes, a type stub and a parity test; with
+    --kernel, the twin of that kernel instead. Build and install it with
+    `flask rustpath build NAME`.
     """
+    kernel = None
+    if declared is not None:
+        try:
+            kernel = find_kernel(declared)
+        except KernelNotFound as err:
+            _fail(str(err), status=2)
     try:
-        written = scaffold(name, directory)
+        written = scaffold(name, directory, kernel, declared or "")
+    except Unsupported as err:
+        _fail(str(err), status=2)
     except CrateError as err:
         _fail(str(err))
-        return
     crate_dir = written[0].parent
     for path in written:
         click.echo(f"created {path}")
+    tests = crate_dir / "tests"
+    if kernel is None:
+        click.echo(
+            f"\nNext: flask rustpath build {name}\n"
+            f'then: @rustpath.hot("/sum_of_primes/<int:n>", rust="{name}:sum_of_primes")\n'
+            f"test: python -m pytest {tests}"
+        )
+        return
+    function = kernel.python.__name__
     click.echo(
-        f"\nNext: flask rustpath build {name}\n"
-        f'then: @rustpath.hot("/sum_of_primes/<int:n>", rust="{name}:sum_of_primes")\n'
-        f"test: python -m pytest {crate_dir / 'tests'}"
+        f"\nNext: write the body of {function} in {crate_dir / 'src' / 'lib.rs'}\n"
+        f"then: flask rustpath build {name}\n"
+        f"test: python -m pytest {tests}\n"
+        f'then: declare the kernel with rust="{name}:{function}"'
     )
 
 

@@ -1,15 +1,23 @@
-"""``flask rustpath new``'s work: write a new crate from the templates in ``scaffold/``."""
+"""``flask rustpath new``'s work: write a new crate from the templates in ``template/``.
+
+With ``--kernel``, the crate's function is the Rust twin of a declared kernel: its
+signature read from the kernel's annotations (:mod:`.signature`), its body left to
+write, and parity tests on the kernel's own inputs (``template/kernel/``).
+"""
 
 from __future__ import annotations
 
 import keyword
+import os
 import re
 import sys
 from pathlib import Path
 from string import Template
 
+from ..core.spec import KernelSpec
 from .kernel_source import SOURCE_LINK, kernel_version, link_source
 from .layout import DEFAULT_ROOT, CrateError
+from .signature import RustSignature, rust_signature
 
 #: The PyO3 requirement written into scaffolded crates: the same minor series as
 #: flask-rustpath's own native module, so one toolchain setup serves both.
@@ -28,6 +36,11 @@ SCAFFOLD_FILES = {
     "test_parity.py.tmpl": "tests/test_${name}_parity.py",
     "gitignore.tmpl": ".gitignore",
 }
+# With --kernel, these replace their namesakes above.
+KERNEL_TEMPLATES = ("lib.rs.tmpl", "module.pyi.tmpl", "test_parity.py.tmpl")
+# rustfmt's line width: a longer signature is written one parameter a line, as rustfmt
+# would, so that the new crate passes `cargo fmt --check`.
+RUSTFMT_WIDTH = 100
 
 
 # fmt: off
@@ -81,20 +94,35 @@ def check_name(name: str) -> None:
         raise CrateError(f"{name!r} would shadow the standard library module of that name")
 
 
-def scaffold(name: str, directory: Path | None = None) -> list[Path]:
+def scaffold(
+    name: str,
+    directory: Path | None = None,
+    kernel: KernelSpec | None = None,
+    declared: str = "",
+) -> list[Path]:
     """Write a new crate for module ``name`` into ``directory`` (default ``rust/NAME``).
 
-    Refuses an existing directory rather than merging into it: half-overwritten
-    Cargo and pyproject files are worse than an error. Returns the files written.
+    With ``kernel`` (declared at ``declared``, ``module:attribute``), the crate's one
+    function is that kernel's Rust twin, with an empty body; else the example
+    ``sum_of_primes``. Refuses an existing directory rather than merging into it:
+    half-overwritten Cargo and pyproject files are worse than an error. Returns the
+    files written.
     """
     check_name(name)
     target = Path(directory) if directory is not None else DEFAULT_ROOT / name
+    values = {"name": name, "pyo3_version": PYO3_VERSION, "kernel_version": kernel_version()}
+    twin = set()
+    if kernel is not None:
+        signature = rust_signature(kernel)
+        check_function(name, signature.function)
+        values.update(_kernel_values(name, target, signature, declared))
+        twin = set(KERNEL_TEMPLATES)
     if target.exists():
         raise CrateError(f"{target} already exists; choose another --dir or remove it")
-    values = {"name": name, "pyo3_version": PYO3_VERSION, "kernel_version": kernel_version()}
     written = []
     for template_name, relative in SCAFFOLD_FILES.items():
-        text = Template((SCAFFOLD_DIR / template_name).read_text(encoding="utf-8"))
+        source = SCAFFOLD_DIR / ("kernel" if template_name in twin else "") / template_name
+        text = Template(source.read_text(encoding="utf-8"))
         path = target / Template(relative).substitute(values)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text.substitute(values), encoding="utf-8")
@@ -102,3 +130,56 @@ def scaffold(name: str, directory: Path | None = None) -> list[Path]:
     link_source(target)
     written.append(target / SOURCE_LINK)
     return written
+
+
+def check_function(crate: str, function: str) -> None:
+    """Refuse a kernel function whose name cannot be the Rust function's in ``crate``."""
+    if not _NAME_PATTERN.fullmatch(function) or function in _RUST_RESERVED:
+        raise CrateError(
+            f"the kernel's function {function!r} cannot be a Rust function's name; "
+            "rename it (lower-case ASCII letters, digits and underscores, not a Rust keyword)"
+        )
+    if function == crate:
+        raise CrateError(
+            f"the crate and its function are both named {function!r}: the module and the "
+            "function would clash; choose another crate name"
+        )
+
+
+def _kernel_values(
+    name: str, target: Path, signature: RustSignature, declared: str
+) -> dict[str, str]:
+    """The template values of a crate for one kernel."""
+    rust = [f"{p.name}: {p.rust}" for p in signature.parameters]
+    rust.append("deadline: &Deadline<'_>")
+    head = f"fn {signature.function}("
+    tail = f") -> Result<{signature.result}, Error>"
+    line = head + ", ".join(rust) + tail
+    if len(line) + 2 > RUSTFMT_WIDTH:  # + " {"
+        line = head + "\n" + "".join(f"    {item},\n" for item in rust) + tail
+    names = [p.name for p in signature.parameters] + ["deadline"]
+    python = ", ".join(f"{p.name}: {p.python}" for p in signature.parameters)
+    stub = ", ".join(filter(None, [python, "*, timeout: float | None = None"]))
+    tests = target / "tests"
+    test_path = tests / f"test_{name}_parity.py"
+    module = declared.partition(":")[0]
+    native_skip = ""
+    if any("bytes" in p.python for p in signature.parameters):
+        native_skip = (
+            '    pytest.skip("bytes have no JSON form: the front cannot call it natively")\n'
+        )
+    return {
+        "declared": declared,
+        "module": module,
+        "function": signature.function,
+        "signature": line,
+        "arguments": f"({', '.join(names)})" if len(names) > 1 else names[0],
+        "python_parameters": python,
+        "python_result": signature.python_result,
+        "stub_parameters": stub,
+        "test_path": test_path.as_posix(),
+        "native_skip": native_skip,
+        # From the tests to the project's root (the current directory), where `module`
+        # imports from.
+        "to_root": Path(os.path.relpath(Path.cwd(), tests.absolute())).as_posix(),
+    }

@@ -84,6 +84,43 @@ fn err_is_bad_input_naming_the_kernel() {
 }
 
 #[test]
+fn arguments_are_read_as_any_json_object_gives_them() {
+    let flag = AtomicBool::new(false);
+    let rank = entry(rank_words::KERNEL.native);
+    let answer = Outcome::Ok(r#"[["aeon",3]]"#.into());
+    for args in [
+        // Any order, unknown keys skipped, whitespace, a key spelt with escapes.
+        r#"{"limit":1,"words":["aeon","sky"]}"#,
+        r#"{"other":{"a":[1,2,{"b":null}]},"words":["aeon","sky"],"limit":1}"#,
+        " { \"words\" : [ \"aeon\" , \"sky\" ] , \"\\u006cimit\" : 1 } ",
+        // A repeated key: the last one counts, as in a decoded map.
+        r#"{"limit":5,"words":["aeon","sky"],"limit":1}"#,
+    ] {
+        assert_eq!(rank.call(args, None, &flag), answer, "{args}");
+    }
+    // The type's own words, without where in the text they were found.
+    assert_eq!(
+        rank.call(r#"{"words":["a"],"limit":"7"}"#, None, &flag),
+        Outcome::BadInput(
+            r#"rank_words: argument 'limit': invalid type: string "7", expected i64"#.into()
+        )
+    );
+    for bad in [
+        r#"{"words":[],"limit":1} x"#,
+        r#"{"words":[],"limit":1"#,
+        r#"{"words":[],"limit":"#,
+        r#"{"words":["a",],"limit":1}"#,
+        "",
+        "7",
+    ] {
+        assert!(
+            matches!(rank.call(bad, None, &flag), Outcome::BadInput(m) if m.starts_with("arguments are not a JSON object: ")),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn a_deadline_or_the_cancel_flag_is_a_deadline() {
     let flag = AtomicBool::new(false);
     let spin = entry(spin::KERNEL.native);

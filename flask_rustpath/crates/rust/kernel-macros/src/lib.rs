@@ -201,6 +201,20 @@ fn expand(function: &ItemFn) -> syn::Result<Tokens> {
         quote!(_deadline)
     };
 
+    let decode_body = if values.is_empty() {
+        quote!(let _ = (key, map); ::core::result::Result::Ok(false))
+    } else {
+        quote! {
+            match key {
+                #(#value_keys => self.#value_names = ::core::option::Option::Some(
+                    ::rustpath::serde::de::MapAccess::next_value(map)?
+                ),)*
+                _ => return ::core::result::Result::Ok(false),
+            }
+            ::core::result::Result::Ok(true)
+        }
+    };
+
     Ok(quote! {
         #function
 
@@ -246,10 +260,27 @@ fn expand(function: &ItemFn) -> syn::Result<Tokens> {
                     #native_deadline_param: &::rustpath::Deadline<'_>,
                 ) -> ::rustpath::abi::Outcome {
                     #native_deadline
-                    ::rustpath::abi::run_json(#name, args, |args| {
-                        #(let #value_names: #value_types = ::rustpath::abi::arg(args, #value_keys)?;)*
+                    ::rustpath::abi::run_slots(#name, args, |slots: Slots| {
+                        #(let #value_names: #value_types =
+                            ::rustpath::abi::required(slots.#value_names, #value_keys)?;)*
                         #checked
                     })
+                }
+            }
+
+            /// The arguments, decoded from the front's JSON straight into these slots.
+            #[derive(Default)]
+            pub(crate) struct Slots {
+                #(#value_names: ::core::option::Option<#value_types>,)*
+            }
+
+            impl ::rustpath::abi::Slots for Slots {
+                fn decode<'de, M: ::rustpath::serde::de::MapAccess<'de>>(
+                    &mut self,
+                    key: &str,
+                    map: &mut M,
+                ) -> ::core::result::Result<bool, M::Error> {
+                    #decode_body
                 }
             }
         }

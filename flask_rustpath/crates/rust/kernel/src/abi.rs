@@ -35,10 +35,14 @@
 //! The front builds `args` itself from a matched URL, so it is always a JSON object;
 //! any other input is the callee's to refuse with [`Status::BadInput`].
 
+use std::borrow::Cow;
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::cancel::Deadline;
 use crate::error::Error;
@@ -216,7 +220,12 @@ pub fn run_json<T: serde::Serialize>(
         Ok(args) => args,
         Err(err) => return Outcome::BadInput(format!("arguments are not a JSON object: {err}")),
     };
-    match kernel(&args) {
+    answer(name, kernel(&args))
+}
+
+/// A kernel's result as the front's outcome, with [`Error`]'s mapping.
+fn answer<T: serde::Serialize>(name: &str, result: Result<T, Error>) -> Outcome {
+    match result {
         Ok(value) => match serde_json::to_string(&value) {
             Ok(json) => Outcome::Ok(json),
             Err(err) => Outcome::Failed(format!("{name}: its result is not JSON: {err}")),
@@ -225,6 +234,126 @@ pub fn run_json<T: serde::Serialize>(
         Err(err @ Error::BadInput(_)) => Outcome::BadInput(err.message(name)),
         Err(err @ Error::Failed(_)) => Outcome::Failed(err.message(name)),
     }
+}
+
+/// A kernel's arguments decoded straight from the front's JSON object, with no map
+/// in between: one `Option` slot per parameter, which [`run_slots`] fills as it reads
+/// the object. [`kernel`](crate::kernel) implements it for each marked function.
+pub trait Slots: Default {
+    /// Decodes the value of argument `key` from `map` into its slot; `Ok(false)` when
+    /// no parameter is named `key` (its value is then skipped).
+    ///
+    /// # Errors
+    /// The value does not decode as the parameter's type.
+    fn decode<'de, M: MapAccess<'de>>(&mut self, key: &str, map: &mut M) -> Result<bool, M::Error>;
+}
+
+/// The native door of kernel `name`, as [`run_json`], with the arguments decoded
+/// straight into `S`'s slots: the same answers, without building a map of values.
+pub fn run_slots<S: Slots, T: serde::Serialize>(
+    name: &str,
+    args: &str,
+    kernel: impl FnOnce(S) -> Result<T, Error>,
+) -> Outcome {
+    let mut slots = S::default();
+    let mut refused = None;
+    let mut reader = serde_json::Deserializer::from_str(args);
+    let read = serde::Deserializer::deserialize_map(
+        &mut reader,
+        SlotVisitor {
+            slots: &mut slots,
+            refused: &mut refused,
+        },
+    )
+    .and_then(|()| reader.end());
+    if let Err(err) = read {
+        // A value of the wrong type is the argument's fault; broken JSON inside a value
+        // (a syntax error, the end of the text) is the whole object's.
+        return Outcome::BadInput(match refused {
+            Some(message) if err.is_data() => format!("{name}: {message}"),
+            _ => format!("arguments are not a JSON object: {err}"),
+        });
+    }
+    answer(name, kernel(slots))
+}
+
+/// The value of a slot [`run_slots`] filled; a missing one is bad input.
+///
+/// # Errors
+/// [`Error::BadInput`] naming the missing argument.
+pub fn required<T>(slot: Option<T>, name: &str) -> Result<T, Error> {
+    slot.ok_or_else(|| Error::BadInput(format!("missing argument '{name}'")))
+}
+
+/// Reads a JSON object's keys and hands each value to its slot.
+struct SlotVisitor<'a, S> {
+    slots: &'a mut S,
+    /// Why an argument was refused, in [`arg`]'s words.
+    refused: &'a mut Option<String>,
+}
+
+impl<'de, S: Slots> Visitor<'de> for SlotVisitor<'_, S> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a map")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(Key(key)) = map.next_key()? {
+            match self.slots.decode(&key, &mut map) {
+                Ok(true) => {}
+                Ok(false) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Err(err) => {
+                    let text = err.to_string();
+                    *self.refused = Some(format!("argument '{key}': {}", without_position(&text)));
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An object's key: borrowed from the arguments unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// serde_json's message without the " at line L column C" it adds while reading text,
+/// as [`arg`] words it from a decoded value.
+fn without_position(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .filter(|&at| {
+            let rest = &message[at + " at line ".len()..];
+            rest.split_once(" column ").is_some_and(|(line, column)| {
+                !line.is_empty()
+                    && line.bytes().all(|b| b.is_ascii_digit())
+                    && !column.is_empty()
+                    && column.bytes().all(|b| b.is_ascii_digit())
+            })
+        })
+        .map_or(message, |at| &message[..at])
 }
 
 /// The argument `name` of `args`, decoded as a `T`; a missing or mistyped one is

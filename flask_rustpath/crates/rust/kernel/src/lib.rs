@@ -47,6 +47,8 @@ pub use pyo3;
 /// [`pool`].
 pub use rayon;
 #[doc(hidden)]
+pub use serde;
+#[doc(hidden)]
 pub use serde_json;
 
 /// This crate's version; `flask rustpath build` compares it with the installed
