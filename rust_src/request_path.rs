@@ -95,17 +95,21 @@ pub struct CallRecord {
     side: Option<Py<PyString>>,
     #[pyo3(get)]
     calls: Py<PyList>,
+    /// The runtime's `digests` (kernel -> what a call reads), read by the native call.
+    digests: Py<PyDict>,
 }
 
 #[pymethods]
 impl CallRecord {
     #[new]
-    fn new(py: Python<'_>, state: Py<PyAny>, side: Option<Py<PyString>>) -> Self {
-        CallRecord {
-            state,
+    fn new(state: &Bound<'_, PyAny>, side: Option<Py<PyString>>) -> PyResult<Self> {
+        let digests = state.getattr("digests")?.cast_into::<PyDict>()?.unbind();
+        Ok(CallRecord {
+            state: state.clone().unbind(),
             side,
-            calls: PyList::empty(py).unbind(),
-        }
+            calls: PyList::empty(state.py()).unbind(),
+            digests,
+        })
     }
 }
 
@@ -114,6 +118,8 @@ impl CallRecord {
 pub struct SidePaths {
     wsgi_app: Py<PyAny>,
     state: Py<PyAny>,
+    /// The runtime's `digests`, given to each request's record.
+    digests: Py<PyDict>,
     /// `(prefix, side)`, e.g. `("/rust", "rust")`.
     prefixes: Vec<(String, Py<PyString>)>,
     /// Set by the subclass once its first request's checks are done.
@@ -134,9 +140,15 @@ impl SidePaths {
             let (prefix, side): (String, Py<PyString>) = pair?.extract()?;
             prefixes.push((prefix, side));
         }
+        let digests = state
+            .bind(py)
+            .getattr("digests")?
+            .cast_into::<PyDict>()?
+            .unbind();
         Ok(SidePaths {
             wsgi_app,
             state,
+            digests,
             prefixes,
             ready: AtomicBool::new(false),
             hot: AtomicBool::new(true),
@@ -196,6 +208,7 @@ impl SidePaths {
                 state: this.state.clone_ref(py),
                 side,
                 calls: PyList::empty(py).unbind(),
+                digests: this.digests.clone_ref(py),
             },
         )?;
         environ.set_item(path.record_key.bind(py), &record)?;
@@ -205,7 +218,7 @@ impl SidePaths {
         let start = Bound::new(
             py,
             Start {
-                record: record.unbind(),
+                record: record.clone().unbind(),
                 environ: environ.clone().unbind(),
                 respond: start_response.clone_ref(py),
                 hot,
@@ -364,15 +377,35 @@ fn kernel_headers<'py>(
 /// duration in milliseconds with three decimals, from the microseconds rounded half to
 /// even (integer formatting: a float's costs about 1k instructions more per request).
 pub fn write_timing(out: &mut String, side: &str, kernel: &str, seconds: Option<f64>) {
-    use std::fmt::Write;
     out.push_str(side);
     if let Some(seconds) = seconds {
         let micros = (seconds * 1e6).round_ties_even().max(0.0) as u64;
-        let _infallible = write!(out, ";dur={}.{:03}", micros / 1000, micros % 1000);
+        out.push_str(";dur=");
+        push_decimal(out, micros / 1000);
+        out.push('.');
+        let fraction = micros % 1000;
+        for digit in [fraction / 100, fraction / 10 % 10, fraction % 10] {
+            out.push(char::from(b'0' + digit as u8));
+        }
     }
     out.push_str(";desc=\"");
     out.push_str(kernel);
     out.push('"');
+}
+
+/// `value` in decimal digits (what `write!` does, without its formatting machinery).
+fn push_decimal(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// [`write_timing`] for Python, so a test can hold it to the reference.
@@ -386,15 +419,21 @@ pub fn timing_entry_py(side: &str, kernel: &str, seconds: Option<f64>) -> String
 }
 
 /// The base of `Kernel` (see the module docs).
-#[pyclass(subclass, module = "flask_rustpath._native")]
-pub struct KernelCall;
+#[pyclass(frozen, subclass, module = "flask_rustpath._native")]
+pub struct KernelCall {
+    /// The Rust side's function and whether it takes `timeout=`, once imported (a
+    /// target is imported once and never changes).
+    rust: PyOnceLock<(Py<PyAny>, bool)>,
+}
 
 #[pymethods]
 impl KernelCall {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        KernelCall
+        KernelCall {
+            rust: PyOnceLock::new(),
+        }
     }
 
     #[pyo3(signature = (*args, **kwargs))]
@@ -405,7 +444,7 @@ impl KernelCall {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let kernel = slf.as_any();
-        if let Some(call) = FastCall::of(kernel)? {
+        if let Some(call) = FastCall::of(slf)? {
             return call.run(kernel, args, kwargs);
         }
         Ok(kernel
@@ -424,6 +463,8 @@ struct FastCall<'py> {
     /// The app's deadline, for a Rust side that takes `timeout=`.
     deadline: Option<Bound<'py, PyAny>>,
     events: Option<Bound<'py, PyAny>>,
+    /// `events.append`, bound once per plan.
+    append: Option<Bound<'py, PyAny>>,
 }
 
 // The plan's digest (see `KernelPlan.digest`): what a call reads, in one tuple.
@@ -435,40 +476,28 @@ const EVENTS: usize = 4;
 const RUST_TARGET: usize = 5;
 const PYTHON_FUNCTION: usize = 6;
 const NAME: usize = 7;
+const EVENTS_APPEND: usize = 8;
 
 impl<'py> FastCall<'py> {
     /// `None` for a call the Python policy serves: outside a request, a kernel with no
     /// plan yet, a shadowed backend, a side with limits or caps, a Rust side not
     /// imported yet.
-    fn of(kernel: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
-        let py = kernel.py();
+    fn of(slf: &Bound<'py, KernelCall>) -> PyResult<Option<Self>> {
+        let py = slf.py();
+        let kernel = slf.as_any();
         let Some(path) = REQUEST_PATH.get(py) else {
             return Ok(None);
         };
-        let mut found = path.current.bind(py).call0()?;
-        if found.is_none() {
-            return Ok(None);
-        }
-        for name in &path.to_environ {
-            found = found.getattr(name.bind(py))?;
-        }
-        let Ok(environ) = found.cast::<PyDict>() else {
-            return Ok(None);
-        };
-        let Some(record) = environ.get_item(path.record_key.bind(py))? else {
+        let Some(record) = Self::record_of_request(path, py)? else {
             return Ok(None);
         };
         let Ok(record) = record.cast_into::<CallRecord>() else {
             return Ok(None);
         };
-        let state = record.get().state.bind(py);
-        let plans = state.getattr(intern!(py, "plans"))?;
-        let Some(plan) = plans.cast::<PyDict>()?.get_item(kernel)? else {
-            return Ok(None);
+        let Some(digest) = record.get().digests.bind(py).get_item(kernel)? else {
+            return Ok(None); // no plan yet: the first call makes it
         };
-        let digest = plan
-            .getattr(intern!(py, "digest"))?
-            .cast_into::<PyTuple>()?;
+        let digest = digest.cast_into::<PyTuple>()?;
         let side = if let Some(pinned) = &record.get().side {
             pinned.bind(py).clone()
         } else {
@@ -488,18 +517,19 @@ impl<'py> FastCall<'py> {
             return Ok(None);
         }
         let (function, deadline) = if rust {
-            let target = digest.get_item(RUST_TARGET)?;
-            let function = target.getattr(intern!(py, "function"))?;
-            if function.is_none() {
+            let Some((function, takes)) = Self::rust_side(slf, &digest)? else {
                 return Ok(None);
-            }
+            };
             let deadline = digest.get_item(DEADLINE)?;
-            let takes = target.getattr(intern!(py, "takes_timeout"))?.is_truthy()?;
-            (function, (takes && !deadline.is_none()).then_some(deadline))
+            (
+                function.bind(py).clone(),
+                (*takes && !deadline.is_none()).then_some(deadline),
+            )
         } else {
             (digest.get_item(PYTHON_FUNCTION)?, None)
         };
         let events = digest.get_item(EVENTS)?;
+        let append = digest.get_item(EVENTS_APPEND)?;
         Ok(Some(FastCall {
             path,
             record,
@@ -508,7 +538,47 @@ impl<'py> FastCall<'py> {
             function,
             deadline,
             events: (!events.is_none()).then_some(events),
+            append: (!append.is_none()).then_some(append),
         }))
+    }
+
+    /// The record of the request being served, in its WSGI environ, found through the
+    /// request context (which follows a streamed body and a thread started with the
+    /// request's context).
+    fn record_of_request(
+        path: &RequestPath,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let mut found = path.current.bind(py).call0()?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        for name in &path.to_environ {
+            found = found.getattr(name.bind(py))?;
+        }
+        let Ok(environ) = found.cast::<PyDict>() else {
+            return Ok(None);
+        };
+        environ.get_item(path.record_key.bind(py))
+    }
+
+    /// The Rust side's function and whether it takes `timeout=`, once it is imported.
+    fn rust_side<'a>(
+        slf: &'a Bound<'py, KernelCall>,
+        digest: &Bound<'py, PyTuple>,
+    ) -> PyResult<Option<&'a (Py<PyAny>, bool)>> {
+        let py = slf.py();
+        let cached = &slf.get().rust;
+        if let Some(known) = cached.get(py) {
+            return Ok(Some(known));
+        }
+        let target = digest.get_item(RUST_TARGET)?;
+        let function = target.getattr(intern!(py, "function"))?;
+        if function.is_none() {
+            return Ok(None); // not imported yet: the policy imports it
+        }
+        let takes = target.getattr(intern!(py, "takes_timeout"))?.is_truthy()?;
+        Ok(Some(cached.get_or_init(py, || (function.unbind(), takes))))
     }
 
     fn run(
@@ -559,8 +629,8 @@ impl<'py> FastCall<'py> {
             ],
         )?;
         calls.append(&call)?;
-        if let Some(events) = &self.events {
-            events.call_method1(intern!(py, "append"), (&call,))?;
+        if let Some(append) = &self.append {
+            append.call1((&call,))?;
         }
         Ok(result.unbind())
     }

@@ -45,7 +45,7 @@ class KernelPlan:
     guarded: Mapping[Side, bool]
     # What the native call path reads, in one tuple: (backend, python guarded, rust
     # guarded, deadline, events, the Rust target, the Python function, the kernel's
-    # name). See rust_src/request_path.rs.
+    # name, events.append). See rust_src/request_path.rs.
     kernel: KernelSpec
     digest: tuple[Any, ...] = field(init=False)
 
@@ -60,6 +60,7 @@ class KernelPlan:
             kernel.rust,
             kernel.python,
             kernel.name,
+            self.events.append,
         )
         object.__setattr__(self, "digest", digest)  # the dataclass is frozen
 
@@ -84,6 +85,9 @@ class Runtime:
             for side, cap in settings.concurrency.items()
         }
         self.plans: dict[KernelSpec, KernelPlan] = {}
+        # Each plan's digest, by kernel: what the native call reads (the same dict for
+        # the runtime's life, so the middleware can hold it).
+        self.digests: dict[KernelSpec, tuple[Any, ...]] = {}
         self._lock = fork_safe_lock(self)
 
     # -- kernels -------------------------------------------------------------------
@@ -116,6 +120,7 @@ class Runtime:
                 return known
             plan = self._new_plan(kernel, settings)
             self.plans[kernel] = plan
+            self.digests[kernel] = plan.digest
             return plan
 
     def _new_plan(self, kernel: KernelSpec, settings: KernelSettings) -> KernelPlan:

@@ -38,7 +38,7 @@ class CallRecord:
     __slots__ = ("calls", "side", "state")
 
     def __init__(self, state: Any, side: str | None) -> None:
-        self.state = state
+        self.state = state  # (the native record also holds state.digests, for its call)
         self.side = side
         self.calls: list[Any] = []
 
