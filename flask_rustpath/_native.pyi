@@ -1,4 +1,6 @@
-"""Rust kernels compiled with PyO3 (see rust_src/). Every call releases the GIL."""
+"""Rust kernels compiled with PyO3 (see rust_src/). Every kernel releases the GIL for
+its computation; the request path's classes (rust_src/request_path.rs) work on Python
+objects and hold it."""
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -104,7 +106,7 @@ def configure_request_path(
     to_environ: Sequence[str],
     record_key: str,
     side_rule: type,
-    raise_mapped: Callable[..., Any],
+    failed_call: Callable[..., Any],
     no_write: Callable[[bytes], object],
 ) -> None:
     """Install how kernel calls find their request (once per process; the first wins)."""
@@ -127,6 +129,9 @@ class SidePaths:
 
     ready: bool
     hot: bool
+    wsgi_app: Any
+    @property
+    def state(self) -> Any: ...
     def __new__(cls, app: Any, wsgi_app: Any, state: Any) -> SidePaths: ...
     def _side_of(self, path: str) -> Any: ...
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]: ...

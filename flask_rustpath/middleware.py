@@ -25,7 +25,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter
 
-from .core.calling import raise_mapped
+from .core.calling import failed_call
 from .core.config import SettingsRefused, check_kernel_names
 from .core.errors import Misconfigured
 from .core.record import RECORD_KEY
@@ -53,10 +53,14 @@ class PairingMiddleware(SidePaths):
     :meth:`_routing_answer`. The once-only first request is :meth:`_first_request`.
     """
 
+    # The wrapped app and the runtime are the base's (``wsgi_app`` may be replaced, by a
+    # middleware put in between; ``state`` is read-only).
+    wsgi_app: WSGIApplication
+    state: RustPathState
+
     def __init__(self, app: Flask, wsgi_app: WSGIApplication, state: RustPathState) -> None:
+        # (the base took wsgi_app and state when the instance was made)
         self.app = app
-        self.wsgi_app = wsgi_app
-        self.state = state
         self.prefixes = state.side_prefixes
         self.any_prefix = tuple(prefix for prefix, _ in self.prefixes)
         self._lock = fork_safe_lock(self)
@@ -136,6 +140,6 @@ configure_request_path(
     ["request", "environ"],
     RECORD_KEY,
     SideRule,
-    raise_mapped,
+    failed_call,
     _no_write,
 )

@@ -100,13 +100,14 @@ def add_side_rules(app: Flask, prefixes: tuple[tuple[str, Side], ...]) -> None:
 
 def _never_provides_defaults(rule: Rule) -> None:
     """Answer werkzeug's "do you provide defaults for the rule matched?" with no Python
-    frame, for a rule without defaults (whose answer is always no).
+    frame, for a rule without defaults (whose answer is always no), unless its class
+    answers the question its own way.
 
     A match asks each rule of its endpoint that comes before the matched one; a twin
     comes after the plain rule and the other side's twin, so every ``/rust`` request
     would pay two calls of :meth:`~werkzeug.routing.Rule.provides_defaults_for`.
     """
-    if rule.defaults is None:
+    if rule.defaults is None and type(rule).provides_defaults_for is Rule.provides_defaults_for:
         rule.provides_defaults_for = operator.not_  # type: ignore[method-assign,assignment]
 
 

@@ -140,10 +140,11 @@ _request_context = request_context_getter()
 
 
 def _record_of_flask_request() -> CallRecord | None:
-    """The record of the request being served, made by its first kernel call on a plain
-    URL (the middleware makes it for a side-prefixed one). Found through Flask's request
-    context, which an ``async`` view's thread and a streamed body
-    (``stream_with_context``) share with the request."""
+    """The record of the request being served: the middleware's, or made by the first
+    kernel call in a request context the middleware did not serve (a test's
+    ``test_request_context``). Found through Flask's request context, which an
+    ``async`` view's thread and a streamed body (``stream_with_context``) share with the
+    request."""
     context = _request_context()
     if context is None:
         return None

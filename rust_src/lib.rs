@@ -33,6 +33,7 @@ pub mod primesum;
 mod pylog;
 pub mod request_path;
 pub mod sieve;
+pub mod timing;
 
 use dispatch::{Method, Stopped, CROSSOVER_N};
 

@@ -16,24 +16,28 @@
 //!   while a request is served runs the side the call policy picks, times it and
 //!   records it, when the call passes no limit and no cap, its Rust side is imported and
 //!   its backend is not `shadow`. Anything else goes to the Python subclass's
-//!   `_call`, the one full policy (`flask_rustpath.core.policy.run`); so does a
-//!   failure, which `raise_mapped` records and maps to its answer.
+//!   `_call`, the one full policy (`flask_rustpath.core.policy.run`). A failure is
+//!   recorded and mapped to its answer by the policy's own `failed_call`.
+//!
+//! The kernel's exception is taken from the interpreter directly, not through PyO3's
+//! `PyErr::fetch`: that turns a `PanicException` of this module's own kernels back into
+//! a Rust panic, printing it and calling `sys.excepthook` on the way.
 //!
 //! How a call finds the request it belongs to is installed once by the Flask face
 //! ([`configure_request_path`]); until then every call takes the Python path.
 
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyBaseException, PyRuntimeError, PySystemError};
 use pyo3::ffi;
 use pyo3::intern;
-use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::PyTraverseError;
+use pyo3::PyVisit;
 
 const BACKEND_HEADER: &str = "X-RustPath-Backend";
 const TIMING_HEADER: &str = "Server-Timing";
@@ -51,9 +55,9 @@ struct RequestPath {
     /// The rule class of a paired view's side twins: a pinned request served by one
     /// gets the backend header even when it calls no kernel.
     side_rule: Py<PyAny>,
-    /// `raise_mapped(kernel, side, exc, events, calls)`: records a failed call and
-    /// raises what it maps to.
-    raise_mapped: Py<PyAny>,
+    /// `failed_call(kernel, side, exc, events, calls)`: records a failed call and
+    /// returns what to raise for it.
+    failed_call: Py<PyAny>,
     /// The `write` callable a held-back response gets (it refuses to write).
     no_write: Py<PyAny>,
 }
@@ -63,14 +67,14 @@ static REQUEST_PATH: PyOnceLock<RequestPath> = PyOnceLock::new();
 /// Install how kernel calls find their request. Once per process: the first call
 /// wins (a module reloaded in a shell installs the same pieces again).
 #[pyfunction]
-#[pyo3(signature = (current, to_environ, record_key, side_rule, raise_mapped, no_write))]
+#[pyo3(signature = (current, to_environ, record_key, side_rule, failed_call, no_write))]
 pub fn configure_request_path(
     py: Python<'_>,
     current: Py<PyAny>,
     to_environ: Vec<Py<PyString>>,
     record_key: Py<PyString>,
     side_rule: Py<PyAny>,
-    raise_mapped: Py<PyAny>,
+    failed_call: Py<PyAny>,
     no_write: Py<PyAny>,
 ) {
     let path = RequestPath {
@@ -78,7 +82,7 @@ pub fn configure_request_path(
         to_environ,
         record_key,
         side_rule,
-        raise_mapped,
+        failed_call,
         no_write,
     };
     let _first_wins = REQUEST_PATH.set(py, path);
@@ -101,6 +105,13 @@ pub struct CallRecord {
 
 #[pymethods]
 impl CallRecord {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.state)?;
+        visit.call(&self.side)?;
+        visit.call(&self.calls)?;
+        visit.call(&self.digests)
+    }
+
     #[new]
     fn new(state: &Bound<'_, PyAny>, side: Option<Py<PyString>>) -> PyResult<Self> {
         let digests = state.getattr("digests")?.cast_into::<PyDict>()?.unbind();
@@ -116,7 +127,8 @@ impl CallRecord {
 /// The base of the pairing middleware (see the module docs).
 #[pyclass(frozen, subclass, module = "flask_rustpath._native")]
 pub struct SidePaths {
-    wsgi_app: Py<PyAny>,
+    /// The app it wraps; replaceable (a profiler or test middleware put in between).
+    wsgi_app: Mutex<Py<PyAny>>,
     state: Py<PyAny>,
     /// The runtime's `digests`, given to each request's record.
     digests: Py<PyDict>,
@@ -146,13 +158,42 @@ impl SidePaths {
             .cast_into::<PyDict>()?
             .unbind();
         Ok(SidePaths {
-            wsgi_app,
+            wsgi_app: Mutex::new(wsgi_app),
             state,
             digests,
             prefixes,
             ready: AtomicBool::new(false),
             hot: AtomicBool::new(true),
         })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(app) = self.wsgi_app.lock() {
+            visit.call(&*app)?;
+        }
+        visit.call(&self.state)?;
+        visit.call(&self.digests)?;
+        for (_, side) in &self.prefixes {
+            visit.call(side)?;
+        }
+        Ok(())
+    }
+
+    /// The WSGI app it wraps: Flask's own, or what was put in between since.
+    #[getter]
+    fn wsgi_app(&self, py: Python<'_>) -> Py<PyAny> {
+        self.wsgi_app.lock().expect("not poisoned").clone_ref(py)
+    }
+
+    #[setter]
+    fn set_wsgi_app(&self, app: Py<PyAny>) {
+        *self.wsgi_app.lock().expect("not poisoned") = app;
+    }
+
+    /// The app's runtime (its `RustPathState`).
+    #[getter]
+    fn state(&self, py: Python<'_>) -> Py<PyAny> {
+        self.state.clone_ref(py)
     }
 
     #[getter]
@@ -225,7 +266,8 @@ impl SidePaths {
                 held: Mutex::new(None),
             },
         )?;
-        let body = this.wsgi_app.bind(py).call1((environ, &start))?;
+        let wsgi_app = this.wsgi_app.lock().expect("not poisoned").clone_ref(py);
+        let body = wsgi_app.bind(py).call1((environ, &start))?;
         let held = start.get().held.lock().expect("not poisoned").take();
         match held {
             None => Ok(body.unbind()),
@@ -264,6 +306,20 @@ pub struct Start {
 
 #[pymethods]
 impl Start {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.record)?;
+        visit.call(&self.environ)?;
+        visit.call(&self.respond)?;
+        if let Ok(held) = self.held.lock() {
+            if let Some((status, headers, exc_info)) = &*held {
+                visit.call(status)?;
+                visit.call(headers)?;
+                visit.call(exc_info)?;
+            }
+        }
+        Ok(())
+    }
+
     #[pyo3(signature = (status, headers, exc_info = None))]
     fn __call__(
         &self,
@@ -294,6 +350,9 @@ impl Start {
                 return Ok(path.no_write.clone_ref(py));
             }
         }
+        // A later call (an error page after a held-back 404, with exc_info) is the one
+        // that stands: nothing is held back any more.
+        self.held.lock().expect("not poisoned").take();
         Ok(self
             .respond
             .bind(py)
@@ -356,7 +415,7 @@ fn kernel_headers<'py>(
         if !timing.is_empty() {
             timing.push_str(", ");
         }
-        write_timing(&mut timing, side.to_str()?, kernel.to_str()?, seconds);
+        crate::timing::write_entry(&mut timing, side.to_str()?, kernel.to_str()?, seconds);
         if !sides
             .iter()
             .any(|seen| seen.is(&side) || seen.to_str().ok() == side.to_str().ok())
@@ -373,58 +432,27 @@ fn kernel_headers<'py>(
     Ok((backend, PyString::new(py, &timing).into_any()))
 }
 
-/// One `Server-Timing` entry, as `flask_rustpath.support.headers.timing` writes it: the
-/// duration in milliseconds with three decimals, from the microseconds rounded half to
-/// even (integer formatting: a float's costs about 1k instructions more per request).
-pub fn write_timing(out: &mut String, side: &str, kernel: &str, seconds: Option<f64>) {
-    out.push_str(side);
-    if let Some(seconds) = seconds {
-        let micros = (seconds * 1e6).round_ties_even().max(0.0) as u64;
-        out.push_str(";dur=");
-        push_decimal(out, micros / 1000);
-        out.push('.');
-        let fraction = micros % 1000;
-        for digit in [fraction / 100, fraction / 10 % 10, fraction % 10] {
-            out.push(char::from(b'0' + digit as u8));
-        }
-    }
-    out.push_str(";desc=\"");
-    out.push_str(kernel);
-    out.push('"');
-}
-
-/// `value` in decimal digits (what `write!` does, without its formatting machinery).
-fn push_decimal(out: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
-}
-
-/// [`write_timing`] for Python, so a test can hold it to the reference.
+/// [`crate::timing::write_entry`] for Python, so a test can hold it to the reference.
 #[pyfunction]
 #[pyo3(name = "_timing_entry", signature = (side, kernel, seconds))]
 #[must_use]
 pub fn timing_entry_py(side: &str, kernel: &str, seconds: Option<f64>) -> String {
     let mut entry = String::new();
-    write_timing(&mut entry, side, kernel, seconds);
+    crate::timing::write_entry(&mut entry, side, kernel, seconds);
     entry
 }
 
 /// The base of `Kernel` (see the module docs).
 #[pyclass(frozen, subclass, module = "flask_rustpath._native")]
 pub struct KernelCall {
-    /// The Rust side's function and whether it takes `timeout=`, once imported (a
-    /// target is imported once and never changes).
-    rust: PyOnceLock<(Py<PyAny>, bool)>,
+    /// The Rust target last seen, its imported function and whether it takes
+    /// `timeout=` (a target is imported once; the kernel's target is compared each call,
+    /// so a target replaced, by a test's patch, is followed).
+    rust: Mutex<Option<RustSide>>,
 }
+
+/// A kernel's Rust target, its imported function, and whether that takes `timeout=`.
+type RustSide = (Py<PyAny>, Py<PyAny>, bool);
 
 #[pymethods]
 impl KernelCall {
@@ -432,8 +460,18 @@ impl KernelCall {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         KernelCall {
-            rust: PyOnceLock::new(),
+            rust: Mutex::new(None),
         }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(rust) = self.rust.lock() {
+            if let Some((target, function, _)) = &*rust {
+                visit.call(target)?;
+                visit.call(function)?;
+            }
+        }
+        Ok(())
     }
 
     #[pyo3(signature = (*args, **kwargs))]
@@ -444,7 +482,8 @@ impl KernelCall {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let kernel = slf.as_any();
-        if let Some(call) = FastCall::of(slf)? {
+        // A lookup that fails (an unexpected shape) is the policy's to report.
+        if let Ok(Some(call)) = FastCall::of(slf) {
             return call.run(kernel, args, kwargs);
         }
         Ok(kernel
@@ -473,10 +512,8 @@ const PYTHON_GUARDED: usize = 1;
 const RUST_GUARDED: usize = 2;
 const DEADLINE: usize = 3;
 const EVENTS: usize = 4;
-const RUST_TARGET: usize = 5;
-const PYTHON_FUNCTION: usize = 6;
-const NAME: usize = 7;
-const EVENTS_APPEND: usize = 8;
+const NAME: usize = 5;
+const EVENTS_APPEND: usize = 6;
 
 impl<'py> FastCall<'py> {
     /// `None` for a call the Python policy serves: outside a request, a kernel with no
@@ -501,32 +538,25 @@ impl<'py> FastCall<'py> {
         let side = if let Some(pinned) = &record.get().side {
             pinned.bind(py).clone()
         } else {
-            let backend = digest.get_item(BACKEND)?.cast_into::<PyString>()?;
-            if backend.to_str()? == "shadow" {
-                return Ok(None);
-            }
-            backend
+            digest.get_item(BACKEND)?.cast_into::<PyString>()?
         };
         let rust = match side.to_str()? {
             "python" => false,
             "rust" => true,
-            _ => return Ok(None),
+            _ => return Ok(None), // "shadow": the policy offers the call to shadow mode
         };
         let guarded = if rust { RUST_GUARDED } else { PYTHON_GUARDED };
         if digest.get_item(guarded)?.is_truthy()? {
             return Ok(None);
         }
         let (function, deadline) = if rust {
-            let Some((function, takes)) = Self::rust_side(slf, &digest)? else {
+            let Some((function, takes)) = Self::rust_side(slf)? else {
                 return Ok(None);
             };
             let deadline = digest.get_item(DEADLINE)?;
-            (
-                function.bind(py).clone(),
-                (*takes && !deadline.is_none()).then_some(deadline),
-            )
+            (function, (takes && !deadline.is_none()).then_some(deadline))
         } else {
-            (digest.get_item(PYTHON_FUNCTION)?, None)
+            (kernel.getattr(intern!(py, "python"))?, None)
         };
         let events = digest.get_item(EVENTS)?;
         let append = digest.get_item(EVENTS_APPEND)?;
@@ -563,22 +593,22 @@ impl<'py> FastCall<'py> {
     }
 
     /// The Rust side's function and whether it takes `timeout=`, once it is imported.
-    fn rust_side<'a>(
-        slf: &'a Bound<'py, KernelCall>,
-        digest: &Bound<'py, PyTuple>,
-    ) -> PyResult<Option<&'a (Py<PyAny>, bool)>> {
+    fn rust_side(slf: &Bound<'py, KernelCall>) -> PyResult<Option<(Bound<'py, PyAny>, bool)>> {
         let py = slf.py();
-        let cached = &slf.get().rust;
-        if let Some(known) = cached.get(py) {
-            return Ok(Some(known));
+        let target = slf.as_any().getattr(intern!(py, "rust"))?;
+        let mut cached = slf.get().rust.lock().expect("not poisoned");
+        if let Some((known, function, takes)) = &*cached {
+            if known.is(&target) {
+                return Ok(Some((function.bind(py).clone(), *takes)));
+            }
         }
-        let target = digest.get_item(RUST_TARGET)?;
         let function = target.getattr(intern!(py, "function"))?;
         if function.is_none() {
             return Ok(None); // not imported yet: the policy imports it
         }
         let takes = target.getattr(intern!(py, "takes_timeout"))?.is_truthy()?;
-        Ok(Some(cached.get_or_init(py, || (function.unbind(), takes))))
+        *cached = Some((target.unbind(), function.clone().unbind(), takes));
+        Ok(Some((function, takes)))
     }
 
     fn run(
@@ -591,32 +621,21 @@ impl<'py> FastCall<'py> {
         let record = self.record.get();
         let calls = record.calls.bind(py);
         let started = Instant::now();
-        // A panic in a kernel of this same module comes back as its PanicException, which
-        // PyO3 turns into a panic again as it fetches it: caught here, it is raised as a
-        // PanicException once more, so the policy maps it to a 500 like any other.
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            call_with_deadline(&self.function, args, kwargs, self.deadline.as_ref())
-        }))
-        .unwrap_or_else(|payload| Err(panic_error(payload.as_ref())));
+        let outcome = call_kernel(&self.function, args, kwargs, self.deadline.as_ref());
         let seconds = started.elapsed().as_secs_f64();
         let result = match outcome {
             Ok(result) => result,
-            Err(err) => {
-                let exc = err.into_value(py);
+            Err(exc) => {
                 let events = self
                     .events
                     .as_ref()
                     .map_or_else(|| py.None(), |e| e.clone().unbind());
-                let raised = self.path.raise_mapped.bind(py).call1((
-                    kernel,
-                    &self.side,
-                    exc.clone_ref(py),
-                    events,
-                    calls,
-                ));
-                return Err(raised
-                    .err()
-                    .unwrap_or_else(|| PyErr::from_value(exc.into_bound(py).into_any())));
+                let raised = self
+                    .path
+                    .failed_call
+                    .bind(py)
+                    .call1((kernel, &self.side, &exc, events, calls))?;
+                return Err(PyErr::from_value(raised));
             }
         };
         let call = PyTuple::new(
@@ -637,59 +656,99 @@ impl<'py> FastCall<'py> {
 }
 
 /// `function(*args, **kwargs)`, with `timeout=deadline` unless the caller gave its own
-/// (the caller's wins, as in the Python policy).
-fn call_with_deadline<'py>(
+/// (the caller's wins, as in the Python policy); what it raised, as the exception.
+fn call_kernel<'py>(
     function: &Bound<'py, PyAny>,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
     deadline: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> Result<Bound<'py, PyAny>, Bound<'py, PyBaseException>> {
     static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
     let py = function.py();
-    let Some(deadline) = deadline else {
-        return function.call(args, kwargs);
+    let given = kwargs.filter(|given| !given.is_empty());
+    let result = match (deadline, given) {
+        (None, _) => call_object(function, args, given),
+        (Some(deadline), Some(given)) => {
+            let merged = PyDict::new(py);
+            let merge = merged
+                .set_item(intern!(py, "timeout"), deadline)
+                .and_then(|()| merged.update(given.as_mapping()));
+            if let Err(err) = merge {
+                return Err(err.into_value(py).into_bound(py));
+            }
+            call_object(function, args, Some(&merged))
+        }
+        (Some(deadline), None) => {
+            // The common case, with no dict: the positional arguments, then the deadline
+            // named by `kwnames`, as the vectorcall protocol passes keywords.
+            let kwnames = KWNAMES.get_or_init(py, || {
+                PyTuple::new(py, [intern!(py, "timeout")])
+                    .expect("a tuple of one str")
+                    .unbind()
+            });
+            let mut stack: Vec<*mut ffi::PyObject> = Vec::with_capacity(args.len() + 1);
+            stack.extend(args.iter_borrowed().map(pyo3::Borrowed::as_ptr));
+            stack.push(deadline.as_ptr());
+            // SAFETY: `stack` holds borrowed pointers to live objects for the whole call:
+            // the items of `args` (held by the caller) and `deadline` (held by the plan's
+            // digest). `kwnames` is a tuple of one `str` naming the last entry, and
+            // `args.len()` counts the others, as `PyObject_Vectorcall` requires.
+            #[allow(unsafe_code)]
+            unsafe {
+                ffi::PyObject_Vectorcall(
+                    function.as_ptr(),
+                    stack.as_ptr(),
+                    args.len(),
+                    kwnames.as_ptr(),
+                )
+            }
+        }
     };
-    if let Some(given) = kwargs.filter(|given| !given.is_empty()) {
-        let merged = PyDict::new(py);
-        merged.set_item(intern!(py, "timeout"), deadline)?;
-        merged.update(given.as_mapping())?;
-        return function.call(args, Some(&merged));
+    if result.is_null() {
+        return Err(take_raised(py));
     }
-    // The common case, with no dict: the positional arguments, then the deadline named
-    // by `kwnames`, as the vectorcall protocol passes keywords.
-    let kwnames = KWNAMES.get_or_init(py, || {
-        PyTuple::new(py, ["timeout"]).expect("a tuple").unbind()
-    });
-    let mut stack: Vec<*mut ffi::PyObject> = Vec::with_capacity(args.len() + 1);
-    stack.extend(args.iter_borrowed().map(pyo3::Borrowed::as_ptr));
-    stack.push(deadline.as_ptr());
-    let positional = args.len();
-    // SAFETY: `stack` holds borrowed pointers to live objects for the whole call: the
-    // items of `args` (held by the caller) and `deadline` (held by the plan's digest).
-    // `kwnames` is a tuple of one `str` naming the last entry, and `positional` counts
-    // the others, as `PyObject_Vectorcall` requires. The result is a new reference or
-    // NULL with an exception set, which `from_owned_ptr_or_err` takes over.
+    // SAFETY: a non-NULL result of a call is a new reference.
+    #[allow(unsafe_code)]
+    Ok(unsafe { Bound::from_owned_ptr(py, result) })
+}
+
+/// `PyObject_Call(function, args, kwargs)`: a new reference, or NULL with an exception set.
+fn call_object(
+    function: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> *mut ffi::PyObject {
+    let kwargs = kwargs.map_or(std::ptr::null_mut(), Bound::as_ptr);
+    // SAFETY: `function`, `args` (a tuple) and `kwargs` (a dict, or NULL) are live.
     #[allow(unsafe_code)]
     unsafe {
-        let result = ffi::PyObject_Vectorcall(
-            function.as_ptr(),
-            stack.as_ptr(),
-            positional,
-            kwnames.as_ptr(),
-        );
-        Bound::from_owned_ptr_or_err(py, result)
+        ffi::PyObject_Call(function.as_ptr(), args.as_ptr(), kwargs)
     }
 }
 
-/// The PanicException a caught panic's payload says, worded as PyO3 words it.
-#[cold]
-fn panic_error(payload: &(dyn std::any::Any + Send)) -> PyErr {
-    let message = if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else {
-        "panic from Rust code".to_owned()
-    };
-    PanicException::new_err((message,))
+/// The exception a call just raised, taken from the interpreter, with its traceback.
+fn take_raised(py: Python<'_>) -> Bound<'_, PyBaseException> {
+    let mut kind: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut traceback: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: called with the GIL held, right after a call returned NULL. Fetch hands
+    // over new references (or NULL) and clears the error; normalizing makes `value` an
+    // instance of `kind`; the traceback is attached to it, and the references to the
+    // type and traceback released. `value` is then owned by the returned Bound.
+    #[allow(unsafe_code, deprecated)]
+    unsafe {
+        ffi::PyErr_Fetch(&raw mut kind, &raw mut value, &raw mut traceback);
+        if kind.is_null() {
+            return PySystemError::new_err("a kernel call failed without an exception")
+                .into_value(py)
+                .into_bound(py);
+        }
+        ffi::PyErr_NormalizeException(&raw mut kind, &raw mut value, &raw mut traceback);
+        if !traceback.is_null() {
+            ffi::PyException_SetTraceback(value, traceback);
+            ffi::Py_DECREF(traceback);
+        }
+        ffi::Py_DECREF(kind);
+        Bound::from_owned_ptr(py, value).cast_into_unchecked()
+    }
 }

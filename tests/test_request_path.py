@@ -59,9 +59,18 @@ def test_native_and_python_request_paths_answer_alike() -> None:
     )
     reference = json.loads(support.run_python(["-c", script]).stdout)
     assert native == reference
-    statuses = {url: status for url, status, *_ in native}
-    assert statuses["/both/5000"] == 422 and statuses["/fails/2"] == 400
-    assert statuses["/json/x"] == 404 and statuses["/rust/nowhere"] == 404
+    rows = {row[0]: row for row in native[:-1]}
+    assert rows["/both/5000"][1] == 422 and rows["/fails/2"][1] == 400
+    assert rows["/python/both/500"][1] == 422
+    assert rows["/json/x"][1] == 404 and rows["/rust/nowhere"][1] == 404
+    assert rows["/rustic"][1:3] == [200, None] and rows["/python2/none"][1] == 404
+    assert json.loads(rows["/rust/caught/3"][4]) == {
+        "error": "BadInput",
+        "cause": "ValueError",
+        "context": "ValueError",
+        "suppressed": True,
+    }
+    assert native[-1]["plain"]["rust"]["requests"] > 0
 
 
 def test_the_common_call_is_native_and_the_rest_python(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,8 +108,10 @@ def test_a_kernel_called_outside_the_middleware_makes_its_record() -> None:
     """A request context the middleware did not serve (a test's own) still records."""
     app, (plain, _, _) = build()
     with app.test_request_context("/anything"):
-        assert plain(4) == 8
-        assert plain(5) == 10
+        assert plain(4) == 8  # makes the record, and the plan
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Kernel, "_call", lambda *args: pytest.fail("not native"))
+            assert plain(5) == 10
         from flask import request
 
         record = request.environ["flask_rustpath.record"]
@@ -169,3 +180,109 @@ def test_the_deadline_reaches_a_rust_side_that_takes_one_and_the_caller_may_over
         }
     answer = client.get("/python/echo").json
     assert answer["plain"] == [1, 0, None] and answer["own"] == [1, 0, 0.5]
+
+
+def test_a_native_duration_is_the_calls_own() -> None:
+    """Server-Timing's dur is the time of the call: at least the 5 ms the kernel sleeps."""
+    import time
+
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    def python(n: int) -> int:
+        return n
+
+    def rust(n: int) -> int:
+        time.sleep(0.005)
+        return n
+
+    kernel = rustpath.kernel(rust=rust, name="slow")(python)
+    rustpath.route("/slow/<int:n>", kernel)
+    client = app.test_client()
+    client.get("/slow/1")  # the plan
+    entry = client.get("/rust/slow/1").headers["Server-Timing"]
+    millis = float(entry.split("dur=")[1].split(";")[0])
+    assert 5.0 <= millis < 5000.0
+
+
+def test_an_app_is_freed_once_dropped() -> None:
+    """The native middleware takes part in garbage collection: an app made, served and
+    dropped (an app factory in a test suite) is freed."""
+    import gc
+    import weakref
+
+    refs = []
+    for _ in range(3):
+        app, _kernels = build()
+        assert app.test_client().get("/rust/both/3").status_code == 200
+        refs.append(weakref.ref(app))
+        del app, _kernels
+    gc.collect()
+    assert [ref() for ref in refs] == [None, None, None]
+
+
+def test_a_middleware_put_in_between_is_served() -> None:
+    """``app.wsgi_app.wsgi_app`` may be replaced (a profiler, a test middleware): the
+    native middleware calls what is there now."""
+    app, _ = build()
+    inner = app.wsgi_app.wsgi_app
+
+    def tagging(environ: Any, start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("X-Between", "yes")], exc_info)
+
+        return inner(environ, start)
+
+    app.wsgi_app.wsgi_app = tagging  # type: ignore[attr-defined]
+    response = app.test_client().get("/rust/both/3")
+    assert response.headers["X-Between"] == "yes"
+    assert response.headers["X-RustPath-Backend"] == "rust"
+
+
+def test_a_patched_reference_is_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that patches a kernel's Python function after its first call gets the
+    patch on the native path too."""
+    app, (plain, _, _) = build()
+    client = app.test_client()
+    assert client.get("/python/both/3").json["plain"] == 6
+    monkeypatch.setattr(plain, "python", lambda n: -n)
+    assert client.get("/python/both/3").json["plain"] == -3
+
+
+def test_a_native_panic_is_not_printed_or_hooked(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A panic in one of this module's own kernels on the native path is a 500, with
+    nothing written to stderr by PyO3 and no call of ``sys.excepthook``."""
+    import sys
+
+    if not hasattr(_native, "_panic"):
+        pytest.skip("built without the test-hooks feature")
+    hooked: list[Any] = []
+    monkeypatch.setattr(sys, "excepthook", lambda *args: hooked.append(args))
+    app = Flask(__name__)
+    rustpath = RustPath(app)
+
+    def boom(message: str) -> None:
+        return None
+
+    kernel = rustpath.kernel(rust=_native._panic, name="boom")(boom)
+    seen: list[BaseException] = []
+
+    @app.get("/boom")
+    @rustpath.paired
+    def view() -> str:
+        try:
+            kernel("kaput")
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+        return "unreachable"
+
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/rust/boom").status_code == 500
+    assert hooked == []
+    assert "resuming a panic" not in capfd.readouterr().err
+    cause = seen[-1].__cause__
+    assert type(cause).__name__ == "PanicException" and "kaput" in str(cause)

@@ -57,6 +57,20 @@ def raise_mapped(
     """Record ``exc`` as the call's outcome in ``events`` and ``calls`` (each unless
     ``None``) and raise what it maps to (called from the ``except`` block around an
     implementation call)."""
+    raise failed_call(kernel, side, exc, events, calls)
+
+
+def failed_call(
+    kernel: KernelSpec,
+    side: Side,
+    exc: BaseException,
+    events: MutableSequence[Any] | None,
+    calls: MutableSequence[Any] | None = None,
+) -> BaseException:
+    """Record ``exc`` as the call's outcome in ``events`` and ``calls`` (each unless
+    ``None``) and return what to raise: the error it maps to, caused by ``exc`` (as
+    ``raise error from exc`` leaves it), or ``exc`` itself. The native call raises it
+    the same way (see ``rust_src/request_path.rs``)."""
     error = mapped(kernel, side, exc)
     call = (kernel.name, side, None, error_code(error or exc))
     if calls is not None:
@@ -64,8 +78,10 @@ def raise_mapped(
     if events is not None:
         events.append(call)
     if error is None:
-        raise exc
-    raise error from exc
+        return exc
+    error.__cause__ = exc  # also suppresses the context, as `from` does
+    error.__context__ = exc
+    return error
 
 
 def mapped(kernel: KernelSpec, side: Side, exc: BaseException) -> HotRouteError | None:

@@ -44,8 +44,8 @@ class KernelPlan:
     # Whether a call of the side passes a limit or a cap: most pass neither, and skip both.
     guarded: Mapping[Side, bool]
     # What the native call path reads, in one tuple: (backend, python guarded, rust
-    # guarded, deadline, events, the Rust target, the Python function, the kernel's
-    # name, events.append). See rust_src/request_path.rs.
+    # guarded, deadline, events, the kernel's name, events.append). See
+    # rust_src/request_path.rs.
     kernel: KernelSpec
     digest: tuple[Any, ...] = field(init=False)
 
@@ -57,8 +57,6 @@ class KernelPlan:
             self.guarded["rust"],
             self.deadline,
             self.events,
-            kernel.rust,
-            kernel.python,
             kernel.name,
             self.events.append,
         )

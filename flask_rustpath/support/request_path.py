@@ -24,7 +24,7 @@ def configure_request_path(
     to_environ: Sequence[str],
     record_key: str,
     side_rule: type,
-    raise_mapped: Callable[..., Any],
+    failed_call: Callable[..., Any],
     no_write: Callable[[bytes], object],
 ) -> None:
     """Install how a request's pieces are found (the first call wins, as natively)."""
@@ -51,8 +51,8 @@ class KernelCall:
 
 
 class SidePaths:
-    """The pairing middleware's base (its subclass sets ``wsgi_app``, ``state`` and
-    ``prefixes``, and provides ``_first_request`` and ``_routing_answer``)."""
+    """The pairing middleware's base (its subclass sets ``prefixes``, and provides
+    ``_first_request`` and ``_routing_answer``)."""
 
     ready = False
     hot = True
@@ -60,8 +60,13 @@ class SidePaths:
     state: Any
     prefixes: tuple[tuple[str, str], ...]
 
-    def __init__(self, app: Any, wsgi_app: Any, state: Any) -> None:
-        """Nothing to set here: the subclass keeps what a request reads."""
+    def __new__(cls, app: Any, wsgi_app: Any, state: Any) -> SidePaths:
+        # As the native base: the instance takes the wrapped app and the runtime when
+        # it is made, before the subclass's __init__.
+        self = super().__new__(cls)
+        self.wsgi_app = wsgi_app
+        self.state = state
+        return self
 
     def _side_of(self, path: str) -> str | None:
         for prefix, side in self.prefixes:

@@ -107,7 +107,8 @@ pub async fn answer(
             failed(&answers.invalid_result, &[])
         }
         Outcome::Ok(result) => {
-            let ms = format!("{:.3}", seconds * 1000.0);
+            let mut ms = String::with_capacity(12);
+            crate::timing::push_millis(&mut ms, seconds);
             let response = respond(
                 &answers.ok,
                 &[("result", Slot::Raw(&result)), ("ms", Slot::Raw(&ms))],

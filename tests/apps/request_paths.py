@@ -13,7 +13,7 @@ from flask_rustpath import RustPath
 
 def build() -> tuple[Flask, Any]:
     app = Flask(__name__)
-    app.config.update(RUSTPATH_LIMITS={"guarded": {"rust": {"n": 1000}}})
+    app.config.update(RUSTPATH_LIMITS={"guarded": {"rust": {"n": 1000}, "python": {"n": 100}}})
     rustpath = RustPath(app)
 
     def double(n: int) -> int:
@@ -41,6 +41,26 @@ def build() -> tuple[Flask, Any]:
     def fail(n: int) -> Any:
         return jsonify(result=failing(n))
 
+    @app.get("/caught/<int:n>")
+    @rustpath.paired
+    def caught(n: int) -> Any:
+        # What a view's own handler sees of a failed call: the error, its cause and
+        # context, and whether the context is suppressed (as `raise ... from` leaves it).
+        try:
+            failing(n)
+        except Exception as exc:
+            return jsonify(
+                error=type(exc).__name__,
+                cause=type(exc.__cause__).__name__,
+                context=type(exc.__context__).__name__,
+                suppressed=exc.__suppress_context__,
+            )
+        return "unreachable"
+
+    @app.get("/rustic")
+    def rustic() -> str:  # a plain URL that starts like a side prefix
+        return "plain"
+
     @app.get("/none")
     @rustpath.paired
     def none() -> str:
@@ -56,6 +76,7 @@ URLS = [
     "/python/both/3",
     "/both/5000",  # the guarded kernel's limit: 422
     "/rust/both/5000",
+    "/python/both/500",  # the guarded kernel's Python-side limit
     "/both/13",  # the view's own 404
     "/rust/both/13",
     "/fails/2",  # Err -> 400 naming the kernel
@@ -67,6 +88,11 @@ URLS = [
     "/rust/json/4",
     "/json/x",  # a routing error under a JSON route: JSON 404
     "/rust/json/x",
+    "/caught/3",
+    "/rust/caught/3",
+    "/python/caught/3",
+    "/rustic",  # not under /rust: no side, no header
+    "/python2/none",
     "/nowhere",
     "/rust/nowhere",
     "/rust",
@@ -93,4 +119,15 @@ def answers(app: Flask) -> list[Any]:
                 response.get_data(as_text=True),
             ]
         )
+    # What the app's metrics counted, per kernel and side (mean times aside).
+    counts = app.extensions["rustpath"].metrics.snapshot()
+    out.append(
+        {
+            kernel: {
+                side: {key: value for key, value in stats.items() if key != "mean_ms"}
+                for side, stats in sides.items()
+            }
+            for kernel, sides in sorted(counts.items())
+        }
+    )
     return out
