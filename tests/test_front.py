@@ -25,13 +25,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from flask_rustpath import _native
+from flask_rustpath import RustPath, _native
 from flask_rustpath.core.admission import refusal_message
 from flask_rustpath.demo import create_app
 from flask_rustpath.serving import hey
@@ -41,6 +43,7 @@ from flask_rustpath.serving.front import (
     FrontOptions,
     connection_bound,
     front_config,
+    json_kind,
     native_plan,
     raise_descriptor_limit,
     segments,
@@ -86,13 +89,56 @@ def test_rules_the_front_cannot_match_exactly_stay_with_gunicorn() -> None:
         assert segments(rule) is None, rule
 
 
-def test_a_route_reading_the_query_is_proxied_with_the_reason() -> None:
+def test_a_route_with_parameters_beyond_the_url_reads_them_from_a_json_body() -> None:
+    """The front checks a JSON body's parameters against their annotations; a request
+    without one (a query string) goes to gunicorn per request, not per route."""
     from tests.apps.front_app import create_app as front_app
 
     plan = native_plan(front_app())
-    assert "scale" in plan.proxied["scaled"]
-    assert [route["kernel"] for route in plan.routes] == ["shadowed"]
-    assert plan.routes[0]["shadow_rate"] == 1.0
+    assert plan.proxied == {}
+    routes = {route["kernel"]: route for route in plan.routes}
+    assert routes["shadowed"]["shadow_rate"] == 1.0
+    assert routes["shadowed"]["parameters"] == []
+    assert routes["scaled"]["methods"] == ["GET"]
+    assert routes["scaled"]["parameters"] == [
+        {"name": "scale", "kind": {"type": "int", "nullable": False}}
+    ]
+
+
+def test_the_front_checks_the_annotations_flask_checks_and_no_other() -> None:
+    assert json_kind(list[str]) == {
+        "type": "list",
+        "nullable": False,
+        "item": {"type": "str", "nullable": False},
+    }
+    assert json_kind(dict[str, float | None] | None) == {
+        "type": "dict",
+        "nullable": True,
+        "item": {"type": "float", "nullable": True},
+    }
+    assert json_kind(Any) == {"type": "any", "nullable": True}
+    assert json_kind(list) == {"type": "list", "nullable": False, "item": json_kind(Any)}
+    for unchecked in (bytes, tuple[int, int], list[bytes], int | str, set[int]):
+        assert json_kind(unchecked) is None, unchecked
+
+
+def test_a_route_whose_body_flask_reads_its_own_way_stays_with_gunicorn() -> None:
+    from tests.apps.front_app import create_app as front_app
+
+    app = front_app()
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    assert "MAX_CONTENT_LENGTH" in native_plan(app).proxied["scaled"]
+    assert "shadowed" not in native_plan(app).proxied
+
+    rustpath = RustPath()
+
+    @rustpath.hot("/blob", methods=["POST"], rust=abs)
+    def blob(data: bytes) -> int:
+        return len(data)
+
+    other = Flask(__name__)
+    rustpath.init_app(other)
+    assert "the front does not check the type of data" in native_plan(other).proxied["blob"]
 
 
 def test_the_front_refuses_a_bad_configuration_or_entry() -> None:

@@ -8,19 +8,25 @@ tests, its native door, the running front, and shadow mode.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flask_rustpath import RustPath
 from flask_rustpath.crates import signature as crate_signature
@@ -374,13 +380,11 @@ def test_the_twins_native_door_answers_as_the_reference(twin: Twin) -> None:
 
 @pytest.mark.slow
 def test_the_front_serves_the_twins_route(twin: Twin) -> None:
-    """``flask rustpath serve`` with the app that declares the kernel: the route answers
-    through the crate (Rust, not the reference). It is a POST of a JSON body, which the
-    front hands to gunicorn (it answers GET routes of URL values itself); the plan says
-    so, and the native door above is the one it would call."""
+    """``flask rustpath serve`` with the app that declares the kernel: the route, a POST
+    of a JSON body, is answered by the front itself through the crate's native entry
+    point (no gunicorn ``Server`` header), and ``/python/top`` by gunicorn."""
     app = top_words_app.create_app()
-    reason = native_plan(app).proxied["top_words"]
-    assert "reads parameters from the request body" in reason
+    assert "top_words" not in native_plan(app).proxied
     body = json.dumps({"words": ["a", "b", "a", "c", "b", "a"], "n": 2}).encode()
     env = {"PYTHONPATH": str(ROOT)}
     app_spec = "tests.apps.top_words:create_app()"
@@ -396,7 +400,9 @@ def test_the_front_serves_the_twins_route(twin: Twin) -> None:
             assert status == 200, answer
             assert json.loads(answer) == {"result": [["a", 3], ["b", 2]]}
             assert headers["X-RustPath-Backend"] == backend, path
-        assert f"top_words goes to gunicorn: {reason}" in running.log_text()
+            native = headers["Server"] is None
+            assert native == (backend == "rust"), (path, headers["Server"])
+        assert "top_words goes to gunicorn" not in running.log_text()
     assert running.process.returncode == 0, running.log_text()
 
 
@@ -423,6 +429,159 @@ def test_the_twin_is_shadowed(twin: Twin) -> None:
     counts = top_words_app.rustpath.stats(app)["top_words"]["shadow"]
     assert counts.get("match") == len(inputs), counts
     assert not counts.get("mismatch"), counts
+
+
+# Requests to the twin's route, as (method, path, Content-Type or None, body), and
+# whether the front answers each itself; gunicorn answers the others the app's way.
+_WORDS = ["the", "cat", "the", "hat", "a", "cat", "the"]
+BODY_REQUESTS: list[tuple[str, str, str | None, bytes, bool]] = [
+    ("POST", "/top", "application/json", json.dumps({"words": _WORDS, "n": 2}).encode(), True),
+    ("POST", "/rust/top", "application/json", b'{"words": ["b", "a"], "n": 5}', True),
+    ("POST", "/top", "Application/JSON; charset=utf-8", rb'{"n": 1, "words": ["\u00e9"]}', True),
+    ("POST", "/top", "application/json", b'{"words": [], "n": 0, "extra": [1]}', True),
+    ("POST", "/top", "application/json", b'{"words": ["a"], "n": 1, "n": 3}', True),
+    # The kernel's Err: a 400 naming it.
+    ("POST", "/top", "application/json", b'{"words": ["x"], "n": -1}', True),
+    # Above the Rust side's limit on the length of words: a 422.
+    (
+        "POST",
+        "/top",
+        "application/json",
+        json.dumps({"words": ["a"] * 100_001, "n": 1}).encode(),
+        True,
+    ),
+    ("POST", "/top", "application/json", b"{", False),
+    ("POST", "/top", "application/json", b"", False),
+    ("POST", "/top", "application/json", b"[1, 2]", False),
+    ("POST", "/top", "application/json", b"null", False),
+    ("POST", "/top", "application/json", b'{"words": ["a"]}', False),
+    ("POST", "/top", "application/json", b'{"words": ["a"], "n": "2"}', False),
+    ("POST", "/top", "application/json", b'{"words": ["a"], "n": 2.0}', False),
+    ("POST", "/top", "application/json", b'{"words": ["a"], "n": true}', False),
+    ("POST", "/top", "application/json", b'{"words": [1], "n": 2}', False),
+    ("POST", "/top", "application/json", b'{"words": "ab", "n": 2}', False),
+    ("POST", "/top", "application/json", b'{"words": ["a"], "n": NaN}', False),
+    ("POST", "/top", "application/json", b'{"words": ["a"], "n": 99999999999999999999}', False),
+    ("POST", "/top", "application/json", b'\xef\xbb\xbf{"words": ["a"], "n": 1}', False),
+    ("POST", "/top", "application/json", '{"words": ["a"], "n": 1}'.encode("utf-16"), False),
+    ("POST", "/top", "application/json", b'{"words": ["\xff"], "n": 1}', False),
+    ("POST", "/top", "text/plain", b'{"words": ["a"], "n": 1}', False),
+    ("POST", "/top", None, b'{"words": ["a"], "n": 1}', False),
+    ("POST", "/top", "application/x-www-form-urlencoded", b"words=a&n=1", False),
+    ("POST", "/top?n=1", "application/json", b'{"words": ["a"]}', False),
+    ("GET", "/top", None, b"", False),
+    ("PUT", "/top", "application/json", b'{"words": ["a"], "n": 1}', False),
+]
+# What may differ between two answers to one request: the time a call took.
+_DURATION = re.compile(r"dur=[0-9.]+")
+_COMPARED_HEADERS = ("Content-Type", "X-RustPath-Backend", "Server-Timing", "Retry-After", "Allow")
+
+
+def _send(
+    base: str, method: str, path: str, content_type: str | None, body: bytes
+) -> tuple[int, dict[str, str | None], bytes, bool]:
+    """Status, the compared headers, body, and whether the front answered itself."""
+    address = urllib.parse.urlsplit(base)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as conn:
+        head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        if content_type is not None:
+            head += f"Content-Type: {content_type}\r\n"
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        conn.sendall(head.encode() + body)
+        response = http.client.HTTPResponse(conn)
+        response.begin()
+        data = response.read()
+    headers = {
+        name: _DURATION.sub("dur=", value) if (value := response.getheader(name)) else value
+        for name in _COMPARED_HEADERS
+    }
+    return response.status, headers, data, response.getheader("Server") is None
+
+
+@pytest.mark.slow
+def test_the_front_answers_body_requests_as_gunicorn_alone(twin: Twin) -> None:
+    """Good and bad requests to the twin's JSON-body route, to the front and to gunicorn
+    alone: the same status, JSON and headers; the front answers the good ones, the
+    kernel's refusal and the limit itself, and hands the rest to gunicorn. Then a
+    bounded fuzz of bodies, compared the same way."""
+    env = {"PYTHONPATH": str(ROOT)}
+    app_spec = "tests.apps.top_words:create_app()"
+    alone_env = {**env, "GUNICORN_APP": app_spec, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"}
+    with (
+        servers.front(
+            "--max-body", "512KiB", workers=1, threads=2, app=app_spec, env=env
+        ) as front,
+        servers.gunicorn(env=alone_env) as alone,
+    ):
+        for method, path, content_type, body, native in BODY_REQUESTS:
+            case = (method, path, content_type, body[:60])
+            status, headers, answer, answered_natively = _send(
+                front.base, method, path, content_type, body
+            )
+            expected = _send(alone, method, path, content_type, body)
+            assert (status, headers, answer) == expected[:3], case
+            assert answered_natively == native, case
+        # Beyond --max-body: the front's own 413, before reading the rest.
+        big = json.dumps({"words": ["abcd"] * 100_000, "n": 1}).encode()
+        status, headers, answer, _ = _send(front.base, "POST", "/top", "application/json", big)
+        assert status == 413, answer
+        assert json.loads(answer)["error"] == "body_too_large"
+
+        json_values = st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+            lambda inner: (
+                st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner)
+            ),
+            max_leaves=8,
+        )
+        bodies = (
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "words": st.lists(st.text(max_size=4), max_size=8) | json_values,
+                    "n": st.integers(-3, 10) | json_values,
+                    "extra": json_values,
+                },
+            )
+            | json_values
+        )
+
+        @settings(max_examples=60, deadline=None, database=None)
+        @given(value=bodies)
+        def same_answers(value: Any) -> None:
+            body = json.dumps(value).encode()
+            ours = _send(front.base, "POST", "/top", "application/json", body)
+            theirs = _send(alone, "POST", "/top", "application/json", body)
+            assert ours[:3] == theirs[:3], body
+
+        same_answers()
+    assert front.process.returncode == 0, front.log_text()
+
+
+@pytest.mark.slow
+def test_the_front_shadows_the_twins_route_with_its_body(twin: Twin) -> None:
+    """Shadow mode behind the front: the front answers in Rust and sends the same POST,
+    body and all, to ``/python/top``; every comparison matches."""
+    env = {"PYTHONPATH": str(ROOT)}
+    app_spec = (
+        "tests.apps.top_words:create_app(RUSTPATH_BACKEND='shadow', RUSTPATH_SHADOW_RATE=1.0)"
+    )
+    inputs = [example for example in top_words_app.top_words.examples if example["n"] >= 0]
+    with servers.front(workers=1, threads=2, app=app_spec, env=env) as running:
+        for example in inputs:
+            body = json.dumps(example).encode()
+            status, _, answer, native = _send(
+                running.base, "POST", "/top", "application/json", body
+            )
+            assert (status, native) == (200, True), answer
+        wanted = f'rustpath_front_shadow_total{{kernel="top_words",outcome="match"}} {len(inputs)}'
+        deadline = time.monotonic() + 30
+        text = ""
+        while wanted not in text and time.monotonic() < deadline:
+            text = servers.get(running.base + "/rustpath/metrics")[2].decode()
+            time.sleep(0.2)
+        assert wanted in text, text
+        assert 'outcome="mismatch"' not in text, text
 
 
 @pytest.mark.slow

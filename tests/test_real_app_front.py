@@ -46,7 +46,6 @@ def test_every_reason_a_route_is_proxied_is_listed_at_once() -> None:
     # A JSON route declared on a blueprint after init_app is one of the app's routes.
     longest = plan["proxied"]["words.longest_word"]
     for reason in (
-        "it reads parameters from the request body or query (items)",
         "before_request hook create_app.<locals>.count_request applies to it",
         "after_request hook LoginManager._update_remember_cookie applies to it",
         "exports no native entry point",

@@ -169,6 +169,16 @@ def _json_value(kind: Any, value: Any) -> Any:
     return value if isinstance(origin, type) and isinstance(value, origin) else _MISSING
 
 
+def allows_none(kind: Any) -> bool:
+    """Whether a parameter annotated ``kind`` takes JSON ``null``."""
+    return _allows_none(kind)
+
+
+def without_none(kind: Any) -> Any:
+    """``X`` for ``X | None`` (or ``Optional[X]``); ``kind`` otherwise."""
+    return _without_none(kind)
+
+
 def _allows_none(kind: Any) -> bool:
     return kind is Any or type(None) in typing.get_args(kind)
 

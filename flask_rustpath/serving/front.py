@@ -7,7 +7,9 @@ front (hyper and tokio, in ``_native``) listens on the public address and:
   itself, with no Python and no GIL, under the same contract as the Flask side (the
   JSON body, ``X-RustPath-Backend``, ``Server-Timing``, the Rust side's limits (on
   a number's value, on a text's length), the admission bound, the deadline, JSON
-  errors);
+  errors), its parameters read from the URL and from a JSON object body as Flask reads
+  them (a request whose answer Flask words its own way, a form or a missing parameter,
+  goes to gunicorn with the body already read);
 - proxies everything else to gunicorn, buffering each request first, so a slow client
   never holds a worker thread;
 - answers ``/healthz`` with its own state and the app's answer there, and appends its
@@ -37,15 +39,18 @@ import sys
 import tempfile
 import threading
 import time
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.json.provider import DefaultJSONProvider
 
 from ..core.config import usable_cpus
 from ..core.errors import BadInput, DeadlineExceeded, LimitExceeded, Overloaded, RustPanic
+from ..core.parameters import allows_none, is_sized_kind, without_none
 from ..flask_internals import handles_errors, hooks_applying, wsgi_app_is
 from ..hot import HotRoute
 from ..middleware import PairingMiddleware
@@ -239,6 +244,7 @@ def native_plan(app: Flask) -> NativePlan:
             for reason in (
                 app_reason,
                 _why_not_native(route),
+                _why_body_not_native(app) if route.parameters else None,
                 *hooks,
                 _why_rules_overlap(app, endpoint),
                 found if isinstance(found, str) else None,
@@ -298,12 +304,44 @@ def _may_overlap(rule: str, other: str) -> bool:
 
 
 def _why_not_native(route: HotRoute) -> str | None:
-    if route.parameters:
-        names = ", ".join(parameter.name for parameter in route.parameters)
-        return f"it reads parameters from the request body or query ({names})"
-    if "GET" not in route.methods:
-        return "it does not answer GET"
+    if not route.parameters:
+        return None if "GET" in route.methods else "it does not answer GET"
+    unchecked = [p.name for p in route.parameters if json_kind(p.kind) is None]
+    if unchecked:
+        return f"the front does not check the type of {', '.join(unchecked)}"
     return None
+
+
+def _why_body_not_native(app: Flask) -> str | None:
+    """What would make Flask read a JSON body otherwise than the front does."""
+    if app.config.get("MAX_CONTENT_LENGTH") is not None:
+        return "the app sets MAX_CONTENT_LENGTH, which only Flask applies"
+    if app.request_class is not Request or type(app.json) is not DefaultJSONProvider:
+        return "the app reads JSON with its own request or JSON class, which only Flask runs"
+    return None
+
+
+def json_kind(kind: Any) -> dict[str, Any] | None:
+    """What JSON a parameter annotated ``kind`` takes, as the front checks it
+    (``rust_src/front/json_body.rs``), mirroring ``core/parameters.py``; ``None`` for an
+    annotation the front does not check (the route then stays with gunicorn)."""
+    if kind is Any:
+        return {"type": "any", "nullable": True}
+    nullable = allows_none(kind)
+    kind = without_none(kind)
+    simple = {bool: "bool", int: "int", float: "float", str: "str"}
+    if isinstance(kind, type) and kind in simple:
+        return {"type": simple[kind], "nullable": nullable}
+    origin, args = typing.get_origin(kind) or kind, typing.get_args(kind)
+    if origin is list:
+        item = json_kind(args[0] if args else Any)
+    elif origin is dict:
+        item = json_kind(args[1] if len(args) == 2 else Any)
+    else:
+        return None
+    if item is None:
+        return None
+    return {"type": "list" if origin is list else "dict", "nullable": nullable, "item": item}
 
 
 def _route_config(
@@ -312,20 +350,26 @@ def _route_config(
     kernel = route.kernel
     settings = state.settings_for(kernel)
     limits = settings.limits.get("rust") or {}
+    # The front measures text and lists by their length, as check_limits does.
     texts = {part["name"] for part in parts if part["kind"] == "string"}
+    texts |= {p.name for p in route.parameters if is_sized_kind(p.kind)}
     return {
         "kernel": kernel.name,
         # Every answer, as the Flask side words it: the front fills in a call's values.
         "answers": native_answers(kernel.name, state.settings.admission_wait),
         "entry": key,
         "segments": parts,
+        "methods": list(route.methods),
+        "parameters": [
+            {"name": parameter.name, "kind": json_kind(parameter.kind)}
+            for parameter in route.parameters
+        ],
         "plain_native": settings.backend in ("rust", "shadow"),
         "shadow_rate": settings.shadow_rate if settings.backend == "shadow" else 0.0,
         "limits": [
             {
                 "argument": name,
                 "limit_json": json.dumps(limit),
-                # The front measures text by its length, as check_limits does.
                 "answer": limit_answer(kernel.name, name, limit, length=name in texts),
             }
             for name, limit in limits.items()

@@ -114,6 +114,47 @@ pub struct RouteConfig {
     /// Calls whose first integer argument is below this run on the serving thread;
     /// others run on a blocking thread. `None`: always a blocking thread.
     pub inline_below: Option<u64>,
+    /// The methods the route answers; empty: GET (and HEAD).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// The kernel's arguments read from a JSON object body, after the URL's; empty:
+    /// the URL holds them all.
+    #[serde(default)]
+    pub parameters: Vec<ParameterConfig>,
+}
+
+/// A kernel argument read from the request's JSON body.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterConfig {
+    pub name: String,
+    pub kind: Kind,
+}
+
+/// What JSON a parameter's annotation takes, as `core/parameters.py::_json_value`
+/// checks it: the type, whether `null` is taken, and the type of a list's items or a
+/// dict's values.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Kind {
+    #[serde(rename = "type")]
+    pub type_: KindType,
+    pub nullable: bool,
+    #[serde(default)]
+    pub item: Option<Box<Kind>>,
+}
+
+/// The JSON types a parameter's annotation names.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum KindType {
+    Any,
+    Bool,
+    Int,
+    Float,
+    Str,
+    List,
+    Dict,
 }
 
 /// A piece of a rule.

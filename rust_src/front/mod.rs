@@ -9,7 +9,7 @@
 //! bounds and deadline.
 //!
 //! Modules: [`config`] (what Python sends), [`routes`] (matching a URL to a native
-//! route), [`native`] (one native call: limits, admission, deadline, the JSON answer),
+//! route), [`json_body`] (a route's arguments from a JSON body), [`native`] (one native call: limits, admission, deadline, the JSON answer),
 //! [`proxy`] (gunicorn, through the front's own connection pool), [`spool`]
 //! (buffering a proxied response in memory, then a temporary file), [`wire`] (JSON
 //! for malformed HTTP), [`body`] (the response body and the front's own JSON errors),
@@ -19,12 +19,14 @@
 //! They import one way: [`server`] uses the others; [`native`], [`proxy`], [`shadow`]
 //! and [`wire`] use only the modules below them ([`shadow`] uses [`proxy`], [`proxy`]
 //! uses [`spool`], [`native`] uses [`template`]); [`spool`], [`template`] and
-//! [`routes`] use only [`config`] and [`body`]; [`body`], [`config`], [`metrics`] and
+//! [`routes`] use only [`config`] and [`body`], [`json_body`] only [`config`] and
+//! [`routes`]; [`body`], [`config`], [`metrics`] and
 //! [`access_log`] use none of the front's modules.
 
 pub mod access_log;
 pub mod body;
 pub mod config;
+pub mod json_body;
 pub mod metrics;
 pub mod native;
 pub mod proxy;

@@ -77,7 +77,7 @@ pub async fn answer(
             Value::Int(digits) => {
                 Some(digits.len() <= 19 && digits.parse::<u64>().is_ok_and(|n| n < bound))
             }
-            Value::Text(_) => None,
+            Value::Text(_) | Value::Json(_) => None,
         }) == Some(true)
     });
     let entry = route.entry;
@@ -157,10 +157,18 @@ fn failed(template: &Template, slots: &[(&str, Slot<'_>)]) -> Answer {
 /// What a limit bounds, as decimal digits: an integer's value, and a text's length in
 /// characters (code points, as Python's `len`; a native match is plain ASCII text, see
 /// `routes.rs`), as the Flask side's `check_limits` measures them.
+///
+/// A JSON body's value is an integer, text or a list here (`json_body.rs` leaves the
+/// others, whose limits Python words or skips its own way, to gunicorn): a list is
+/// measured by its length, as Python's `len`.
 fn measure(value: &Value) -> String {
     match value {
         Value::Int(digits) => digits.clone(),
-        Value::Text(text) => text.chars().count().to_string(),
+        Value::Text(text) | Value::Json(serde_json::Value::String(text)) => {
+            text.chars().count().to_string()
+        }
+        Value::Json(serde_json::Value::Array(items)) => items.len().to_string(),
+        Value::Json(other) => other.to_string(),
     }
 }
 
@@ -169,6 +177,9 @@ fn above(limit: &LimitConfig, arguments: &[(String, Value)]) -> bool {
     let Some((_, value)) = arguments.iter().find(|(name, _)| *name == limit.argument) else {
         return false;
     };
+    if let Value::Json(serde_json::Value::Null | serde_json::Value::Object(_)) = value {
+        return false; // Python's check_limits bounds neither None nor a dict
+    }
     let digits = measure(value);
     if let Ok(bound) = limit.limit_json.parse::<i128>() {
         return digits.parse::<i128>().map_or(true, |value| value > bound);

@@ -19,6 +19,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
@@ -212,10 +213,26 @@ impl Upstream {
         request: Request<Incoming>,
         peer: SocketAddr,
     ) -> (Response<Body>, &'static str) {
+        match self.read(request).await {
+            Ok((parts, body)) => self.forward_read(parts, body, peer).await,
+            Err(refused) => refused,
+        }
+    }
+
+    /// `request`'s head and its whole body, read within the body limit and timeout the
+    /// proxied requests have; or the JSON answer that refuses it and why.
+    ///
+    /// # Errors
+    /// The answer for a request gunicorn would refuse, a body too large, late or
+    /// malformed.
+    pub async fn read(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<(Parts, Bytes), (Response<Body>, &'static str)> {
         let (parts, body) = request.into_parts();
         if let Some((status, code, message)) = gunicorn_refuses(&parts) {
             let response = front_error(status, code, &message);
-            return (close(response), "malformed");
+            return Err((close(response), "malformed"));
         }
         let declared = parts
             .headers
@@ -223,7 +240,7 @@ impl Upstream {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max_body_bytes as u64) {
-            return (too_large(self.max_body_bytes), "too_large");
+            return Err((too_large(self.max_body_bytes), "too_large"));
         }
         let collected = tokio::time::timeout(
             self.body_timeout,
@@ -237,14 +254,14 @@ impl Upstream {
                     "request_timeout",
                     "the request body was not received in time",
                 );
-                return (close(response), "body_timeout");
+                return Err((close(response), "body_timeout"));
             }
             Ok(Err(err))
                 if err
                     .downcast_ref::<http_body_util::LengthLimitError>()
                     .is_some() =>
             {
-                return (close(too_large(self.max_body_bytes)), "too_large");
+                return Err((close(too_large(self.max_body_bytes)), "too_large"));
             }
             Ok(Err(_)) => {
                 let response = front_error(
@@ -252,10 +269,20 @@ impl Upstream {
                     "bad_request",
                     "the request body is malformed",
                 );
-                return (close(response), "malformed");
+                return Err((close(response), "malformed"));
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
+        Ok((parts, body))
+    }
+
+    /// Forwards a request [`Self::read`] has read.
+    pub async fn forward_read(
+        &self,
+        parts: Parts,
+        body: Bytes,
+        peer: SocketAddr,
+    ) -> (Response<Body>, &'static str) {
         // Origin form, or `*` for `OPTIONS *`: [`refused_target`] let nothing else by.
         let uri = match parts.uri.path_and_query() {
             Some(target) => Uri::from(target.clone()),
@@ -365,16 +392,39 @@ impl Upstream {
         path_and_query: &str,
         timeout: Duration,
     ) -> Result<(StatusCode, HeaderMap, Bytes), UpstreamError> {
+        self.fetch(Method::GET, path_and_query, None, timeout).await
+    }
+
+    /// A request of `path_and_query` from the front itself, with a JSON body when
+    /// `json` holds one (the shadow of a JSON-body route).
+    ///
+    /// # Errors
+    /// No answer within `timeout`.
+    pub async fn fetch(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        json: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), UpstreamError> {
         let uri = path_and_query
             .parse::<Uri>()
             .map_err(|err| UpstreamError::Unavailable(err.to_string()))?;
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("localhost"));
+        let body = json.unwrap_or_default();
+        if !body.is_empty() {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
         let outgoing = Outgoing {
-            method: Method::GET,
+            method,
             uri,
             headers,
-            body: Bytes::new(),
+            body,
         };
         let work = async {
             let (response, lease) = self.send(&outgoing).await?;

@@ -22,6 +22,8 @@ pub enum Value {
     /// Canonical decimal digits.
     Int(String),
     Text(String),
+    /// A value read from a JSON body, checked against its parameter's annotation.
+    Json(serde_json::Value),
 }
 
 /// A native match: the route's index, the variant and the arguments in rule order.
@@ -135,6 +137,7 @@ pub fn arguments_json(arguments: &[(String, Value)]) -> String {
         match value {
             Value::Int(digits) => json.push_str(digits),
             Value::Text(text) => json.push_str(&serde_json::to_string(text).unwrap_or_default()),
+            Value::Json(value) => json.push_str(&value.to_string()),
         }
     }
     json.push('}');
@@ -169,6 +172,8 @@ mod tests {
             limits: vec![],
             concurrency: None,
             inline_below: None,
+            methods: vec![],
+            parameters: vec![],
         };
         Table::new(&[route], "/rust".into())
     }

@@ -35,10 +35,11 @@ use tokio::task::JoinSet;
 use super::access_log::AccessLog;
 use super::body::{json_response, Body};
 use super::config::Config;
+use super::json_body;
 use super::metrics::FrontMetrics;
 use super::native::{answer, Admission, NativeRoute};
 use super::proxy::{refused_framing, refused_target, Upstream, UpstreamError};
-use super::routes::{Table, Variant};
+use super::routes::{Match, Table, Value as Argument, Variant};
 use super::shadow::Shadow;
 use super::wire::{self, JsonIo, Tracked};
 use crate::native_abi::Entry;
@@ -377,25 +378,58 @@ impl Front {
             (self.health().await, "health".to_owned())
         } else if readable && path == self.metrics_path {
             (self.metrics_page().await, "metrics".to_owned())
-        } else if let Some(found) = readable.then(|| self.table.find(path)).flatten() {
+        } else if let Some(found) = self.table.find(path).filter(|found| {
+            let config = &self.native[found.route].config;
+            if config.parameters.is_empty() {
+                readable
+            } else {
+                config
+                    .methods
+                    .iter()
+                    .any(|m| m == request.method().as_str())
+            }
+        }) {
             let route = &self.native[found.route];
-            let answer = answer(route, &found.arguments, &self.admission, self.deadline).await;
-            let Some(result) = answer.result else {
-                let status = answer.response.status().as_u16();
-                let seconds = started.elapsed().as_secs_f64();
-                self.metrics.request(&route.config.kernel, status, seconds);
-                return answer.response;
-            };
-            if found.variant == Variant::Plain && self.shadow.sampled(route.config.shadow_rate) {
+            let Match {
+                variant, arguments, ..
+            } = found;
+            if route.config.parameters.is_empty() {
                 let target = request
                     .uri()
                     .path_and_query()
                     .map_or(path, |pq| pq.as_str());
-                self.shadow.offer(&route.config.kernel, target, result);
+                return self
+                    .native_answer(route, variant, arguments, target, None, started)
+                    .await;
             }
-            route.ok_count.inc();
-            route.seconds.observe(started.elapsed().as_secs_f64());
-            return answer.response;
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or(path, |pq| pq.as_str())
+                .to_owned();
+            // Read as a proxied body is (its limit and timeout), then answered here, or
+            // handed to gunicorn as read when Flask's answer is the app's to word.
+            match self.upstream.read(request).await {
+                Err((response, outcome)) => {
+                    self.metrics.refused(outcome);
+                    (response, "proxied".to_owned())
+                }
+                Ok((parts, body)) => {
+                    let arguments =
+                        json_body::arguments(&route.config, &parts.headers, &body, arguments);
+                    if let Some(arguments) = arguments {
+                        let request = Some((parts.method, body));
+                        return self
+                            .native_answer(route, variant, arguments, &target, request, started)
+                            .await;
+                    }
+                    let (response, outcome) = self.upstream.forward_read(parts, body, peer).await;
+                    if outcome != "proxied" {
+                        self.metrics.refused(outcome);
+                    }
+                    (response, "proxied".to_owned())
+                }
+            }
         } else {
             let (response, outcome) = self.upstream.forward(request, peer).await;
             if outcome != "proxied" {
@@ -409,6 +443,33 @@ impl Front {
             started.elapsed().as_secs_f64(),
         );
         response
+    }
+
+    /// One native call of `route` and its metrics; a plain-rule success is offered to
+    /// the shadow, with the method and body of a JSON-body route (`request`).
+    async fn native_answer(
+        &self,
+        route: &NativeRoute,
+        variant: Variant,
+        arguments: Vec<(String, Argument)>,
+        target: &str,
+        request: Option<(Method, Bytes)>,
+        started: Instant,
+    ) -> Response<Body> {
+        let answer = answer(route, &arguments, &self.admission, self.deadline).await;
+        let Some(result) = answer.result else {
+            let status = answer.response.status().as_u16();
+            let seconds = started.elapsed().as_secs_f64();
+            self.metrics.request(&route.config.kernel, status, seconds);
+            return answer.response;
+        };
+        if variant == Variant::Plain && self.shadow.sampled(route.config.shadow_rate) {
+            self.shadow
+                .offer(&route.config.kernel, target, result, request);
+        }
+        route.ok_count.inc();
+        route.seconds.observe(started.elapsed().as_secs_f64());
+        answer.response
     }
 
     /// The front's health and the app's own answer at the same URL.

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::StatusCode;
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -59,7 +60,16 @@ impl Shadow {
 
     /// Compares `rust_result` (JSON text) with the app's answer at `/python<path>`, in
     /// the background.
-    pub fn offer(self: &Arc<Self>, kernel: &str, path_and_query: &str, rust_result: String) {
+    ///
+    /// `request` is the method and JSON body of a route whose arguments come from its
+    /// body, sent again as they were; `None` sends a GET.
+    pub fn offer(
+        self: &Arc<Self>,
+        kernel: &str,
+        path_and_query: &str,
+        rust_result: String,
+        request: Option<(Method, Bytes)>,
+    ) {
         let Ok(permit) = Arc::clone(&self.in_flight).try_acquire_owned() else {
             self.metrics.shadow(kernel, "dropped");
             return;
@@ -68,7 +78,12 @@ impl Shadow {
         let kernel = kernel.to_owned();
         let target = format!("{}{path_and_query}", self.python_prefix);
         tokio::spawn(async move {
-            let outcome = match this.upstream.get(&target, SHADOW_TIMEOUT).await {
+            let (method, json) = request.map_or((Method::GET, None), |(m, b)| (m, Some(b)));
+            let fetched = this
+                .upstream
+                .fetch(method, &target, json, SHADOW_TIMEOUT)
+                .await;
+            let outcome = match fetched {
                 Ok((StatusCode::OK, _, body)) => match python_result(&body) {
                     Some(python) if json_equal(&python, &rust_result) => "match",
                     Some(python) => {
