@@ -450,3 +450,14 @@ def test_dashboard_in_a_real_browser(
         driver.save_screenshot(str(tmp_path / "dashboard.png"))
     finally:
         driver.quit()
+
+
+def test_docstrings_and_rules_show_as_the_app_serves_them(dashboard: FlaskClient) -> None:
+    """reST in a docstring is rendered (``n`` as code), and a built-in route shows the rule
+    its URLs are under, with the blueprint's prefix."""
+    page = dashboard.get("/rustpath/").get_data(as_text=True)
+    assert "``" not in page
+    assert "below <code>n</code>" in page
+    cells = re.findall(r'<code data-cell="route">([^<]+)</code>', page)
+    assert "/rustpath/sum_of_primes/&lt;int:n&gt;" in cells
+    assert "/sum_of_primes/&lt;int:n&gt;" in cells
