@@ -17,7 +17,7 @@
 # Two stages: "builder" compiles the release wheel with maturin; the runtime stage installs
 # only that wheel (with Flask, gunicorn and prometheus-client) into a slim Python image, so
 # no compiler, Rust toolchain or source tree ships. To serve your own app, build FROM this
-# image (see the README) and set GUNICORN_APP.
+# image (see docs/docker.md) and set GUNICORN_APP.
 
 # Base images. The builder starts from the same Python image as the runtime and takes only
 # the toolchain from the Rust image, so the wheel is built for exactly the Python that will

@@ -17,7 +17,7 @@ front (hyper and tokio, in ``_native``) listens on the public address and:
 
 A native entry point is a ``PyCapsule`` named ``flask_rustpath.native.v1`` in the Rust
 module's ``__rustpath_native__`` dict, under the function's name (the C ABI is
-documented in the README). The built-in ``sum_of_primes`` has one, and so does every
+documented in docs/native-abi.md). The built-in ``sum_of_primes`` has one, and so does every
 crate ``flask rustpath new`` scaffolds.
 """
 
