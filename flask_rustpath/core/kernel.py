@@ -25,13 +25,14 @@ class Kernel(KernelSpec, KernelCall):
     """A Python function with a Rust twin; call it like the function it wraps.
 
     Calling it runs the side the call belongs to, under the call policy of
-    :mod:`~flask_rustpath.core.policy`: while a request is served, the side's limits,
+    ``flask_rustpath.core.policy``: while a request is served, the side's limits,
     admission cap and deadline apply and the call is reported for ``Server-Timing``.
 
-    The call itself is native (:class:`KernelCall`, ``rust_src/request_path.rs``): a
+    The call itself is native (``KernelCall``, ``rust_src/request_path.rs``): a
     call in a request whose side passes no limit and no cap, with its Rust side
     imported and a backend other than ``shadow``, is run, timed and recorded there.
-    Every other call, and every failure, comes to :meth:`_call`, the full policy.
+    Every other call comes to ``_call``, the full policy in Python, and every failure
+    is recorded and mapped there too.
     """
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
