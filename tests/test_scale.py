@@ -174,6 +174,7 @@ class Balancer:
     base: str
     stats_url: str
     process: subprocess.Popen[bytes]
+    down_at: dict[str, float] = field(default_factory=dict)
 
     def servers(self) -> dict[str, dict[str, str]]:
         """HAProxy's stats of each replica (its CSV row by column name)."""
@@ -186,11 +187,17 @@ class Balancer:
         }
 
     def wait_for(self, name: str, status: str, timeout: float = UP_TIMEOUT_S) -> None:
+        """Until HAProxy has ``name`` in ``status`` (when it got there: ``down_at``)."""
         deadline = time.monotonic() + timeout
         while (found := self.servers()[name]["status"]) != status:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"HAProxy has {name} {found}, not {status}")
-            time.sleep(0.1)
+            time.sleep(0.05)
+        if status == "DOWN":
+            self.down_at[name] = time.monotonic()
+
+    def marked_down(self, name: str) -> bool:
+        return name in self.down_at
 
 
 @pytest.fixture(scope="module")
@@ -342,21 +349,28 @@ def test_rolling_restart_under_load_fails_no_request(
     threads = [threading.Thread(target=load.run, args=(path,)) for path in LOAD_PATHS]
     for thread in threads:
         thread.start()
-    times: dict[str, float] = {}
+    # Per replica, seconds from `podman stop`: HAProxy marks it DOWN, the container has
+    # exited, HAProxy has it UP again after `podman start`.
+    times: dict[str, tuple[float, float, float]] = {}
     try:
         time.sleep(2)  # the load runs before the first stop
         for replica in replicas:
             started = time.monotonic()
+            down = threading.Thread(target=balancer.wait_for, args=(replica.name, "DOWN", 60))
+            down.start()
             podman(
                 "stop", "--time", str(STOP_TIMEOUT_S), replica.name, timeout=STOP_TIMEOUT_S + 30
             )
+            exited = time.monotonic() - started
             code = podman("inspect", "--format", "{{.State.ExitCode}}", replica.name).stdout
             assert code.strip() == "0", logs(replica.name)
             # The health checks saw it go: a replica is never restarted behind HAProxy's back.
-            assert balancer.servers()[replica.name]["status"].startswith("DOWN")
+            down.join(timeout=5)
+            assert not down.is_alive() and balancer.marked_down(replica.name), "not DOWN"
+            down_after = balancer.down_at[replica.name] - started
             podman("start", replica.name)
             balancer.wait_for(replica.name, "UP")
-            times[replica.name] = time.monotonic() - started
+            times[replica.name] = (down_after, exited, time.monotonic() - started)
         time.sleep(2)  # and after the last start, on all three again
     finally:
         load.stop.set()
@@ -378,8 +392,9 @@ def test_rolling_restart_under_load_fails_no_request(
     report(
         capsys,
         f"rolling restart of {REPLICAS} replicas under load: {served} requests answered 2xx, "
-        f"{failed} failed; per replica (stop, drain, start, back UP in HAProxy): "
-        + ", ".join(f"{seconds:.1f} s" for seconds in times.values())
+        f"{failed} failed; per replica, seconds from podman stop to DOWN in HAProxy / "
+        "exited / UP again: "
+        + ", ".join(f"{d:.1f} / {e:.1f} / {u:.1f}" for d, e, u in times.values())
         + f"; HAProxy retries {retried}, redispatches {redispatched}",
     )
     assert served > 0 and set(statuses) == {200}, statuses
