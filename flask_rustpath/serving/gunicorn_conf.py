@@ -70,8 +70,9 @@ def when_ready(server: Arbiter) -> None:
     graceful_stop = server.handle_term
 
     def handle_term() -> None:
-        if os.path.exists(flag):  # the second SIGTERM: stop now
-            graceful_stop()
+        if os.path.exists(flag):  # the second SIGTERM (or the timer's): stop now
+            graceful_stop()  # raises StopIteration, which ends the arbiter's loop
+            return
         with open(flag, "w"):
             pass
         if server.log is not None:
