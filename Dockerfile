@@ -17,7 +17,7 @@
 # Two stages: "builder" compiles the release wheel with maturin; the runtime stage installs
 # only that wheel (with Flask, gunicorn and prometheus-client) into a slim Python image, so
 # no compiler, Rust toolchain or source tree ships. To serve your own app, build FROM this
-# image (see the README) and set GUNICORN_APP.
+# image (see docs/docker.md) and set GUNICORN_APP.
 
 # Base images. The builder starts from the same Python image as the runtime and takes only
 # the toolchain from the Rust image, so the wheel is built for exactly the Python that will
@@ -89,6 +89,9 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 #                      e.g. RUSTPATH_BACKEND=python; RUSTPATH_THREADS sizes each worker's
 #                      Rust thread pool (default: the CPUs the container may use)
 #   HEALTHCHECK_PATH   what the health check requests
+#   DRAIN_DELAY        seconds the server keeps serving after SIGTERM, with /healthz
+#                      answering 503 "draining" so that load balancers and Kubernetes stop
+#                      sending it requests first; then it stops gracefully (both modes)
 ENV PYTHONUNBUFFERED=1 \
     SERVER=front \
     GUNICORN_APP="flask_rustpath.demo:create_app()" \
@@ -97,7 +100,8 @@ ENV PYTHONUNBUFFERED=1 \
     GUNICORN_THREADS=4 \
     GUNICORN_TIMEOUT=60 \
     GUNICORN_CMD_ARGS="--worker-tmp-dir /dev/shm" \
-    HEALTHCHECK_PATH=/healthz
+    HEALTHCHECK_PATH=/healthz \
+    DRAIN_DELAY=5
 
 USER 10001:10001
 WORKDIR /home/rustpath
@@ -109,13 +113,16 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request as u; port = os.environ['GUNICORN_BIND'].rpartition(':')[2]; u.urlopen(f'http://127.0.0.1:{port}' + os.environ['HEALTHCHECK_PATH'], timeout=4)"]
 
 # The shell only picks the server and `exec`s it, so the server is PID 1 and gets
-# `docker stop`'s SIGTERM itself. gunicorn's graceful stop lets workers finish their
-# requests within GUNICORN_GRACEFUL_TIMEOUT (default 8 s, inside `docker stop`'s default
-# 10 s). The front stops accepting, finishes every request it has read (proxied ones
-# included), then stops gunicorn the same way and exits.
+# `docker stop`'s SIGTERM itself. Either server first drains for DRAIN_DELAY seconds
+# (/healthz answers 503 "draining", everything else is served), then stops gracefully.
+# gunicorn's graceful stop lets workers finish their requests within
+# GUNICORN_GRACEFUL_TIMEOUT (default 8 s). The front stops accepting, finishes every
+# request it has read (proxied ones included), then stops gunicorn the same way and
+# exits. Give `docker stop -t` (Kubernetes: terminationGracePeriodSeconds) at least
+# DRAIN_DELAY plus the graceful time; docs/scaling.md has the timeline.
 STOPSIGNAL SIGTERM
 CMD ["/bin/sh", "-c", "case \"$SERVER\" in \
-    front) exec flask --app \"$GUNICORN_APP\" rustpath serve --bind \"$GUNICORN_BIND\" --workers \"$WEB_CONCURRENCY\" --threads \"$GUNICORN_THREADS\" ;; \
-    gunicorn) exec gunicorn -c python:flask_rustpath.serving.gunicorn_conf ;; \
+    front) exec flask --app \"$GUNICORN_APP\" rustpath serve --bind \"$GUNICORN_BIND\" --workers \"$WEB_CONCURRENCY\" --threads \"$GUNICORN_THREADS\" --drain-delay \"$DRAIN_DELAY\" ;; \
+    gunicorn) GUNICORN_DRAIN_DELAY=\"$DRAIN_DELAY\" exec gunicorn -c python:flask_rustpath.serving.gunicorn_conf ;; \
     *) echo \"SERVER must be front or gunicorn, not '$SERVER'\" >&2; exit 64 ;; \
     esac"]

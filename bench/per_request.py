@@ -311,7 +311,7 @@ def measured_commit() -> str:
 
 def render(results: dict[str, Any]) -> str:
     """The report's section: a table of instructions per request, and the goal's verdict.
-    The README quotes the same ratios (a test checks that they agree)."""
+    The documentation's performance page renders the same table (a test checks it)."""
     counts = results["instructions_per_request"]
     ratios = results["ratio"]
     lines = [

@@ -61,7 +61,7 @@ def sum_of_primes(
     """
 
 NATIVE_ABI_VERSION: int
-"""Version of the C ABI of native entry points this module speaks (see the README)."""
+"""Version of the C ABI of native entry points this module speaks (see docs/native-abi.md)."""
 
 __rustpath_native__: dict[str, CapsuleType]
 """Native entry points of the built-in kernels, by function name, for the Rust front."""

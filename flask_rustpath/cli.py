@@ -667,7 +667,17 @@ def bench_command(
     show_default=True,
     metavar="SECONDS",
     type=click.FloatRange(min=0, max=3600),
-    help="Time requests in flight have to finish after SIGTERM.",
+    help="Time requests in flight have to finish once the front stops accepting.",
+)
+@click.option(
+    "--drain-delay",
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    type=click.FloatRange(min=0, max=3600),
+    help="After SIGTERM, keep serving this long with the health URL answering 503 "
+    "draining, so load balancers stop sending requests first; then stop gracefully. "
+    "SIGINT or a second SIGTERM skips it.",
 )
 def serve_command(
     bind: str,
@@ -678,13 +688,14 @@ def serve_command(
     max_body: str,
     header_timeout: float,
     graceful_timeout: float,
+    drain_delay: float,
     access_log: bool,
 ) -> None:
     """Serve the app through the Rust front, with gunicorn behind it on a Unix socket.
 
     JSON shorthand routes whose Rust side has a native entry point are answered by the
     front with no Python; everything else is proxied to gunicorn after the request has
-    been read in full. SIGTERM drains both gracefully.
+    been read in full. SIGTERM drains both gracefully, after --drain-delay.
     """
     require("gunicorn", "flask rustpath serve")
     from .serving.front import FrontOptions, default_io_threads, parse_size, serve
@@ -709,6 +720,7 @@ def serve_command(
         health_path=health_path,
         header_timeout_s=header_timeout,
         graceful_timeout_s=graceful_timeout,
+        drain_delay_s=drain_delay,
         access_log=access_log,
     )
     try:

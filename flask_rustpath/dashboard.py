@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, render_template, request
+from markupsafe import Markup
 from werkzeug.routing import BaseConverter, ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -29,6 +30,7 @@ from .core.sides import SIDES
 from .core.spec import KernelSpec
 from .pairing import is_paired, plain_rules
 from .state import RustPathState, get_state
+from .support.docstrings import summary_html
 from .support.metrics import SHADOW_OUTCOMES, all_workers_counts
 from .support.rules import rule_variables
 from .support.targets import TargetUnavailable
@@ -107,7 +109,7 @@ class SideCounts:
 @dataclass(frozen=True)
 class KernelRow:
     name: str
-    doc: str
+    doc: Markup  # the docstring's summary, its reST literals and roles as <code>
     python: str  # module:qualname
     rust: str  # the target spec
     rust_available: bool
@@ -158,7 +160,7 @@ def kernel_row(
         form_error = str(exc)
     return KernelRow(
         name=kernel.name,
-        doc=_summary(kernel.python),
+        doc=summary_html(getattr(kernel.python, "__doc__", None)),
         python=_qualified_name(kernel.python),
         rust=kernel.rust.spec,
         rust_available=rust_reason is None,
@@ -168,7 +170,11 @@ def kernel_row(
         counts={side: _side_counts(stats.get(side)) for side in SIDES},
         shadow=[(o, shadow[o]) for o in SHADOW_OUTCOMES if shadow.get(o)],
         fallbacks=stats.get("fallbacks", 0),
-        routes=[route.rule for route in state.routes.values() if route.kernel is kernel],
+        routes=[
+            route_rule(state, endpoint)
+            for endpoint, route in state.routes.items()
+            if route.kernel is kernel
+        ],
         arguments=arguments,
         form_error=form_error,
     )
@@ -234,10 +240,14 @@ def _kind_label(kind: Any) -> str:
     return label if kind in TEXT_KINDS else f"{label} as JSON"
 
 
-def _summary(function: Any) -> str:
-    """The docstring's first line, without reST's double backquotes (the page is not reST)."""
-    lines = (getattr(function, "__doc__", None) or "").strip().splitlines()
-    return lines[0].replace("``", "") if lines else ""
+def route_rule(state: RustPathState, endpoint: str) -> str:
+    """A JSON route's rule as the app serves it, with its blueprint's URL prefix
+    (``/rustpath/sum_of_primes/<int:n>`` for a built-in), not as it was declared."""
+    try:
+        rules = [rule.rule for rule in plain_rules(state.url_map, endpoint)]
+    except KeyError:  # not registered on this app (yet)
+        rules = []
+    return rules[0] if rules else state.routes[endpoint].rule
 
 
 def _qualified_name(function: Any) -> str:

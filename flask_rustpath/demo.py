@@ -13,9 +13,11 @@ from typing import Any
 from flask import Flask, render_template
 
 from . import builtins
+from .dashboard import route_rule
 from .extension import RustPath
 from .kernels import sum_of_primes_sieve
 from .state import get_state
+from .support.docstrings import summary_html
 
 rustpath = RustPath()
 RUST_SUM_OF_PRIMES = "flask_rustpath._native:sum_of_primes"
@@ -71,8 +73,8 @@ def _route_links() -> list[dict[str, Any]]:
         links.append(
             {
                 "name": endpoint,
-                "rule": route.rule,
-                "doc": (route.kernel.__doc__ or "").strip().splitlines()[0:1],
+                "rule": route_rule(state, endpoint),
+                "doc": summary_html(route.kernel.__doc__),
                 "rust": route.kernel.rust.spec,
                 "urls": {
                     side or "plain": rustpath.url_for(endpoint, side=side, **example)

@@ -81,7 +81,7 @@ class RustPath:
             rust: the Rust twin, a callable or a ``"module:function"`` string imported on
                 first use; it is called with the same arguments.
 
-        Options (keyword-only):
+        Keyword Args:
             name: the kernel's name in settings, metrics and tools (default: the
                 function's name).
             backend: ``"rust"``, ``"python"`` or ``"shadow"`` when no side is pinned,

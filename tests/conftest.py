@@ -30,6 +30,15 @@ def shop_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
     return shop.create_app({"TESTING": True})
 
 
+@pytest.fixture(scope="session")
+def image() -> str:
+    """This checkout's Docker image, built with podman once per session for every test
+    that runs it (tests/images.py); skipped without podman, failed under CI."""
+    from tests.images import build_image
+
+    return build_image()
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

@@ -217,7 +217,7 @@ def test_a_refusal_inside_a_page_is_an_html_503_by_default(app: Flask) -> None:
 
 
 def test_an_app_can_ask_for_json_errors_everywhere(app: Flask) -> None:
-    """The README's migration note: one handler makes every kernel error JSON."""
+    """The migration note (docs/migration.md): one handler makes every kernel error JSON."""
 
     @app.errorhandler(HTTPException)
     def as_json(error: HTTPException) -> object:

@@ -3,7 +3,7 @@
 The image serves in two modes, and every test of a running server runs in both: ``front``
 (the default: ``flask rustpath serve``, the Rust front with gunicorn behind it) and
 ``gunicorn`` (``SERVER=gunicorn``: gunicorn alone, as before the front). One image build
-serves them all.
+serves them all (tests/images.py builds it once per test session).
 
 Needs root, podman, runc and debootstrap (CI installs them). No container registry is
 reachable in CI, so the Dockerfile's default base images are first made locally by
@@ -17,11 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import secrets
-import shutil
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -31,79 +27,13 @@ from typing import NamedTuple
 
 import pytest
 
-from . import support
+from .images import BUILD_FLAGS, MB, MEASURED, ROOT, RUN_FLAGS, podman
 from .servers import free_port, get
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
-MAKE_BASE_IMAGES = ROOT / "tests" / "container" / "make_base_images.sh"
-# One tag per checkout: two checkouts tested at once on one machine must not run each
-# other's image (the layer and cargo caches are still shared between them).
-IMAGE = f"localhost/flask-rustpath:test-{hashlib.sha256(bytes(ROOT)).hexdigest()[:8]}"
 # How to ask for each mode: the front is the default, so it is asked for by saying nothing.
 MODES = {"front": {}, "gunicorn": {"SERVER": "gunicorn"}}
-# How containers run on our CI machines: crun and systemd cgroups fail there, so runc and
-# cgroupfs; the default ulimits are refused, so explicit ones.
-PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
-RUN_FLAGS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]
-# Build steps run as chroots; nothing is pulled; Docker's image format, as OCI's has no
-# HEALTHCHECK. Trust what the host trusts (a TLS-inspecting proxy's CA, say) while pip and
-# cargo download; the image itself keeps its own CA store.
-BUILD_FLAGS = ["--isolation", "chroot", "--pull=never", "--format", "docker"]
-if Path("/etc/ssl/certs").is_dir():
-    BUILD_FLAGS += ["-v", "/etc/ssl/certs:/etc/ssl/certs:ro"]
-MB = 1_000_000
-MEASURED: dict[str, str] = {}  # times taken by the fixtures, reported by test_image_size
-
-
-def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [*PODMAN, *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"podman {' '.join(args)} exited with {result.returncode}:\n"
-            f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
-        )
-    return result
-
-
-def _unusable() -> str | None:
-    """Why podman cannot build and run images here, or None."""
-    if not sys.platform.startswith("linux"):
-        return "needs Linux"
-    if os.geteuid() != 0:
-        return "needs root (debootstrap and rootful podman)"
-    missing = [tool for tool in ("podman", "runc") if shutil.which(tool) is None]
-    if missing:
-        return f"{' and '.join(missing)} not found: apt-get install podman runc debootstrap"
-    info = subprocess.run(["podman", "info"], capture_output=True, text=True, check=False)
-    if info.returncode != 0:
-        return f"podman cannot run: {info.stderr.strip()[-500:]}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def image() -> Iterator[str]:
-    reason = _unusable()
-    if reason is not None:
-        support.missing(f"container tests cannot run: {reason}")
-    started = time.monotonic()
-    base = subprocess.run(
-        [str(MAKE_BASE_IMAGES), str(ROOT / "Dockerfile")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert base.returncode == 0, f"making the base images failed:\n{base.stdout}{base.stderr}"
-    if "making" in base.stdout:
-        MEASURED["base"] = f"made base images in {time.monotonic() - started:.0f} s"
-    started = time.monotonic()
-    podman("build", *BUILD_FLAGS, "-t", IMAGE, str(ROOT), timeout=1800)
-    MEASURED["build"] = f"podman build took {time.monotonic() - started:.0f} s"
-    yield IMAGE
 
 
 @contextlib.contextmanager
@@ -304,8 +234,9 @@ def test_an_unknown_server_is_refused(image: str) -> None:
 def test_defaults_and_graceful_stop(
     image: str, mode: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """SIGTERM (``podman stop``) reaches the server as PID 1, lets the request in flight
-    finish and stops everything cleanly: gunicorn alone, or the front and then gunicorn."""
+    """SIGTERM (``podman stop``) reaches the server as PID 1, which drains for the
+    image's DRAIN_DELAY (5 s), lets the request in flight finish and stops everything
+    cleanly: gunicorn alone, or the front and then gunicorn."""
     with running(image, MODES[mode]) as (name, base):
         _, headers, _ = fetch(base + "/sum_of_primes/1000")
         assert headers["x-rustpath-backend"] == "rust"
@@ -326,7 +257,8 @@ def test_defaults_and_graceful_stop(
     report(capsys, f"{mode}: podman stop took {stopped_in:.1f} s")
     assert log.count("Booting worker") == 2, log  # WEB_CONCURRENCY's default
     assert answers == [(200, b'{"result":1709600813}\n')], (answers, log)
-    # gunicorn's graceful timeout is 8 s; podman kills at 20 s, which would exit with 137.
+    # The drain (5 s) and gunicorn's graceful timeout (8 s) end before podman kills at
+    # 20 s, which would exit with 137.
     assert stopped_in < 15, log
     assert state == "0", log
     if mode == "front":
@@ -336,6 +268,9 @@ def test_defaults_and_graceful_stop(
         assert log.index("[flask-rustpath front pid 1] stopping") < log.index(
             "Handling signal: term"
         ), log
+        assert "[flask-rustpath front pid 1] draining: /healthz answers 503 for 5 s" in log, log
+    else:
+        assert "Draining: /healthz answers 503 for 5.0 s" in log, log
     assert "Handling signal: term" in log and "Shutting down: Master" in log, log
     assert "Traceback" not in log and "[ERROR]" not in log, log
 

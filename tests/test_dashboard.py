@@ -1,10 +1,14 @@
 """The dashboard at ``<RUSTPATH_URL_PREFIX>/``: kernels, live counts and compare forms through
-the test client, the chart's geometry, and the real page in headless Chromium."""
+the test client, the chart's geometry, and the real page in headless Chromium, which also
+takes the documentation's screenshot of it."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
+import struct
 import threading
 from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
@@ -24,6 +28,36 @@ from . import support
 from .apps import tools
 
 NUMBER_MS = re.compile(r"^\d[\d,]*(\.\d+)? ms$")
+
+ROOT = Path(__file__).resolve().parent.parent
+# The documentation's (and the README's) picture of the dashboard, taken by the browser
+# test below. It is committed, with the digest of the template it shows beside it: a
+# change to the template fails test_the_docs_screenshot_shows_the_current_template
+# until the picture is taken again with RETAKE.
+SCREENSHOT = ROOT / "docs" / "_static" / "dashboard.png"
+SCREENSHOT_SOURCE = SCREENSHOT.with_name("dashboard.png.source")
+TEMPLATE = ROOT / "flask_rustpath" / "templates" / "rustpath" / "dashboard.html"
+RETAKE = "DOCS_SCREENSHOT=update python -m pytest tests/test_dashboard.py -k real_browser"
+WINDOW = (1280, 1000)
+
+
+def template_digest() -> str:
+    digest = hashlib.sha256(TEMPLATE.read_bytes()).hexdigest()
+    return f"{digest}  {TEMPLATE.relative_to(ROOT)}\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_the_docs_screenshot_shows_the_current_template() -> None:
+    width, height = png_size(SCREENSHOT.read_bytes())
+    assert width == WINDOW[0] and 600 < height <= WINDOW[1]  # the viewport of WINDOW
+    assert SCREENSHOT_SOURCE.read_text() == template_digest(), (
+        f"the dashboard's template changed since its screenshot was taken: {RETAKE}"
+    )
 
 
 def dashboard_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -412,7 +446,9 @@ def test_dashboard_in_a_real_browser(
         "--no-sandbox",
         "--disable-dev-shm-usage",
         "--no-proxy-server",  # loopback only, whatever proxy the environment sets
-        "--window-size=1280,1100",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
     ):
         options.add_argument(argument)
     # An explicit driver path, so Selenium Manager downloads nothing.
@@ -447,6 +483,24 @@ def test_dashboard_in_a_real_browser(
         result = driver.find_element(By.ID, "result")
         assert result.get_attribute("data-match") == "true"
         assert "faster" in result.text and "454396537" in result.text
-        driver.save_screenshot(str(tmp_path / "dashboard.png"))
+        driver.execute_script("window.scrollTo(0, 0)")
+        shot = tmp_path / "dashboard.png"
+        driver.save_screenshot(str(shot))
     finally:
         driver.quit()
+    width, height = png_size(shot.read_bytes())
+    assert width == WINDOW[0] and 600 < height <= WINDOW[1]
+    if os.environ.get("DOCS_SCREENSHOT") == "update":
+        shutil.copyfile(shot, SCREENSHOT)
+        SCREENSHOT_SOURCE.write_text(template_digest())
+
+
+def test_docstrings_and_rules_show_as_the_app_serves_them(dashboard: FlaskClient) -> None:
+    """reST in a docstring is rendered (``n`` as code), and a built-in route shows the rule
+    its URLs are under, with the blueprint's prefix."""
+    page = dashboard.get("/rustpath/").get_data(as_text=True)
+    assert "``" not in page
+    assert "below <code>n</code>" in page
+    cells = re.findall(r'<code data-cell="route">([^<]+)</code>', page)
+    assert "/rustpath/sum_of_primes/&lt;int:n&gt;" in cells
+    assert "/sum_of_primes/&lt;int:n&gt;" in cells

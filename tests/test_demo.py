@@ -32,6 +32,21 @@ def test_index_links_every_side_of_every_hot_route(client) -> None:
         assert client.get(link).status_code == 200, link
 
 
+def test_index_shows_each_routes_real_rule_and_rendered_docs(client) -> None:
+    """The built-in route lives under the extension's blueprint: the index shows the rule
+    its URLs are under, and docstrings' reST as HTML, not as markup."""
+    page = client.get("/").get_data(as_text=True)
+    rows = {
+        name: row
+        for name, row in re.findall(r"<strong>([^<]+)</strong>(.*?)</tr>", page, flags=re.S)
+    }
+    assert "<code>/rustpath/sum_of_primes/&lt;int:n&gt;</code>" in rows["rustpath.sum_of_primes"]
+    assert "<code>/sum_of_primes/&lt;int:n&gt;</code>" in rows["sum_of_primes"]
+    assert "<code>/sieve/sum_of_primes/&lt;int:n&gt;</code>" in rows["sum_of_primes_sieve"]
+    assert "``" not in page and ":func:" not in page
+    assert "below <code>n</code>" in rows["sum_of_primes"]
+
+
 def test_the_demo_serves_the_builtins_and_the_blogs_urls(client) -> None:
     for path in ("/sum_of_primes/10", "/rustpath/sum_of_primes/10"):
         for prefix in ("", "/python", "/rust"):

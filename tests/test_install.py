@@ -1,6 +1,6 @@
-"""Install: the extras in ``pyproject.toml`` are the ones the README lists, each tool
-whose optional dependency is missing says in one line which extra brings it, and the
-README's Granian command serves a real factory-built app."""
+"""Install: the extras in ``pyproject.toml`` are the ones the quickstart's install table
+lists, each tool whose optional dependency is missing says in one line which extra
+brings it, and the serving page's Granian command serves a real factory-built app."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ from tests.apps import shop
 from . import support
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text()
+DOCS = ROOT / "docs"
+QUICKSTART = (DOCS / "quickstart.md").read_text()
+TUTORIAL = (DOCS / "tutorial.md").read_text()
+SERVING = (DOCS / "serving.md").read_text()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 OPTIONAL = PYPROJECT["project"]["optional-dependencies"]
 
@@ -33,15 +36,15 @@ def distribution(requirement: str) -> str:
     return found.group(0).lower()
 
 
-def readme_extras() -> dict[str, str]:
-    """The README's install table: extra -> its "brings" cell."""
-    section = README.split("### Install", 1)[1].split("\n## ", 1)[0]
+def install_table() -> dict[str, str]:
+    """The quickstart's install table: extra -> its "brings" cell."""
+    section = QUICKSTART.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([a-z]+)` \| ([^|]+) \|", section, flags=re.M)
     return {extra: brings.strip() for extra, brings in rows}
 
 
-def test_the_readme_lists_every_extra_with_what_it_brings() -> None:
-    listed = readme_extras()
+def test_the_install_table_lists_every_extra_with_what_it_brings() -> None:
+    listed = install_table()
     assert set(listed) == set(OPTIONAL)
     for extra, requirements in OPTIONAL.items():
         if extra == "test":  # "all of the above, …": its packages are pinned by the file
@@ -53,7 +56,7 @@ def test_the_readme_lists_every_extra_with_what_it_brings() -> None:
 def test_the_walkthroughs_extra_brings_what_the_walkthrough_runs() -> None:
     """new/build and rebuilds (maturin, its hook), check and the scaffold's tests
     (hypothesis, pytest), serve and bench (gunicorn): `[dev]` was not enough before."""
-    assert "pip install 'flask-rustpath[dev]'" in README
+    assert "pip install 'flask-rustpath[dev]'" in TUTORIAL
     dev = {distribution(r) for r in OPTIONAL["dev"]}
     assert dev >= {"maturin", "maturin-import-hook", "hypothesis", "pytest", "gunicorn"}
     scaffold_test = (ROOT / "flask_rustpath/crates/template/test_parity.py.tmpl").read_text()
@@ -64,7 +67,7 @@ def test_the_walkthroughs_extra_brings_what_the_walkthrough_runs() -> None:
 def test_every_optional_module_names_an_extra_that_brings_it() -> None:
     for module, (dist, extra) in EXTRAS.items():
         assert dist in {distribution(r) for r in OPTIONAL[extra]}, module
-        assert f"pip install 'flask-rustpath[{extra}]'" in README or extra in readme_extras()
+        assert f"pip install 'flask-rustpath[{extra}]'" in QUICKSTART or extra in install_table()
 
 
 def flask_without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -158,10 +161,10 @@ def test_parity_checks_without_hypothesis_name_the_extra(monkeypatch: pytest.Mon
 
 
 @pytest.mark.slow
-def test_the_readmes_granian_command_serves_a_factory_app(
+def test_the_docs_granian_command_serves_a_factory_app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    [line] = [ln for ln in README.splitlines() if ln.startswith("granian ")]
+    [line] = [ln for ln in SERVING.splitlines() if ln.startswith("granian ")]
     command = shlex.split(line)
     assert command[-1] == "myapp:create_app", line  # the factory, named as Granian takes it
     granian = Path(sys.executable).parent / "granian"

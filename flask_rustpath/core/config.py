@@ -39,88 +39,200 @@ from .parameters import is_sized_kind, type_hints
 from .sides import BACKENDS, SIDES, Backend, Side
 from .spec import KernelSpec
 
-DEFAULTS: Mapping[str, Any] = {
-    # What runs a kernel when the URL pins no side: "rust", "python" or "shadow".
-    "RUSTPATH_BACKEND": "rust",
-    # Per-kernel override of RUSTPATH_BACKEND: {"kernel_name": "python"}.
-    "RUSTPATH_BACKENDS": {},
-    # Register the built-in kernels' JSON routes (sum_of_primes). Off in your apps: they
-    # add public CPU-heavy URLs. The demo turns them on.
-    "RUSTPATH_BUILTINS": False,
-    # URL prefixes of the paired variants of every paired view.
-    "RUSTPATH_PYTHON_PREFIX": "/python",
-    "RUSTPATH_RUST_PREFIX": "/rust",
-    # Inside a request pinned to a side (/rust/…), url_for of a paired view builds that
-    # side's URL, so links keep a browser on the side it chose. False: the plain URL,
-    # as on any other request (flask_rustpath.url_for(side=...) asks explicitly).
-    "RUSTPATH_KEEP_SIDE": True,
-    # Per-kernel argument limits, merged over the kernel's own:
-    # {"kernel": {"python": {"n": 10**6}}}. Above a limit a request answers 422. On a
-    # str, bytes or list parameter the limit is a length: {"text": 10_000}.
-    "RUSTPATH_LIMITS": {},
-    # A deliberate cap on concurrent calls per side in one worker process, over all
-    # kernels: {"python": 2}. None (the default) is no cap of the extension's own: the
-    # server's concurrency (gunicorn's threads, Granian's blocking threads, the front's
-    # workers x threads) bounds the calls, and nothing below it is refused. A call that
-    # finds every capped slot taken waits up to RUSTPATH_ADMISSION_WAIT, then answers
-    # 503 with Retry-After.
-    "RUSTPATH_CONCURRENCY": {"python": None, "rust": None},
-    # Seconds a call waits for a slot of a cap (RUSTPATH_CONCURRENCY, a kernel's
-    # concurrency=) before it is refused; 0 refuses at once.
-    "RUSTPATH_ADMISSION_WAIT": 1.0,
-    # Seconds a kernel call made while serving a request may run (None: no deadline).
-    # A Rust kernel that takes a `timeout` keyword is stopped there (504); Python
-    # cannot be interrupted, so bound its cost with RUSTPATH_LIMITS.
-    "RUSTPATH_DEADLINE": 10.0,
-    # Shadow mode: fraction of calls on the "shadow" backend also run in Python.
-    "RUSTPATH_SHADOW_RATE": 0.1,
-    "RUSTPATH_SHADOW_RATES": {},  # per kernel: {"kernel": 1.0}
-    # Where shadow calls run: "process" (a small process pool, so the Python reference
-    # never holds the serving process's GIL) or "thread".
-    "RUSTPATH_SHADOW_POOL": "process",
-    # Workers and queue slots for shadow calls; a call finding the queue full is
-    # dropped and counted.
-    "RUSTPATH_SHADOW_WORKERS": 1,
-    "RUSTPATH_SHADOW_QUEUE": 32,
-    # Seconds a shadow call may wait in the queue before it is given up (counted).
-    "RUSTPATH_SHADOW_TIMEOUT": 30.0,
-    # Run shadow calls inline and raise ShadowMismatch on a mismatch: a test aid.
-    "RUSTPATH_SHADOW_RAISE": False,
-    # A file where shadow mismatches are recorded, one JSON line each, for `flask
-    # rustpath check --from-shadow` to replay; None records none. One file per app,
-    # shared by its workers (give an absolute path: workers may not share a cwd).
-    "RUSTPATH_SHADOW_RECORD": None,
-    # The record's largest size in bytes: mismatches past it are not written.
-    "RUSTPATH_SHADOW_RECORD_BYTES": 1_000_000,
-    # The most characters (bytes, list items) of each argument the record keeps; a
-    # longer argument is cut, and its line says so.
-    "RUSTPATH_SHADOW_RECORD_CHARS": 1_000,
-    # The compare endpoints and the dashboard run slow Python on request: None means on
-    # only in debug mode.
-    "RUSTPATH_COMPARE": None,
-    # A view decorator putting the dashboard and the compare endpoint behind the app's
-    # own auth, e.g. flask_login.login_required or an admin check; set in app.config
-    # (a callable, not text). With one, RUSTPATH_COMPARE = None turns them on in
-    # production too; False still turns them off.
-    "RUSTPATH_DASHBOARD_DECORATOR": None,
-    # Where the extension's own blueprint (compare, dashboard, metrics) is mounted.
-    "RUSTPATH_URL_PREFIX": "/rustpath",
-    # Serve Prometheus metrics at <RUSTPATH_URL_PREFIX>/metrics when prometheus-client
-    # is installed.
-    "RUSTPATH_METRICS": True,
-    # Seconds between two log lines of one kind (a shadow mismatch, an unavailable Rust
-    # module); lines in between are counted and the count is logged with the next one.
-    "RUSTPATH_LOG_INTERVAL": 60.0,
-    # Rebuild your own crates (flask rustpath new/build) when their sources changed, on
-    # import, with maturin's import hook. None means on in debug mode.
-    "RUSTPATH_AUTOBUILD": None,
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``RUSTPATH_*`` key: its default, the type of its values and what it means.
+
+    ``meaning`` is reST: the documentation's configuration page is generated from
+    :data:`SETTINGS` and :data:`PROCESS_SETTINGS`, so it cannot drift from the code."""
+
+    default: Any
+    type: str
+    meaning: str
+
+
+#: Every app setting, by key, in the order the documentation lists them.
+SETTINGS: Mapping[str, Setting] = {
+    "RUSTPATH_BACKEND": Setting(
+        "rust",
+        '``"rust"``, ``"python"`` or ``"shadow"``',
+        "What runs a kernel when the URL pins no side. ``shadow``: Rust answers, and a "
+        "sample of calls also runs the Python reference off the request path.",
+    ),
+    "RUSTPATH_BACKENDS": Setting(
+        {},
+        "dict of kernel name to backend",
+        'Per-kernel override of ``RUSTPATH_BACKEND``: ``{"prime_sum": "python"}``.',
+    ),
+    "RUSTPATH_LIMITS": Setting(
+        {},
+        "dict of kernel name to ``{side: {parameter: limit}}``",
+        "Per-kernel argument limits, merged over the kernel's own ``limits=``: "
+        '``{"prime_sum": {"python": {"n": 200000}}}``. Above a limit a request answers '
+        "422. On a ``str``, ``bytes`` or ``list`` parameter the limit is a length (a "
+        "whole number).",
+    ),
+    "RUSTPATH_CONCURRENCY": Setting(
+        {"python": None, "rust": None},
+        "dict of side to ``int`` or ``None``",
+        "A deliberate cap on concurrent calls per side in one worker process, over all "
+        'kernels: ``{"python": 2}``. ``None`` is no cap of the extension\'s own: the '
+        "server's concurrency (gunicorn's threads, Granian's blocking threads, the "
+        "front's workers x threads) bounds the calls, and nothing below it is refused. "
+        "A call that finds every capped slot taken waits up to "
+        "``RUSTPATH_ADMISSION_WAIT``, then answers 503 ``overloaded`` with "
+        "``Retry-After``. The front applies the ``rust`` cap once, over all its native "
+        "calls.",
+    ),
+    "RUSTPATH_ADMISSION_WAIT": Setting(
+        1.0,
+        "``float``, seconds",
+        "How long a call waits for a slot of a cap (``RUSTPATH_CONCURRENCY``, a "
+        "kernel's ``concurrency=``) before it answers 503 ``overloaded``; ``0`` refuses "
+        "at once.",
+    ),
+    "RUSTPATH_DEADLINE": Setting(
+        10.0,
+        "``float`` seconds, or ``None``",
+        "How long a kernel call made while serving a request may run (``None``: no "
+        "deadline). A Rust function that takes a ``timeout`` keyword receives it and is "
+        "stopped there (504 ``deadline_exceeded``); Python cannot be interrupted, so "
+        "bound its cost with ``RUSTPATH_LIMITS``.",
+    ),
+    "RUSTPATH_SHADOW_RATE": Setting(
+        0.1,
+        "``float`` from 0 to 1",
+        "The fraction of calls on the ``shadow`` backend also run in Python and compared.",
+    ),
+    "RUSTPATH_SHADOW_RATES": Setting(
+        {},
+        "dict of kernel name to ``float``",
+        'Per-kernel shadow rate: ``{"prime_sum": 1.0}``.',
+    ),
+    "RUSTPATH_SHADOW_POOL": Setting(
+        "process",
+        '``"process"`` or ``"thread"``',
+        "Where shadow calls run: a small process pool, so the Python reference never "
+        "holds the serving process's GIL, or a background thread.",
+    ),
+    "RUSTPATH_SHADOW_WORKERS": Setting(
+        1, "``int``", "Shadow processes (or threads) per worker process."
+    ),
+    "RUSTPATH_SHADOW_QUEUE": Setting(
+        32,
+        "``int``",
+        "Shadow calls that may wait; a call finding the queue full is dropped and counted.",
+    ),
+    "RUSTPATH_SHADOW_TIMEOUT": Setting(
+        30.0,
+        "``float``, seconds",
+        "How long a shadow call may wait in the queue before it is given up (counted).",
+    ),
+    "RUSTPATH_SHADOW_RAISE": Setting(
+        False,
+        "``bool``",
+        "Run shadow comparisons inline and raise ``ShadowMismatch`` on a mismatch: a test aid.",
+    ),
+    "RUSTPATH_SHADOW_RECORD": Setting(
+        None,
+        "``str`` (a file path) or ``None``",
+        "A file where shadow mismatches are recorded, one JSON line each, for ``flask "
+        "rustpath check --from-shadow`` to replay; ``None`` records none. One file per "
+        "app, shared by its workers (give an absolute path: workers may not share a "
+        "working directory).",
+    ),
+    "RUSTPATH_SHADOW_RECORD_BYTES": Setting(
+        1_000_000,
+        "``int``, bytes",
+        "The record's largest size: mismatches past it are logged, not written.",
+    ),
+    "RUSTPATH_SHADOW_RECORD_CHARS": Setting(
+        1_000,
+        "``int``",
+        "The most characters (bytes, list items) of each argument the record keeps; a "
+        "longer argument is cut, and its line says so.",
+    ),
+    "RUSTPATH_PYTHON_PREFIX": Setting(
+        "/python", "``str``", "URL prefix of the Python variant of every paired view."
+    ),
+    "RUSTPATH_RUST_PREFIX": Setting(
+        "/rust", "``str``", "URL prefix of the Rust variant of every paired view."
+    ),
+    "RUSTPATH_URL_PREFIX": Setting(
+        "/rustpath",
+        "``str``",
+        "Where the extension's own blueprint (dashboard, compare, metrics, built-ins) is mounted.",
+    ),
+    "RUSTPATH_COMPARE": Setting(
+        None,
+        "``bool`` or ``None``",
+        "Turn the dashboard and the compare endpoint on or off. They run the slow "
+        "reference on request; ``None`` means on only in debug mode (or, with "
+        "``RUSTPATH_DASHBOARD_DECORATOR``, always).",
+    ),
+    "RUSTPATH_DASHBOARD_DECORATOR": Setting(
+        None,
+        "a view decorator, or ``None``",
+        "A view decorator putting the dashboard and the compare endpoint behind the "
+        "app's own auth, e.g. ``flask_login.login_required`` or an admin check. Set it "
+        "in ``app.config`` (a callable: the environment cannot carry it). With one, "
+        "``RUSTPATH_COMPARE = None`` turns them on in production too; ``False`` still "
+        "turns them off.",
+    ),
+    "RUSTPATH_METRICS": Setting(
+        True,
+        "``bool``",
+        "Serve Prometheus metrics at ``<RUSTPATH_URL_PREFIX>/metrics`` when "
+        "prometheus-client is installed.",
+    ),
+    "RUSTPATH_KEEP_SIDE": Setting(
+        True,
+        "``bool``",
+        "Inside a request pinned to a side (``/rust/…``), ``url_for`` of a paired view "
+        "builds that side's URL, so links keep a browser on the side it chose. "
+        "``False``: the plain URL, as on any other request.",
+    ),
+    "RUSTPATH_BUILTINS": Setting(
+        False,
+        "``bool``",
+        "Register the built-in kernels' JSON routes (``sum_of_primes``) under "
+        "``RUSTPATH_URL_PREFIX``. Off in your apps: they add public CPU-heavy URLs. The "
+        "demo turns them on.",
+    ),
+    "RUSTPATH_LOG_INTERVAL": Setting(
+        60.0,
+        "``float``, seconds",
+        "Time between two log lines of one kind (a shadow mismatch, an unavailable Rust "
+        "module); the lines in between are counted and the count is logged with the "
+        "next one.",
+    ),
+    "RUSTPATH_AUTOBUILD": Setting(
+        None,
+        "``bool`` or ``None``",
+        "Rebuild your own crates (``flask rustpath new``/``build``) on import when their "
+        "sources changed, with maturin's import hook. ``None`` means on in debug mode.",
+    ),
 }
 
-# Read by the Rust thread pool from the process environment, never from app.config.
-PROCESS_KEYS = frozenset({"RUSTPATH_THREADS"})
+# The app's defaults, by key.
+DEFAULTS: Mapping[str, Any] = {key: setting.default for key, setting in SETTINGS.items()}
 
-# The settings keyed by kernel name; a name no kernel has is refused by
-# check_kernel_names, once every kernel is declared.
+#: Read from the process environment, never from app.config (where they are refused).
+PROCESS_SETTINGS: Mapping[str, Setting] = {
+    "RUSTPATH_THREADS": Setting(
+        None,
+        "``int``, an environment variable",
+        "The size of the Rust thread pool of the built-in kernels and of kernels that "
+        "use ``rustpath::pool::process_pool()``, read from the process environment "
+        "(default: the available cores). Not an app setting: in ``app.config`` it is "
+        "refused.",
+    ),
+}
+PROCESS_KEYS = frozenset(PROCESS_SETTINGS)
+
+#: The settings keyed by kernel name; a name no kernel has is refused by
+#: check_kernel_names, once every kernel is declared.
 PER_KERNEL_KEYS = ("RUSTPATH_BACKENDS", "RUSTPATH_LIMITS", "RUSTPATH_SHADOW_RATES")
 
 

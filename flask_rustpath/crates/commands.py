@@ -103,8 +103,8 @@ def new_command(name: str, directory: Path | None, declared: str | None) -> None
 def build_command(names: tuple[str, ...], debug: bool, root: Path) -> None:
     """Compile crates and install them, editable, into this Python environment.
 
-    NAME is a crate under rust/ (or a crate directory); with none, every crate under
-    rust/*/ is built. Release profile unless --debug. Editable, so maturin's import
+    NAME is a crate under rust/ (or a crate directory); with none, every crate
+    directory in rust/ is built. Release profile unless --debug. Editable, so maturin's import
     hook can rebuild them on import when RUSTPATH_AUTOBUILD is on.
     """
     try:

@@ -14,12 +14,16 @@ front (hyper and tokio, in ``_native``) listens on the public address and:
   never holds a worker thread;
 - answers ``/healthz`` with its own state and the app's answer there, and appends its
   metrics to the app's at ``<RUSTPATH_URL_PREFIX>/metrics``;
-- on ``SIGTERM`` stops accepting, finishes every request it has read, closes idle
-  keep-alive connections, then stops gunicorn gracefully.
+- on ``SIGTERM`` first drains for ``drain_delay_s`` (``--drain-delay``): ``/healthz``
+  answers 503 ``draining`` at once while everything else is still served, so a load
+  balancer or Kubernetes takes the replica out of rotation with nothing refused; then
+  (or at once on ``SIGINT`` or a second ``SIGTERM``) stops accepting, finishes every
+  request it has read, closes idle keep-alive connections, then stops gunicorn
+  gracefully.
 
 A native entry point is a ``PyCapsule`` named ``flask_rustpath.native.v1`` in the Rust
 module's ``__rustpath_native__`` dict, under the function's name (the C ABI is
-documented in the README). The built-in ``sum_of_primes`` has one, and so does every
+documented in docs/native-abi.md). The built-in ``sum_of_primes`` has one, and so does every
 crate ``flask rustpath new`` scaffolds.
 """
 
@@ -139,6 +143,8 @@ class FrontOptions:
     body_timeout_s: float = 30.0
     upstream_timeout_s: float = 60.0
     graceful_timeout_s: float = 30.0
+    # Time serving goes on after SIGTERM, with the health URL answering 503 draining.
+    drain_delay_s: float = 0.0
     # Native calls that may wait for a slot, beyond the running ones, before a 503.
     queue: int = 1024
     shadow_in_flight: int = 4
@@ -412,6 +418,7 @@ def front_config(
         "body_timeout_seconds": options.body_timeout_s,
         "upstream_timeout_seconds": options.upstream_timeout_s,
         "graceful_timeout_seconds": options.graceful_timeout_s,
+        "drain_delay_seconds": options.drain_delay_s,
         "shadow_in_flight": options.shadow_in_flight,
         "access_log": options.access_log,
         "log_interval_seconds": settings.log_interval,
@@ -450,6 +457,8 @@ def serve(
             # the environment asks for its log by name).
             "GUNICORN_ACCESSLOG": given.get("GUNICORN_ACCESSLOG", ""),
             PARENT_PID_ENV: str(os.getpid()),
+            # The front drains; gunicorn behind it is stopped only once that is done.
+            "GUNICORN_DRAIN_DELAY": "0",
         }
         # The front bounds request heads (max_header_bytes); gunicorn's own, smaller
         # bounds on a request line or header would answer HTML for what it let through.

@@ -10,6 +10,9 @@ Environment: ``GUNICORN_BIND`` (default ``127.0.0.1:8000``), ``WEB_CONCURRENCY``
 ``GUNICORN_KEEPALIVE`` (seconds, default 2), ``GUNICORN_ACCESSLOG`` (where the access
 log goes, default ``-`` for stdout; empty for none),
 ``GUNICORN_APP``, ``GUNICORN_FORWARDER_HEADERS`` (default none);
+``GUNICORN_DRAIN_DELAY`` (seconds, default 0) and ``GUNICORN_HEALTH_PATH`` (default
+``/healthz``): on SIGTERM, keep serving that long with the health path answering 503
+``draining``, then stop gracefully (a second SIGTERM, or SIGINT, stops at once);
 ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory) to aggregate Prometheus metrics across
 workers.
 """
@@ -17,8 +20,13 @@ workers.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import sys
-from typing import TYPE_CHECKING
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
@@ -43,6 +51,72 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # get a 500 from gunicorn itself. Trust no such header unless a proxy that strips it
 # from clients is configured to set it (GUNICORN_FORWARDER_HEADERS=SCRIPT_NAME).
 forwarder_headers = os.environ.get("GUNICORN_FORWARDER_HEADERS", "")
+drain_delay = float(os.environ.get("GUNICORN_DRAIN_DELAY", "0"))
+health_path = os.environ.get("GUNICORN_HEALTH_PATH", "/healthz")
+# While this file exists, the workers answer the health path with 503 draining. The
+# master creates it on SIGTERM; workers inherit its name through the environment.
+DRAIN_FLAG_ENV = "FLASK_RUSTPATH_DRAIN_FLAG"
+DRAINING_BODY = b'{"status":"draining"}\n'
+
+
+def when_ready(server: Arbiter) -> None:
+    """With a drain delay: the first SIGTERM marks the server draining and stops it
+    gracefully only once the delay has passed."""
+    if drain_delay <= 0:
+        return
+    flag_dir = tempfile.mkdtemp(prefix="rustpath-drain-")
+    flag = os.path.join(flag_dir, "draining")
+    os.environ[DRAIN_FLAG_ENV] = flag
+    graceful_stop = server.handle_term
+
+    def handle_term() -> None:
+        if os.path.exists(flag):  # the second SIGTERM (or the timer's): stop now
+            graceful_stop()  # raises StopIteration, which ends the arbiter's loop
+            return
+        with open(flag, "w"):
+            pass
+        if server.log is not None:
+            server.log.info(
+                "Draining: %s answers 503 for %s s, then stopping", health_path, drain_delay
+            )
+        timer = threading.Timer(drain_delay, os.kill, (os.getpid(), signal.SIGTERM))
+        timer.daemon = True
+        timer.start()
+
+    # The arbiter looks its signal handlers up by name on each signal.
+    server.handle_term = handle_term  # type: ignore[method-assign]
+
+
+def on_exit(server: Arbiter) -> None:
+    flag = os.environ.pop(DRAIN_FLAG_ENV, None)
+    if flag:
+        shutil.rmtree(os.path.dirname(flag), ignore_errors=True)
+
+
+def post_worker_init(worker: Worker) -> None:
+    """With a drain delay: this worker answers the health path with 503 draining once
+    the master has started to drain, and serves everything else as before."""
+    flag = os.environ.get(DRAIN_FLAG_ENV)
+    if not flag:
+        return
+    app = worker.wsgi
+
+    def draining_health(
+        environ: MutableMapping[str, Any],
+        start_response: Callable[[str, Iterable[tuple[str, str]]], None],
+    ) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == health_path and os.path.exists(flag):
+            start_response(
+                "503 Service Unavailable",
+                [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(DRAINING_BODY))),
+                ],
+            )
+            return [DRAINING_BODY]
+        return app(environ, start_response)
+
+    worker.wsgi = draining_health
 
 
 def on_starting(server: Arbiter) -> None:

@@ -3,7 +3,7 @@
 Each tool that needs an optional package checks for it before it starts, so a missing
 one is a sentence naming the ``pip install 'flask-rustpath[extra]'`` to run, not an
 ``ImportError`` at the bottom of a traceback. The extras are declared in
-``pyproject.toml`` and listed in the README's install table (a test keeps the three in
+``pyproject.toml`` and listed in the install table of docs/quickstart.md (a test keeps the three in
 step).
 """
 

@@ -42,8 +42,12 @@ pub struct Config {
     pub body_timeout_seconds: f64,
     /// Time gunicorn has to start answering a proxied request.
     pub upstream_timeout_seconds: f64,
-    /// Time requests in flight have to finish after `SIGTERM`.
+    /// Time requests in flight have to finish once the front stops accepting.
     pub graceful_timeout_seconds: f64,
+    /// Time the front keeps serving after `SIGTERM`, with its health URL answering 503
+    /// `draining`, before it stops accepting (0: it stops at once, as on `SIGINT`).
+    #[serde(default)]
+    pub drain_delay_seconds: f64,
     /// Shadow requests in flight at most; a sample beyond is dropped and counted.
     pub shadow_in_flight: usize,
     /// Seconds between two log lines of one kind.
@@ -225,5 +229,6 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(config.drain_delay_seconds.to_bits(), 0_f64.to_bits()); // no drain unless asked
     }
 }

@@ -3,24 +3,29 @@
 //! Each connection gets a header timeout and a head-size bound; a request is answered
 //! natively when [`super::routes`] matches it, by the front itself at the health and
 //! metrics URLs, and by gunicorn otherwise. At most [`Config::max_connections`] client
-//! connections are open at once. On `SIGTERM` or `SIGINT` the front stops accepting
-//! (taking the connections the kernel already completed), lets every request it has
-//! read finish, closes idle keep-alive connections, and returns. On `SIGHUP` it keeps
-//! serving and passes the signal on to gunicorn's master, which reloads the app.
+//! connections are open at once. On `SIGTERM` the front first drains for
+//! [`Config::drain_delay_seconds`]: its health URL answers 503 `draining` at once, so
+//! that load balancers and Kubernetes take it out of rotation, while it keeps accepting
+//! and serving everything else (each answer then says `connection: close`, so no idle
+//! keep-alive connection is left for a balancer to reuse). Then, or at once on `SIGINT`
+//! or a second `SIGTERM`, it stops accepting (taking the connections the kernel already
+//! completed), lets every request it has read finish, closes idle keep-alive
+//! connections, and returns. On `SIGHUP` it keeps serving and passes the signal on to
+//! gunicorn's master, which reloads the app.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -66,6 +71,8 @@ struct Front {
     health_path: String,
     metrics_path: String,
     access_log: Option<AccessLog>,
+    /// Set on `SIGTERM`, for the drain delay: the health URL answers 503 `draining`.
+    draining: AtomicBool,
 }
 
 /// Serves until `SIGTERM` or `SIGINT` and a graceful drain; blocks the calling thread.
@@ -156,6 +163,7 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
         health_path: config.health_path.clone(),
         metrics_path: config.metrics_path.clone(),
         access_log,
+        draining: AtomicBool::new(false),
     });
     // Before anything slow: from here on the front, not Python, handles these.
     let mut terminate = signal(SignalKind::terminate()).map_err(|err| err.to_string())?;
@@ -180,6 +188,8 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut connections = JoinSet::new();
+    // Armed by the first SIGTERM when a drain delay is configured.
+    let mut drain: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         tokio::select! {
             (slot, accepted) = accept_bounded(&listener, &slots) => match accepted {
@@ -192,7 +202,21 @@ async fn serve(config: Config, entries: &HashMap<String, Entry>) -> Result<(), S
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            _ = terminate.recv() => break,
+            _ = terminate.recv() => {
+                if drain.is_some() || config.drain_delay_seconds <= 0.0 {
+                    break;
+                }
+                front.draining.store(true, Ordering::SeqCst);
+                log::warn!(
+                    target: LOG,
+                    "[flask-rustpath front pid {}] draining: {} answers 503 for {} s while serving the rest, then stopping",
+                    std::process::id(),
+                    front.health_path,
+                    config.drain_delay_seconds
+                );
+                drain = Some(Box::pin(tokio::time::sleep(seconds(config.drain_delay_seconds))));
+            }
+            () = async { drain.as_mut().expect("guarded").await }, if drain.is_some() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => reload(&front.upstream, config.app_pid),
         }
@@ -331,7 +355,15 @@ async fn serve_connection(
                     response.body().size_hint().exact(),
                 );
             }
-            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, &busy)))
+            let mut response = response.map(|body| Tracked::new(body, &busy));
+            if front.draining.load(Ordering::Relaxed) {
+                // hyper closes the connection after this answer: a balancer sends the
+                // next request on a new connection, to a replica that is not draining.
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, Infallible>(response)
         }
     });
     let mut builder = http1::Builder::new();
@@ -472,8 +504,16 @@ impl Front {
         answer.response
     }
 
-    /// The front's health and the app's own answer at the same URL.
+    /// The front's health and the app's own answer at the same URL; while draining, 503
+    /// `draining` at once, without asking the app.
     async fn health(&self) -> Response<Body> {
+        if self.draining.load(Ordering::Relaxed) {
+            let body = json!({
+                "status": "draining",
+                "front": {"status": "draining", "pid": std::process::id()},
+            });
+            return json_response(StatusCode::SERVICE_UNAVAILABLE, format!("{body}\n"));
+        }
         let (app, healthy) = match self.upstream.get(&self.health_path, PROBE_TIMEOUT).await {
             // Any answer below 500 means the app serves (an app without this URL
             // answers 404); its own JSON is shown when it has some.
