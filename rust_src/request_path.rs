@@ -596,10 +596,14 @@ impl<'py> FastCall<'py> {
     fn rust_side(slf: &Bound<'py, KernelCall>) -> PyResult<Option<(Bound<'py, PyAny>, bool)>> {
         let py = slf.py();
         let target = slf.as_any().getattr(intern!(py, "rust"))?;
-        let mut cached = slf.get().rust.lock().expect("not poisoned");
-        if let Some((known, function, takes)) = &*cached {
-            if known.is(&target) {
-                return Ok(Some((function.bind(py).clone(), *takes)));
+        // The lock is never held while Python runs (an attribute read, or an old value
+        // dropped, could run Python code that waits on it).
+        {
+            let cached = slf.get().rust.lock().expect("not poisoned");
+            if let Some((known, function, takes)) = &*cached {
+                if known.is(&target) {
+                    return Ok(Some((function.bind(py).clone(), *takes)));
+                }
             }
         }
         let function = target.getattr(intern!(py, "function"))?;
@@ -607,7 +611,9 @@ impl<'py> FastCall<'py> {
             return Ok(None); // not imported yet: the policy imports it
         }
         let takes = target.getattr(intern!(py, "takes_timeout"))?.is_truthy()?;
-        *cached = Some((target.unbind(), function.clone().unbind(), takes));
+        let fresh = Some((target.unbind(), function.clone().unbind(), takes));
+        let replaced = std::mem::replace(&mut *slf.get().rust.lock().expect("not poisoned"), fresh);
+        drop(replaced);
         Ok(Some((function, takes)))
     }
 

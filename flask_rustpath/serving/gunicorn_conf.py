@@ -51,7 +51,7 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # get a 500 from gunicorn itself. Trust no such header unless a proxy that strips it
 # from clients is configured to set it (GUNICORN_FORWARDER_HEADERS=SCRIPT_NAME).
 forwarder_headers = os.environ.get("GUNICORN_FORWARDER_HEADERS", "")
-drain_delay = float(os.environ.get("GUNICORN_DRAIN_DELAY", "0"))
+drain_delay = float(os.environ.get("GUNICORN_DRAIN_DELAY") or "0")  # empty: no drain
 health_path = os.environ.get("GUNICORN_HEALTH_PATH", "/healthz")
 # While this file exists, the workers answer the health path with 503 draining. The
 # master creates it on SIGTERM; workers inherit its name through the environment.

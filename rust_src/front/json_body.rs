@@ -65,7 +65,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// a float), or `None` if Python would refuse it.
 fn checked(kind: &Kind, value: Json) -> Option<Json> {
     if kind.type_ == KindType::Any {
-        return Some(value);
+        return as_python_reads(value);
     }
     if value.is_null() {
         return kind.nullable.then_some(Json::Null);
@@ -78,8 +78,13 @@ fn checked(kind: &Kind, value: Json) -> Option<Json> {
         (KindType::Bool, value @ Json::Bool(_)) | (KindType::Str, value @ Json::String(_)) => {
             Some(value)
         }
-        (KindType::Int, Json::Number(n)) if n.is_i64() || n.is_u64() => Some(Json::Number(n)),
-        (KindType::Float, Json::Number(n)) => n.as_f64().map(Json::from),
+        // Written back in plain form: `-0` is the integer 0, as `json.loads` reads it.
+        (KindType::Int, Json::Number(n)) => integer(&n),
+        // An integer given for a float is converted from its value (`-0` is 0.0).
+        (KindType::Float, Json::Number(n)) => match integer(&n) {
+            Some(Json::Number(i)) => i.as_f64().map(Json::from),
+            _ => n.as_f64().filter(|x| x.is_finite()).map(Json::from),
+        },
         (KindType::List, Json::Array(items)) => items
             .into_iter()
             .map(item)
@@ -91,6 +96,41 @@ fn checked(kind: &Kind, value: Json) -> Option<Json> {
             .collect::<Option<Map<_, _>>>()
             .map(Json::Object),
         _ => None,
+    }
+}
+
+/// `n` as a JSON integer in plain form, if it is one that fits 64 bits (a larger one
+/// Python keeps exact, and Rust would not: such a request goes to gunicorn).
+fn integer(n: &serde_json::Number) -> Option<Json> {
+    if n.to_string().contains(['.', 'e', 'E']) {
+        return None;
+    }
+    n.as_i64()
+        .map(Json::from)
+        .or_else(|| n.as_u64().map(Json::from))
+}
+
+/// A value of an unannotated parameter as Python reads it, numbers in plain form; `None`
+/// for one the kernel would read differently (an integer beyond 64 bits, which Python
+/// keeps exact, or a float that overflows to infinity).
+fn as_python_reads(value: Json) -> Option<Json> {
+    match value {
+        Json::Number(n) => integer(&n).or_else(|| {
+            n.as_f64()
+                .filter(|x| x.is_finite() && n.to_string().contains(['.', 'e', 'E']))
+                .map(Json::from)
+        }),
+        Json::Array(items) => items
+            .into_iter()
+            .map(as_python_reads)
+            .collect::<Option<Vec<_>>>()
+            .map(Json::Array),
+        Json::Object(map) => map
+            .into_iter()
+            .map(|(key, value)| Some((key, as_python_reads(value)?)))
+            .collect::<Option<Map<_, _>>>()
+            .map(Json::Object),
+        other => Some(other),
     }
 }
 
@@ -191,5 +231,42 @@ mod tests {
         let headers = json_headers("application/json");
         let args = arguments(&config, &headers, br#"{"x": 3}"#, vec![]).unwrap();
         assert_eq!(super::super::routes::arguments_json(&args), r#"{"x":3.0}"#);
+        // `-0` is the integer 0 to Python, so 0.0, not -0.0.
+        let args = arguments(&config, &headers, br#"{"x": -0}"#, vec![]).unwrap();
+        assert_eq!(super::super::routes::arguments_json(&args), r#"{"x":0.0}"#);
+        // Seventeen digits survive exactly.
+        let args = arguments(
+            &config,
+            &headers,
+            br#"{"x": 1.889489264581564e-19}"#,
+            vec![],
+        );
+        assert_eq!(
+            super::super::routes::arguments_json(&args.unwrap()),
+            r#"{"x":1.889489264581564e-19}"#
+        );
+    }
+
+    #[test]
+    fn numbers_are_written_as_python_reads_them() {
+        assert_eq!(
+            read(r#"{"words": [], "n": -0, "x": null}"#).as_deref(),
+            Some(r#"{"words":[],"n":0,"x":null}"#)
+        );
+        let any = route(
+            &serde_json::json!([{"name": "v", "kind": {"type": "any", "nullable": true}}]),
+            &serde_json::json!([]),
+        );
+        let headers = json_headers("application/json");
+        let read_any = |body: &str| {
+            arguments(&any, &headers, body.as_bytes(), vec![])
+                .map(|args| super::super::routes::arguments_json(&args))
+        };
+        assert_eq!(
+            read_any(r#"{"v": [-0, 1e5, {"a": 2}]}"#).as_deref(),
+            Some(r#"{"v":[0,100000.0,{"a":2}]}"#)
+        );
+        assert_eq!(read_any(r#"{"v": 1E400}"#), None); // inf to Python
+        assert_eq!(read_any(r#"{"v": [100000000000000000000]}"#), None); // exact to Python
     }
 }
